@@ -1,0 +1,3 @@
+"""livestyle: real-time neural style transfer for webcams and videos."""
+
+__version__ = "0.1.0"

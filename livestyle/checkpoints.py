@@ -1,0 +1,76 @@
+"""Checkpoints that know their architecture (the nanoGPT habit): arch + config + weights + meta.
+
+Training checkpoints add optimiser state, the step and the loss history so ``--resume`` continues
+exactly. Every file read goes through :func:`load_torch_file` so a corrupt file gives one clear line.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from .errors import ModelError, OutputError
+
+FORMAT = "livestyle-checkpoint/1"
+
+
+def load_torch_file(path, what: str = "checkpoint") -> Any:
+    path = Path(path)
+    if not path.is_file():
+        raise ModelError(f"{what} not found: {path}")
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch raises many types for truncated/garbage files
+        raise ModelError(f"{what} at {path} is corrupt or not a PyTorch file ({type(exc).__name__}); "
+                         "re-download or re-train it") from exc
+
+
+def atomic_save(obj: Any, path) -> Path:
+    """Write to a temporary name beside the target, then rename: no half-written checkpoints."""
+    path = Path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+        torch.save(obj, tmp)
+        os.replace(tmp, path)
+    except OSError as exc:
+        raise OutputError(f"cannot write {path}: {exc.strerror}; choose a writable -o path") from exc
+    return path
+
+
+def make_checkpoint(arch: str, config: dict, state_dict: dict, meta: dict | None = None,
+                    **training_state: Any) -> dict:
+    return {"format": FORMAT, "arch": arch, "config": config, "state_dict": state_dict,
+            "meta": meta or {}, **training_state}
+
+
+def load_checkpoint(path, arch: str | None = None) -> dict:
+    ckpt = load_torch_file(path)
+    if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
+        raise ModelError(f"{path} is not a livestyle checkpoint (no '{FORMAT}' header)")
+    if arch is not None and ckpt["arch"] != arch:
+        raise ModelError(f"{path} holds a '{ckpt['arch']}' model, expected '{arch}'")
+    return ckpt
+
+
+def build_model(ckpt: dict) -> torch.nn.Module:
+    """Rebuild the net a checkpoint describes and load its weights (fp16 weights become fp32)."""
+    from .models.adain import AdaINDecoder
+    from .models.johnson import TransformerConfig, TransformerNet
+
+    arch = ckpt["arch"]
+    if arch == "johnson":
+        net: torch.nn.Module = TransformerNet(TransformerConfig.from_dict(ckpt["config"]))
+    elif arch == "adain_decoder":
+        net = AdaINDecoder()
+    else:
+        raise ModelError(f"unknown architecture '{arch}' in checkpoint")
+    try:
+        net.load_state_dict({k: v.float() for k, v in ckpt["state_dict"].items()})
+    except RuntimeError as exc:
+        raise ModelError(f"checkpoint weights do not fit the '{arch}' architecture: "
+                         f"{str(exc).splitlines()[0]}") from exc
+    return net.eval()

@@ -1,0 +1,122 @@
+"""``livestyle cam``: stylise a live camera into a window, a virtual camera, a browser, a file."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from contextlib import ExitStack
+from pathlib import Path
+
+from .common import positive_int
+from .video import add_stylizer_options, stylizer_options
+
+
+def resolution_arg(text: str) -> tuple[int, int]:
+    try:
+        w, h = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected WIDTHxHEIGHT such as 1280x720, got '{text}'") from None
+    if not (16 <= w <= 8192 and 16 <= h <= 8192):
+        raise argparse.ArgumentTypeError(f"resolution must be between 16 and 8192 pixels a side, got '{text}'")
+    return w, h
+
+
+def serve_arg(text: str) -> tuple[str, int]:
+    """[HOST:]PORT; the host defaults to this machine only (127.0.0.1)."""
+    host, _, port = text.rpartition(":")
+    try:
+        number = int(port)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected [HOST:]PORT such as 8080 or 0.0.0.0:8080, got '{text}'") from None
+    if not 0 < number < 65536:
+        raise argparse.ArgumentTypeError(f"port must be 1..65535, got {number}")
+    return host.strip("[]") or "127.0.0.1", number
+
+
+def add_parser(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("camera")
+    g.add_argument("--camera", default="0", metavar="SOURCE",
+                   help="camera index (0), device (/dev/video2), video file or stream URL")
+    g.add_argument("--resolution", type=resolution_arg, metavar="WxH", help="ask the camera for this size")
+    g.add_argument("--fps", type=float, help="ask the camera for this frame rate")
+    add_stylizer_options(p)
+    o = p.add_argument_group("outputs (default: a window)")
+    o.add_argument("--window", action=argparse.BooleanOptionalAction, default=None,
+                   help="show a window (keys: n/p style, space original, s snapshot, q quit)")
+    o.add_argument("--virtual-cam", action="store_true", help="send to a virtual webcam (OBS, v4l2loopback)")
+    o.add_argument("--serve", type=serve_arg, metavar="[HOST:]PORT",
+                   help="serve the stream to browsers at http://HOST:PORT/ (add ?clean for OBS)")
+    o.add_argument("--record", type=Path, metavar="OUT.mp4", help="also record what is shown")
+    o.add_argument("--max-frames", type=positive_int, metavar="N", help="stop after N frames")
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..errors import InputError, SourceError
+    from ..media.sinks import MJPEGServerSink, RecorderSink, VirtualCamSink, WindowSink
+    from ..media.sources import CameraSource
+    from ..pipeline import LivePipeline
+
+    want_window = args.window if args.window is not None else not (args.virtual_cam or args.serve or args.record)
+    if not (want_window or args.virtual_cam or args.serve or args.record):
+        raise InputError("--no-window leaves nothing to show; add --serve PORT, --virtual-cam or --record FILE")
+
+    with ExitStack() as stack:
+        # Outputs first: a missing display, a taken port or an unwritable file fail in a blink,
+        # not after the camera and the model have been opened.
+        window = WindowSink() if want_window else None
+        server = MJPEGServerSink(*args.serve) if args.serve else None
+        if server:
+            stack.callback(server.close)
+        virtual = VirtualCamSink() if args.virtual_cam else None
+        recorder = RecorderSink(args.record) if args.record else None
+        sinks = [s for s in (window, server, virtual, recorder) if s is not None]
+        source = stack.enter_context(CameraSource(args.camera, resolution=args.resolution, fps=args.fps))
+        _say(f"{source.describe()}: {source.mode}")
+        for notice in source.notices:
+            _say(f"note: {notice}")
+
+        stylizer, styles, load_style = _stylizers(args)
+        pipeline = LivePipeline(source, stylizer, sinks, styles=styles, load_style=load_style,
+                                max_frames=args.max_frames)
+        if server:
+            _say(f"serving at {server.url}  (OBS Browser Source: {server.url}?clean)")
+        stats = pipeline.run()
+
+    if virtual and virtual.granted:
+        _say(f"virtual camera: {virtual.granted}")
+    if recorder:
+        for notice in recorder.notices:
+            _say(f"note: {notice}")
+        if recorder.saved:
+            _say(f"recorded {recorder.saved}")
+    for message in stats.messages:
+        _say(f"note: {message}")
+    if not stats.shown_any:
+        raise SourceError(f"nothing was shown ({stats.ended_by}); check --camera")
+    print(f"shown {stats.shown} frames in {stats.seconds:.1f} s, {stats.fps:.1f} fps, "
+          f"{stats.latency_ms:.0f} ms capture-to-display; ended: {stats.ended_by}")
+    return 0
+
+
+def _stylizers(args):
+    """The first stylizer, the names n/p and the web picker cycle through, and how to load one."""
+    from ..runtime.stylizer import create_stylizer
+
+    options = stylizer_options(args)
+    stylizer = create_stylizer(**options)
+    try:
+        from ..runtime.registry import list_style_names
+
+        styles = list_style_names(shared_dir=args.shared_dir)
+    except ImportError:
+        styles = []
+
+    def load_style(name: str):
+        return create_stylizer(**{**options, "style": name, "style_images": None, "style_weights": None})
+
+    return stylizer, styles, load_style
+
+
+def _say(message: str) -> None:
+    print(f"livestyle cam: {message}", file=sys.stderr, flush=True)

@@ -1,0 +1,65 @@
+"""``livestyle`` entry point: builds the command group and turns library errors into exit codes."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from .. import __version__
+
+COMMANDS = {
+    "demo": "Stylise a bundled photo with the default style and say where the result went.",
+    "styles": "List the registered styles, where they come from and their licences.",
+    "image": "Stylise one or more images (or a folder).",
+    "video": "Stylise a video file, keeping its audio, frame rate and length.",
+    "cam": "Stylise a live camera (window, virtual camera, browser stream or recording).",
+    "paint": "Gatys optimisation: slow, best-quality stylisation of one photo.",
+    "train": "Train a Johnson fixed-style net or the AdaIN decoder.",
+    "export": "Export a style to ONNX and check it against PyTorch.",
+    "quality": "Measure style and content losses of stylised outputs.",
+    "bench": "Benchmark the engine (ms/frame, FPS, memory) against a torch baseline.",
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="livestyle",
+        description="Real-time neural style transfer for webcams, videos and images.",
+        epilog="Run 'livestyle COMMAND --help' for a command's options.")
+    parser.add_argument("--version", action="version", version=f"livestyle {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, summary in COMMANDS.items():
+        try:
+            module = importlib.import_module(f"livestyle.cli.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name == f"livestyle.cli.{name}":
+                continue  # command not built yet
+            raise
+        p = sub.add_parser(name, help=summary, description=summary,
+                           formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+        module.add_parser(p)
+        p.set_defaults(_run=module.run)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "_run", None):
+        parser.print_help()
+        return 2
+    from ..errors import LivestyleError
+
+    try:
+        return int(args._run(args) or 0)
+    except LivestyleError as exc:
+        print(f"livestyle {args.command}: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print(f"livestyle {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

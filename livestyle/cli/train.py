@@ -1,0 +1,107 @@
+"""``livestyle train johnson|adain``: perceptual-loss training with checkpoints and resume."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from .common import add_shared_dir, positive_int
+
+
+def add_parser(p: argparse.ArgumentParser) -> None:
+    sub = p.add_subparsers(dest="family", metavar="FAMILY", required=True)
+
+    j = sub.add_parser("johnson", help="fixed-style feed-forward net(s) (Johnson et al. 2016)",
+                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    j.add_argument("--style-image", action="append", required=True, type=Path,
+                   help="style painting; repeat to train several nets in one pass (shared content work)")
+    j.add_argument("--name", action="append", help="style name per --style-image (default: file stem)")
+    j.add_argument("--style-weight", type=float, action="append",
+                   help="style weight; one value for all, or one per --style-image (default 20)")
+    j.add_argument("--variant", choices=("full", "fast", "both"), default="full",
+                   help="full = paper-sized net; fast = light CPU net; both trains the two")
+    j.add_argument("--content-weight", type=float, default=1.0)
+    j.add_argument("--tv-weight", type=float, default=0.3)
+    j.add_argument("--style-size", type=positive_int, default=512, help="long side of the style image")
+    _common(j)
+
+    a = sub.add_parser("adain", help="AdaIN decoder for arbitrary styles (Huang & Belongie 2017)",
+                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    a.add_argument("--style-dir", type=Path, action="append", help="folder(s) of paintings "
+                   "(default: <shared>/styles)")
+    a.add_argument("--style-weight", type=float, default=2.0)
+    a.add_argument("--content-weight", type=float, default=1.0)
+    _common(a)
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--content-dir", type=Path, action="append",
+                   help="folder(s) of training photos (default: <shared>/content/train)")
+    p.add_argument("-o", "--output", type=Path, required=True, help="output folder for checkpoints")
+    p.add_argument("--steps", type=positive_int, default=20000)
+    p.add_argument("--batch-size", type=positive_int, default=8)
+    p.add_argument("--image-size", type=positive_int, default=256, help="training crop size")
+    p.add_argument("--lr", type=float, help="Adam learning rate (default: 1e-3 johnson, 1e-4 adain)")
+    p.add_argument("--checkpoint-every", type=positive_int, default=500)
+    p.add_argument("--sample-every", type=positive_int, default=500)
+    p.add_argument("--time-limit", type=float, help="stop cleanly (with a checkpoint) after this many seconds")
+    p.add_argument("--resume", action="store_true", help="continue from OUTPUT/train_state.pt")
+    p.add_argument("--init-from", type=Path, metavar="DIR",
+                   help="warm-start from model checkpoints (<name>.pt) of an earlier run; fresh optimiser")
+    p.add_argument("--vgg-weights", type=Path, help="VGG-16 weights (default: <shared>/weights/vgg/...)")
+    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    p.add_argument("--seed", type=int, default=0)
+    add_shared_dir(p)
+
+
+def run(args: argparse.Namespace) -> int:
+    import torch
+
+    from ..errors import InputError
+    from ..paths import shared_dir
+    from ..training.data import ImageBank
+    from ..training.loop import LoopConfig, pick_device, run_training
+
+    device = pick_device(args.device)
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = True
+    shared = shared_dir(args.shared_dir)
+    vgg = args.vgg_weights or shared / "weights/vgg/vgg16_imagenet_tvnorm_relu4_3_fp16.pth"
+    content_dirs = args.content_dir or [shared / "content/train"]
+    content = ImageBank.from_folders(content_dirs, "content")
+    lr = args.lr or (1e-3 if args.family == "johnson" else 1e-4)
+    loop = LoopConfig(steps=args.steps, lr=lr, checkpoint_every=args.checkpoint_every,
+                      sample_every=args.sample_every, time_limit_s=args.time_limit)
+
+    if args.family == "johnson":
+        from ..training.johnson import JohnsonSettings, JohnsonTask, StyleJob
+
+        names = args.name or [p.stem for p in args.style_image]
+        if len(names) != len(args.style_image):
+            raise InputError("give one --name per --style-image (or none)")
+        weights = args.style_weight or [20.0]
+        if len(weights) not in (1, len(args.style_image)):
+            raise InputError("give one --style-weight, or one per --style-image")
+        variants = ("full", "fast") if args.variant == "both" else (args.variant,)
+        jobs = [StyleJob(n, p, v) for n, p in zip(names, args.style_image) for v in variants]
+        if len(weights) == 1:
+            weights = weights * len(args.style_image)
+        per_job_weight = [w for w in weights for _ in variants]
+        settings = JohnsonSettings(image_size=args.image_size, batch_size=args.batch_size,
+                                   style_size=args.style_size, content_weight=args.content_weight,
+                                   tv_weight=args.tv_weight, seed=args.seed)
+        task = JohnsonTask(jobs, content, vgg, settings, device, style_weights=per_job_weight)
+    else:
+        from ..training.adain import HELD_OUT_STYLES, AdaINSettings, AdaINTask
+
+        style_dirs = args.style_dir or [shared / "styles"]
+        styles = ImageBank.from_folders(style_dirs, "style", exclude=HELD_OUT_STYLES, max_side=512)
+        settings = AdaINSettings(image_size=args.image_size, batch_size=args.batch_size,
+                                 style_weight=args.style_weight, content_weight=args.content_weight,
+                                 seed=args.seed)
+        task = AdaINTask(content, styles, vgg, settings, device)
+    if args.init_from:
+        print(f"warm start from {args.init_from}: {', '.join(task.init_from(args.init_from)) or 'nothing matched'}")
+    run_training(task, args.output, loop, device, resume=args.resume)
+    print(f"checkpoints in {args.output}")
+    return 0

@@ -1,0 +1,1 @@
+"""PyTorch -> ONNX export with parity checks and manifests."""

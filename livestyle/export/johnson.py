@@ -1,0 +1,48 @@
+"""Export of feed-forward style nets: our Johnson checkpoints and the pretrained Engstrom weights."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from ..checkpoints import build_model, load_checkpoint, load_torch_file
+from ..errors import ModelError
+from ..models.johnson import EngstromNet
+from ..paths import shared_dir
+from .onnx import export_image_net, write_manifest_entry
+
+
+def load_engstrom(weights: Path) -> EngstromNet:
+    state = load_torch_file(weights, what="Engstrom style weights")
+    net = EngstromNet()
+    try:
+        net.load_state_dict({k: v.float() for k, v in state.items()})
+    except (RuntimeError, AttributeError) as exc:
+        raise ModelError(f"{weights} does not hold Engstrom-architecture weights") from exc
+    return net.eval()
+
+
+def export_engstrom(style, out_path: Path, fp16: bool = False, shared: Path | None = None) -> dict:
+    net = load_engstrom(style.source)
+    entry = export_image_net(net, out_path, fp16, shared or shared_dir())
+    entry.update(kind="engstrom", variant="full", licence=style.licence, source=str(style.source))
+    write_manifest_entry(out_path.parent / "manifest.json", out_path.stem, entry)
+    return entry
+
+
+def export_checkpoint(ckpt_path: Path, out_path: Path, fp16: bool = False,
+                      shared: Path | None = None, licence: str = "") -> dict:
+    """Export one of our own Johnson checkpoints; the entry carries its training facts."""
+    ckpt = load_checkpoint(ckpt_path, arch="johnson")
+    net = build_model(ckpt)
+    entry = export_image_net(net, out_path, fp16, shared or shared_dir())
+    meta = ckpt.get("meta", {})
+    entry.update(kind="johnson", variant=meta.get("variant", "full"), licence=licence,
+                 style_image=meta.get("style_image"), steps=meta.get("steps"),
+                 final_losses=meta.get("final_losses"), training=meta.get("settings"),
+                 architecture=ckpt["config"])
+    return entry
+
+
+__all__ = ["export_engstrom", "export_checkpoint", "load_engstrom", "torch"]

@@ -1,0 +1,45 @@
+"""Tensor functions shared by the models, losses and runtime (AdaIN, feature statistics, Gram)."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+
+def channel_mean_std(feat: torch.Tensor, eps: float = 1e-5) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-sample, per-channel mean and standard deviation, shaped [N, C, 1, 1].
+
+    eps is added to the variance (not the std) so the gradient stays finite on flat regions.
+    """
+    n, c = feat.shape[:2]
+    flat = feat.reshape(n, c, -1)
+    mean = flat.mean(dim=2).reshape(n, c, 1, 1)
+    std = (flat.var(dim=2, unbiased=False) + eps).sqrt().reshape(n, c, 1, 1)
+    return mean, std
+
+
+def adain(content: torch.Tensor, style_mean: torch.Tensor, style_std: torch.Tensor) -> torch.Tensor:
+    """Adaptive instance normalisation (Huang & Belongie 2017, eq. 8).
+
+    Re-normalises each channel of ``content`` to the given style mean and std.
+    """
+    c_mean, c_std = channel_mean_std(content)
+    return (content - c_mean) / c_std * style_std + style_mean
+
+
+def gram_matrix(feat: torch.Tensor) -> torch.Tensor:
+    """Gram matrix normalised by C*H*W (Gatys et al. 2016 / Johnson et al. 2016)."""
+    n, c, h, w = feat.shape
+    flat = feat.reshape(n, c, h * w)
+    return flat @ flat.transpose(1, 2) / (c * h * w)
+
+
+def pad_same_stride2(x: torch.Tensor, kernel: int = 3) -> torch.Tensor:
+    """TensorFlow 'SAME' padding for a stride-2 conv on an even-sized input.
+
+    TF puts the odd pixel of padding at the end: total = kernel - 2, before = total // 2.
+    The runtime pads frames to multiples of 4, so inputs here are always even.
+    """
+    total = kernel - 2
+    before = total // 2
+    return F.pad(x, (before, total - before, before, total - before))

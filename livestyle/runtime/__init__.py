@@ -1,0 +1,1 @@
+"""Inference: style registry -> ONNX artefact -> onnxruntime engine -> frame stylizer."""

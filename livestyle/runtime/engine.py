@@ -1,0 +1,104 @@
+"""The one place that creates onnxruntime sessions and picks execution providers.
+
+Providers are chosen by what this onnxruntime build and machine can do, never by editing flags:
+TensorRT (with an on-disk engine cache) > CUDA > CPU for ``device='auto'``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import DeviceError, ModelError
+from ..paths import cache_dir
+
+log = logging.getLogger(__name__)
+
+GPU_INSTALL_HINT = "install the GPU build: pip install 'livestyle[gpu]' (onnxruntime-gpu with CUDA 12/13 and cuDNN)"
+
+
+def available_providers() -> list[str]:
+    import onnxruntime as ort
+
+    return list(ort.get_available_providers())
+
+
+def _cuda_usable() -> bool:
+    """The CUDA EP is listed by onnxruntime-gpu even on machines without a GPU; ask the driver."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libcuda.so.1" if os.name != "nt" else "nvcuda.dll")
+        return True
+    except OSError:
+        return False
+
+
+def choose_providers(device: str = "auto") -> list:
+    """Provider list for a session; raises DeviceError when 'cuda' is asked but cannot run."""
+    if device not in ("auto", "cpu", "cuda"):
+        raise DeviceError(f"unknown device '{device}'; use auto, cpu or cuda")
+    have = available_providers()
+    gpu_ok = "CUDAExecutionProvider" in have and _cuda_usable()
+    if device == "cuda" and not gpu_ok:
+        raise DeviceError(f"--device cuda asked for, but onnxruntime here offers {', '.join(have)}; "
+                          f"{GPU_INSTALL_HINT}, or use --device cpu")
+    if device == "cpu" or not gpu_ok:
+        return ["CPUExecutionProvider"]
+    providers: list = []
+    if "TensorrtExecutionProvider" in have:
+        trt_cache = cache_dir() / "tensorrt"
+        trt_cache.mkdir(parents=True, exist_ok=True)
+        providers.append(("TensorrtExecutionProvider", {
+            "trt_engine_cache_enable": True, "trt_engine_cache_path": str(trt_cache),
+            "trt_fp16_enable": True}))
+    providers += [("CUDAExecutionProvider", {"cudnn_conv_algo_search": "HEURISTIC"}),
+                  "CPUExecutionProvider"]
+    return providers
+
+
+class Engine:
+    """An onnxruntime session plus a ``run`` that keeps frames on the GPU when there is one."""
+
+    def __init__(self, onnx_path: Path, device: str = "auto", threads: int | None = None):
+        import onnxruntime as ort
+
+        self.path = Path(onnx_path)
+        if not self.path.is_file():
+            raise ModelError(f"ONNX model not found: {self.path}")
+        options = ort.SessionOptions()
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        if threads:
+            options.intra_op_num_threads = threads
+        options.log_severity_level = 3
+        try:
+            self.session = ort.InferenceSession(str(self.path), options, providers=choose_providers(device))
+        except DeviceError:
+            raise
+        except Exception as exc:  # onnxruntime raises its own exception types for bad graphs
+            raise ModelError(f"cannot load ONNX model {self.path}: {str(exc).splitlines()[0][:200]}; "
+                             f"re-export it with tools/export.py") from exc
+        self.providers = self.session.get_providers()
+        self.on_gpu = self.providers[0] in ("CUDAExecutionProvider", "TensorrtExecutionProvider")
+        self.input_names = [i.name for i in self.session.get_inputs()]
+        self.output_names = [o.name for o in self.session.get_outputs()]
+
+    @property
+    def backend(self) -> str:
+        return {"TensorrtExecutionProvider": "ort-tensorrt", "CUDAExecutionProvider": "ort-cuda"}.get(
+            self.providers[0], "ort-cpu")
+
+    def run(self, feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
+        if not self.on_gpu:
+            return self.session.run(self.output_names, feeds)
+        # IO binding: one upload per input, outputs stay on the GPU until the single copy back.
+        binding = self.session.io_binding()
+        for name, value in feeds.items():
+            binding.bind_cpu_input(name, np.ascontiguousarray(value))
+        for name in self.output_names:
+            binding.bind_output(name, "cuda")
+        self.session.run_with_iobinding(binding)
+        return binding.copy_outputs_to_cpu()

@@ -1,0 +1,134 @@
+"""Frame in, frame out: BGR uint8 HxWx3 at the boundary, any size, optional colour preservation.
+
+Pre-processing, the engine run and post-processing are separate pure steps. Frames are resized
+to ``size`` (long side) for speed, reflection-padded to the graph's multiple of 4 (reflection,
+not zeros, so no dark border seeps in), stylised, cropped back and returned at the input size.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from ..color import apply_preserve_color, parse_preserve_color
+from ..errors import InputError
+from ..media.images import to_bgr
+from .engine import Engine
+
+SIZE_MULTIPLE = 4
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A frame made ready for the graph, plus what is needed to undo the preparation."""
+
+    tensor: np.ndarray          # [3, H', W'] float32 RGB 0..255, H', W' multiples of 4
+    work_hw: tuple[int, int]    # size before padding
+    input_hw: tuple[int, int]   # size of the frame the caller gave
+
+
+def check_frame(frame: np.ndarray) -> np.ndarray:
+    if not isinstance(frame, np.ndarray) or frame.ndim not in (2, 3) or frame.size == 0:
+        raise InputError(f"expected an image array HxWx3, got {getattr(frame, 'shape', type(frame))}")
+    if frame.ndim == 3 and frame.shape[2] == 3 and frame.dtype == np.uint8:
+        return frame
+    return to_bgr(frame)
+
+
+def prepare(frame_bgr: np.ndarray, size: int | None) -> Prepared:
+    frame_bgr = check_frame(frame_bgr)
+    h, w = frame_bgr.shape[:2]
+    work = frame_bgr
+    if size and max(h, w) != size:
+        f = size / max(h, w)
+        wh = (max(1, round(w * f)), max(1, round(h * f)))
+        work = cv2.resize(frame_bgr, wh, interpolation=cv2.INTER_AREA if f < 1 else cv2.INTER_LINEAR)
+    wh_ = work.shape[:2]
+    pad_h, pad_w = (-wh_[0]) % SIZE_MULTIPLE, (-wh_[1]) % SIZE_MULTIPLE
+    if pad_h or pad_w:
+        # BORDER_REFLECT_101 needs the image to be larger than the pad; tiny frames fall back.
+        mode = cv2.BORDER_REFLECT_101 if min(wh_) > max(pad_h, pad_w) else cv2.BORDER_REPLICATE
+        work = cv2.copyMakeBorder(work, 0, pad_h, 0, pad_w, mode)
+    rgb = work[:, :, ::-1].astype(np.float32).transpose(2, 0, 1)
+    return Prepared(np.ascontiguousarray(rgb), wh_, (h, w))
+
+
+def finish(output_rgb: np.ndarray, prepared: Prepared) -> np.ndarray:
+    """[3, H', W'] float RGB 0..255 -> BGR uint8 at the caller's size."""
+    h, w = prepared.work_hw
+    out = np.clip(output_rgb[:, :h, :w], 0, 255).transpose(1, 2, 0)[:, :, ::-1]
+    out = np.ascontiguousarray(out.round().astype(np.uint8))
+    if (h, w) != prepared.input_hw:
+        ih, iw = prepared.input_hw
+        out = cv2.resize(out, (iw, ih), interpolation=cv2.INTER_LINEAR)
+    return out
+
+
+class Stylizer:
+    """Stylises BGR frames with one ONNX graph; subclasses add graph inputs (AdaIN style stats)."""
+
+    def __init__(self, engine: Engine, name: str, size: int | None = None,
+                 preserve_color: str | None = None):
+        if size is not None and not 16 <= size <= 16384:
+            raise InputError(f"--size must be between 16 and 16384 pixels, got {size}")
+        self.engine, self.name, self.size = engine, name, size
+        self.preserve_color = parse_preserve_color(preserve_color)
+
+    def extra_feeds(self, batch: int) -> dict[str, np.ndarray]:
+        return {}
+
+    def run_graph(self, batch: np.ndarray) -> np.ndarray:
+        return self.engine.run({"image": batch, **self.extra_feeds(len(batch))})[0]
+
+    def __call__(self, frame_bgr: np.ndarray) -> np.ndarray:
+        return self.stylize_batch([frame_bgr])[0]
+
+    def stylize_batch(self, frames: list[np.ndarray]) -> list[np.ndarray]:
+        prepared = [prepare(f, self.size) for f in frames]
+        outputs: list[np.ndarray | None] = [None] * len(frames)
+        # Frames of one size run as one batch; mixed sizes (rare) run in groups.
+        groups: dict[tuple, list[int]] = {}
+        for i, p in enumerate(prepared):
+            groups.setdefault(p.tensor.shape, []).append(i)
+        for idx in groups.values():
+            result = self.run_graph(np.stack([prepared[i].tensor for i in idx]))
+            for j, i in enumerate(idx):
+                outputs[i] = finish(result[j], prepared[i])
+        if self.preserve_color is not None:
+            outputs = [apply_preserve_color(self.preserve_color, o, check_frame(f))
+                       for o, f in zip(outputs, frames)]
+        return outputs  # type: ignore[return-value]
+
+    def reset(self) -> None:
+        """Forget temporal history; the per-frame stylizer has none."""
+
+
+def create_stylizer(style: str | None = None, style_images: list[str] | None = None,
+                    style_weights: list[float] | None = None, alpha: float = 1.0,
+                    size: int | None = None, device: str = "auto", fp16: bool = False,
+                    preserve_color: str | None = None, shared_dir=None,
+                    stability: float | None = None, model: str = "full") -> Stylizer:
+    """Build the stylizer a command asked for: a named fixed style, or AdaIN from style images."""
+    from . import registry
+
+    if style_images:
+        if style:
+            raise InputError("give either --style or --style-image, not both")
+        from .adain import create_adain_stylizer
+
+        return create_adain_stylizer(style_images, style_weights, alpha, size, device, fp16,
+                                     preserve_color)
+    name = style or registry.default_style(shared_dir)
+    variant = model
+    if model == "auto":
+        from .engine import choose_providers
+        variant = "full" if choose_providers(device)[0] != "CPUExecutionProvider" else "fast"
+    info = registry.resolve_style(name, shared_dir, variant=variant)
+    engine = Engine(registry.onnx_for(info, fp16=fp16), device=device)
+    return Stylizer(engine, info.name, size=size, preserve_color=preserve_color)
+
+
+__all__ = ["Stylizer", "create_stylizer", "prepare", "finish", "Path"]

@@ -1,0 +1,77 @@
+"""Training images held in memory; every batch is a pure function of (seed, step).
+
+Deterministic batches make ``--resume`` continue with exactly the batch it would have seen, and
+need no DataLoader workers (decoding happens once, up front).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+
+from ..errors import InputError
+from ..media.images import list_images, read_image
+
+
+class ImageBank:
+    """RGB uint8 images, with random square crops at a range of scales plus horizontal flips."""
+
+    def __init__(self, paths: list[Path], what: str, max_side: int | None = None):
+        if not paths:
+            raise InputError(f"no {what} images found; give a folder with .jpg/.png files")
+        self.images: list[np.ndarray] = []
+        self.skipped: list[Path] = []
+        for p in paths:
+            try:
+                bgr = read_image(p)
+            except InputError:
+                self.skipped.append(p)
+                continue
+            if max_side and max(bgr.shape[:2]) > max_side:
+                f = max_side / max(bgr.shape[:2])
+                bgr = cv2.resize(bgr, None, fx=f, fy=f, interpolation=cv2.INTER_AREA)
+            self.images.append(np.ascontiguousarray(bgr[:, :, ::-1]))
+        if not self.images:
+            raise InputError(f"none of the {len(paths)} {what} images could be read")
+
+    @classmethod
+    def from_folders(cls, folders, what: str, exclude: tuple[str, ...] = (), max_side: int | None = None):
+        paths: list[Path] = []
+        for folder in folders:
+            paths += [p for p in list_images(folder) if p.stem not in exclude]
+        return cls(paths, what, max_side)
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def batch(self, seed: int, step: int, batch_size: int, size: int,
+              scale: tuple[float, float] = (0.6, 1.0)) -> torch.Tensor:
+        """[B, 3, size, size] float RGB 0..255 crops; crop side = U(scale) * the image's short side."""
+        rng = np.random.default_rng([seed, step])
+        out = np.empty((batch_size, size, size, 3), np.uint8)
+        for i in range(batch_size):
+            img = self.images[rng.integers(len(self.images))]
+            h, w = img.shape[:2]
+            side = max(1, int(round(min(h, w) * rng.uniform(*scale))))
+            y = rng.integers(h - side + 1)
+            x = rng.integers(w - side + 1)
+            crop = img[y:y + side, x:x + side]
+            interp = cv2.INTER_AREA if side > size else cv2.INTER_CUBIC
+            crop = cv2.resize(crop, (size, size), interpolation=interp)
+            out[i] = crop[:, ::-1] if rng.random() < 0.5 else crop
+        return torch.from_numpy(out).permute(0, 3, 1, 2).float()
+
+
+def load_style_image(path, size: int | None) -> torch.Tensor:
+    """One style image as [1, 3, H, W] float RGB 0..255, long side scaled to ``size`` if given."""
+    bgr = read_image(path, what="style image")
+    if min(bgr.shape[:2]) < 16:
+        raise InputError(f"style image {path} is {bgr.shape[1]}x{bgr.shape[0]} px; use one of at least 64 px")
+    if size:
+        f = size / max(bgr.shape[:2])
+        bgr = cv2.resize(bgr, None, fx=f, fy=f, interpolation=cv2.INTER_AREA if f < 1 else cv2.INTER_CUBIC)
+    rgb = np.ascontiguousarray(bgr[:, :, ::-1])
+    return torch.from_numpy(rgb).permute(2, 0, 1)[None].float()

@@ -1,0 +1,118 @@
+"""Johnson et al. 2016 perceptual-loss training of feed-forward nets, several styles per pass.
+
+Several styles (and the fast/full variants) can train together: the content batch and its VGG
+features are computed once and shared, and all outputs go through VGG as one batch. The loss is
+a sum of per-net losses over disjoint parameters, so each net trains exactly as it would alone.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+
+from ..checkpoints import atomic_save, make_checkpoint
+from ..models.johnson import FAST_CONFIG, FULL_CONFIG, TransformerNet
+from .data import ImageBank, load_style_image
+from .losses import (CONTENT_LAYER, GRAM_STYLE_LAYERS, content_loss, gram_style_loss, gram_targets,
+                     load_loss_network, total_variation)
+
+VARIANTS = {"full": FULL_CONFIG, "fast": FAST_CONFIG}
+
+
+@dataclass
+class JohnsonSettings:
+    image_size: int = 256
+    batch_size: int = 8
+    style_size: int = 512
+    content_weight: float = 1.0
+    style_weight: float = 20.0
+    tv_weight: float = 1.0
+    seed: int = 0
+
+
+@dataclass
+class StyleJob:
+    name: str
+    style_image: Path
+    variant: str = "full"
+
+    @property
+    def key(self) -> str:
+        return self.name if self.variant == "full" else f"{self.name}_{self.variant}"
+
+
+class JohnsonTask:
+    family = "johnson"
+
+    def __init__(self, jobs: list[StyleJob], content: ImageBank, vgg_weights: Path,
+                 settings: JohnsonSettings, device: torch.device, style_weights: list[float] | None = None):
+        self.jobs, self.content, self.settings, self.device = jobs, content, settings, device
+        self.style_weights = style_weights or [settings.style_weight] * len(jobs)
+        self.vgg = load_loss_network(vgg_weights).to(device)
+        self.nets = {job.key: TransformerNet(VARIANTS[job.variant]).to(device) for job in jobs}
+        self.style_targets = []
+        with torch.no_grad():
+            for job in jobs:
+                style = load_style_image(job.style_image, settings.style_size).to(device) / 255.0
+                self.style_targets.append(gram_targets(self.vgg(style)))
+        self._sample = self.content.batch(settings.seed + 7919, 0, 2, settings.image_size).to(device)
+
+    def init_from(self, folder: Path) -> list[str]:
+        from ..checkpoints import build_model, load_checkpoint
+
+        loaded = []
+        for key, net in self.nets.items():
+            path = Path(folder) / f"{key}.pt"
+            if path.is_file():
+                net.load_state_dict(build_model(load_checkpoint(path, "johnson")).state_dict())
+                loaded.append(key)
+        return loaded
+
+    def trainable(self) -> dict[str, torch.nn.Module]:
+        return self.nets
+
+    def losses(self, step: int) -> dict[str, torch.Tensor]:
+        s = self.settings
+        x = self.content.batch(s.seed, step, s.batch_size, s.image_size).to(self.device, non_blocking=True)
+        with torch.no_grad():
+            content_feats = self.vgg(x / 255.0)
+        outputs = [net(x) for net in self.nets.values()]
+        y01 = torch.cat(outputs) / 255.0
+        feats = self.vgg(y01)
+        total, out = 0.0, {}
+        b = s.batch_size
+        for i, job in enumerate(self.jobs):
+            fi = {k: v[i * b:(i + 1) * b] for k, v in feats.items()}
+            c = content_loss(fi, content_feats, CONTENT_LAYER)
+            st = gram_style_loss(fi, self.style_targets[i])
+            tv = total_variation(y01[i * b:(i + 1) * b].float())
+            loss = s.content_weight * c + self.style_weights[i] * st + s.tv_weight * tv
+            total = total + loss
+            out.update({f"{job.key}/content": c, f"{job.key}/style": st, f"{job.key}/tv": tv})
+        out["total"] = total
+        return out
+
+    def save_models(self, out_dir: Path, step: int, history: list[dict]) -> list[Path]:
+        paths = []
+        for i, job in enumerate(self.jobs):
+            net = self.nets[job.key]
+            last = history[-1] if history else {}
+            meta = {"style_name": job.name, "variant": job.variant, "style_image": job.style_image.name,
+                    "steps": step, "settings": {**asdict(self.settings), "style_weight": self.style_weights[i]},
+                    "final_losses": {k.split("/", 1)[1]: v for k, v in last.items() if k.startswith(job.key + "/")}}
+            ckpt = make_checkpoint("johnson", net.config.to_dict(),
+                                   {k: v.detach().half().cpu() for k, v in net.state_dict().items()}, meta)
+            paths.append(atomic_save(ckpt, Path(out_dir) / f"{job.key}.pt"))
+        return paths
+
+    @torch.no_grad()
+    def write_samples(self, out_dir: Path, step: int) -> None:
+        rows = [self._sample]
+        rows += [net(self._sample).clamp(0, 255) for net in self.nets.values()]
+        grid = torch.cat([torch.cat(list(r), dim=2) for r in rows], dim=1)  # rows: input, each net
+        img = grid.permute(1, 2, 0).byte().cpu().numpy()[:, :, ::-1]
+        cv2.imwrite(str(Path(out_dir) / f"sample_{step:06d}.jpg"), np.ascontiguousarray(img))

@@ -1,0 +1,133 @@
+"""The one training loop shared by the Johnson and AdaIN trainers.
+
+A *task* supplies the modules to train, a ``losses(step)`` function and how to save its models;
+the loop owns the optimiser, mixed precision, progress, checkpoints, samples and resume.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Protocol
+
+import torch
+from tqdm import tqdm
+
+from ..checkpoints import atomic_save, load_torch_file
+from ..errors import InputError, OutputError
+
+STATE_FILE = "train_state.pt"
+
+
+class TrainingTask(Protocol):
+    family: str
+
+    def trainable(self) -> dict[str, torch.nn.Module]: ...
+
+    def losses(self, step: int) -> dict[str, torch.Tensor]:
+        """Named scalar losses for this step; 'total' is the one that is minimised."""
+
+    def save_models(self, out_dir: Path, step: int, history: list[dict]) -> list[Path]: ...
+
+    def write_samples(self, out_dir: Path, step: int) -> None: ...
+
+    def init_from(self, folder: Path) -> list[str]:
+        """Warm-start weights from model checkpoints a previous run saved; returns what was loaded."""
+
+
+@dataclass
+class LoopConfig:
+    steps: int
+    lr: float = 1e-3
+    checkpoint_every: int = 500
+    sample_every: int = 500
+    log_every: int = 50
+    time_limit_s: float | None = None  # stop (after a checkpoint) before a job's wall clock runs out
+    extra: dict = field(default_factory=dict)
+
+
+def pick_device(name: str = "auto") -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        from ..errors import DeviceError
+        raise DeviceError("--device cuda asked for, but PyTorch sees no CUDA GPU; use --device cpu")
+    return torch.device(name)
+
+
+def run_training(task: TrainingTask, out_dir: Path, config: LoopConfig, device: torch.device,
+                 resume: bool = False, progress: bool = True,
+                 on_log: Callable[[dict], None] | None = None) -> list[dict]:
+    """Train until ``config.steps``; returns the loss history (one row per ``log_every`` steps)."""
+    out_dir = Path(out_dir)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"cannot create output folder {out_dir}: {exc.strerror}") from exc
+    modules = task.trainable()
+    params = [p for m in modules.values() for p in m.parameters()]
+    optimizer = torch.optim.Adam(params, lr=config.lr)
+    step, history = 0, []
+    state_path = out_dir / STATE_FILE
+    if resume:
+        if not state_path.is_file():
+            raise InputError(f"--resume given but {state_path} does not exist; start without --resume")
+        state = load_torch_file(state_path, what="training state")
+        if state.get("family") != task.family:
+            raise InputError(f"{state_path} is a '{state.get('family')}' run, not '{task.family}'")
+        for name, module in modules.items():
+            module.load_state_dict(state["modules"][name])
+        optimizer.load_state_dict(state["optimizer"])
+        step, history = state["step"], state["history"]
+        torch.set_rng_state(state["torch_rng"])
+
+    amp = device.type == "cuda"
+    started = time.monotonic()
+    bar = tqdm(total=config.steps, initial=step, unit="step", disable=not progress, dynamic_ncols=True)
+    running: dict[str, float] = {}
+
+    def checkpoint() -> None:
+        atomic_save({"family": task.family, "step": step, "history": history,
+                     "modules": {n: m.state_dict() for n, m in modules.items()},
+                     "optimizer": optimizer.state_dict(), "torch_rng": torch.get_rng_state()},
+                    state_path)
+        task.save_models(out_dir, step, history)
+        (out_dir / "history.json").write_text(json.dumps(history, indent=1))
+
+    try:
+        while step < config.steps:
+            for m in modules.values():
+                m.train()
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
+                losses = task.losses(step)
+            optimizer.zero_grad(set_to_none=True)
+            losses["total"].backward()
+            optimizer.step()
+            step += 1
+            for k, v in losses.items():
+                running[k] = running.get(k, 0.0) + float(v.detach())
+            if step % config.log_every == 0 or step == config.steps:
+                n = config.log_every if step % config.log_every == 0 else step % config.log_every
+                row = {"step": step, "time_s": round(time.monotonic() - started, 1),
+                       **{k: round(v / n, 5) for k, v in running.items()}}
+                history.append(row)
+                running = {}
+                bar.set_postfix({k: f"{v:.3g}" for k, v in row.items() if k not in ("step", "time_s")})
+                if on_log:
+                    on_log(row)
+            bar.update(1)
+            if step % config.sample_every == 0:
+                for m in modules.values():
+                    m.eval()
+                task.write_samples(out_dir, step)
+            if step % config.checkpoint_every == 0:
+                checkpoint()
+            if config.time_limit_s and time.monotonic() - started > config.time_limit_s:
+                break
+    finally:
+        bar.close()
+        # Always leave a resumable state behind, also on Ctrl-C or a time limit.
+        checkpoint()
+    return history

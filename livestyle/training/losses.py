@@ -1,0 +1,81 @@
+"""Perceptual losses on the shared VGG-16.
+
+The VGG-16 in ../shared has Caffe-scale activations (relu3_3 values in the thousands), so raw
+squared errors differ by orders of magnitude between layers and between images. Every per-layer
+loss here is *relative*: the squared error divided by the target's mean square. A loss of 1.0
+then means "as far from the target as the target is from zero", on every layer, and one set of
+weights works for Gatys, Johnson and AdaIN alike.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from ..models.ops import channel_mean_std, gram_matrix
+from ..models.vgg import VGG16Features
+
+GRAM_STYLE_LAYERS = ("relu1_2", "relu2_2", "relu3_3", "relu4_3")
+CONTENT_LAYER = "relu2_2"
+
+
+def relative_mse(x: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Per-sample ||x - target||^2 / ||target||^2, averaged over the batch."""
+    dims = tuple(range(1, x.dim()))
+    err = (x.float() - target.float()).pow(2).mean(dim=dims)
+    scale = target.float().pow(2).mean(dim=dims).clamp_min(1e-8)
+    return (err / scale).mean()
+
+
+def gram_targets(features: dict[str, torch.Tensor], layers=GRAM_STYLE_LAYERS) -> dict[str, torch.Tensor]:
+    return {name: gram_matrix(features[name].float()) for name in layers}
+
+
+def gram_style_loss(features: dict[str, torch.Tensor], targets: dict[str, torch.Tensor]) -> torch.Tensor:
+    """Sum over layers of the relative Gram error; targets broadcast over the batch."""
+    total = 0.0
+    for name, target in targets.items():
+        g = gram_matrix(features[name].float())
+        total = total + relative_mse(g, target.expand_as(g))
+    return total
+
+
+def content_loss(features: dict[str, torch.Tensor], targets: dict[str, torch.Tensor],
+                 layer: str = CONTENT_LAYER) -> torch.Tensor:
+    return relative_mse(features[layer], targets[layer])
+
+
+def mean_std_style_loss(features: dict[str, torch.Tensor], style_features: dict[str, torch.Tensor],
+                        layers) -> torch.Tensor:
+    """AdaIN's style loss (Huang & Belongie eq. 12) on channel mean and std, made relative."""
+    total = 0.0
+    for name in layers:
+        m, s = channel_mean_std(features[name].float())
+        tm, ts = channel_mean_std(style_features[name].float())
+        total = total + relative_mse(m, tm) + relative_mse(s, ts)
+    return total
+
+
+def total_variation(img: torch.Tensor) -> torch.Tensor:
+    """Mean absolute difference of neighbouring pixels (anisotropic TV), image in 0..1."""
+    dh = (img[..., 1:, :] - img[..., :-1, :]).abs().mean()
+    dw = (img[..., :, 1:] - img[..., :, :-1]).abs().mean()
+    return dh + dw
+
+
+@dataclass
+class LossWeights:
+    content: float = 1.0
+    style: float = 20.0
+    tv: float = 1.0
+
+
+def load_loss_network(weights_path, layers=GRAM_STYLE_LAYERS + (CONTENT_LAYER,)) -> VGG16Features:
+    """The one place that builds the VGG-16 loss network from the shared weights file."""
+    from ..checkpoints import load_torch_file
+
+    unique = tuple(dict.fromkeys(layers))
+    net = VGG16Features(unique)
+    net.load_shared_state_dict(load_torch_file(weights_path, what="VGG-16 weights"))
+    return net.eval()

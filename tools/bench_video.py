@@ -1,0 +1,114 @@
+"""End-to-end frames/s of ``livestyle video`` beside stylizer-only frames/s, at 640x360 and 1280x720.
+
+The gap between the two columns is what decoding, colour conversion, encoding and the threads
+cost (or, when they overlap inference well, don't). Both run in the same process on the same
+frames, so the table compares like with like.
+
+    python tools/bench_video.py --style NAME --device cuda --fp16 --frames 96
+    python tools/bench_video.py --stand-in          # I/O ceiling: a stylizer that only inverts
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from livestyle.cli.common import positive_int  # noqa: E402
+from livestyle.cli.video import add_stylizer_options, stylizer_options  # noqa: E402
+from livestyle.media.video import VideoReader  # noqa: E402
+from livestyle.paths import shared_dir  # noqa: E402
+from livestyle.pipeline import stylize_video  # noqa: E402
+
+CLIPS = {"640x360": "videos/clips/big_buck_bunny_cut.mp4", "1280x720": "videos/clips/office_meeting_720p.mp4"}
+WARMUP = 3
+
+
+class StandIn:
+    """No model: inverts colours, so the end-to-end column shows the pipeline's own ceiling."""
+
+    name = "stand-in"
+
+    def __call__(self, frame):
+        return 255 - frame
+
+    def stylize_batch(self, frames):
+        return [255 - f for f in frames]
+
+    def reset(self):
+        pass
+
+
+def stylizer_only_fps(stylizer, frames: list, batch: int) -> float:
+    for frame in frames[:WARMUP]:
+        stylizer(frame)  # first calls pay for allocation, autotuning, lazy loading
+    _sync()
+    t0 = time.perf_counter()
+    if batch > 1:
+        for i in range(0, len(frames), batch):
+            stylizer.stylize_batch(frames[i:i + batch])
+    else:
+        for frame in frames:
+            stylizer(frame)
+    _sync()
+    return len(frames) / (time.perf_counter() - t0)
+
+
+def _sync() -> None:
+    """Wait for queued GPU work, so timings end when the work does."""
+    torch = sys.modules.get("torch")
+    if torch is not None and torch.cuda.is_available():
+        torch.cuda.synchronize()
+
+
+def bench(label: str, clip: Path, stylizer, frames: int, batch: int, preset: str | None, out_dir: Path) -> dict:
+    with VideoReader(clip) as reader:
+        fps = reader.info.fps
+        images = [f.image for _, f in zip(range(frames), reader)]
+    only = stylizer_only_fps(stylizer, images, batch)
+    stats = stylize_video(clip, out_dir / f"{label}.mp4", stylizer, duration=len(images) / fps,
+                          batch=batch, preset=preset, progress=False)
+    return dict(size=label, frames=stats.frames, stylizer=only, end_to_end=stats.fps)
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    add_stylizer_options(p)
+    p.add_argument("--frames", type=positive_int, default=48, help="frames per measurement")
+    p.add_argument("--batch", type=positive_int, default=1)
+    p.add_argument("--preset", help="x264 preset for the encoder (default: x264's medium)")
+    p.add_argument("--stand-in", action="store_true", help="no model, measure the pipeline alone")
+    p.add_argument("--sizes", nargs="+", choices=sorted(CLIPS), default=sorted(CLIPS, key=len))
+    args = p.parse_args()
+
+    if args.stand_in:
+        stylizer = StandIn()
+    else:
+        from livestyle.runtime.stylizer import create_stylizer
+
+        stylizer = create_stylizer(**stylizer_options(args))
+    shared = shared_dir(args.shared_dir)
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for label in args.sizes:
+            clip = shared / CLIPS[label]
+            if not clip.exists():
+                print(f"skipping {label}: {clip} not found", file=sys.stderr)
+                continue
+            rows.append(bench(label, clip, stylizer, args.frames, args.batch, args.preset, Path(tmp)))
+
+    print(f"stylizer: {stylizer.name}  batch {args.batch}  device {args.device}{'  fp16' if args.fp16 else ''}"
+          f"  x264 preset {args.preset or 'medium'}")
+    print(f"{'size':>10} {'frames':>7} {'stylizer-only f/s':>18} {'end-to-end f/s':>15} {'e2e/only':>9}")
+    for r in rows:
+        ratio = r["end_to_end"] / r["stylizer"] if r["stylizer"] else 0.0
+        print(f"{r['size']:>10} {r['frames']:>7} {r['stylizer']:>18.1f} {r['end_to_end']:>15.1f} {ratio:>9.0%}")
+    return 0 if rows else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
