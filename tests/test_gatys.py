@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 
 import cv2
@@ -9,13 +10,14 @@ import numpy as np
 import pytest
 
 from livestyle.cli.main import build_parser, main
+from livestyle.color import PRESERVE_COLOR_CHOICES
 from livestyle.errors import InputError
 from livestyle.paths import shared_dir
 
 torch = pytest.importorskip("torch")
 
-from livestyle.training.gatys import (PaintSettings, load_gatys_network, measure_losses,  # noqa: E402
-                                      normalise_style_weights, paint, scale_plan)
+from livestyle.training.gatys import (INITS, OPTIMIZERS, PaintSettings, load_gatys_network,  # noqa: E402
+                                      measure_losses, normalise_style_weights, paint, scale_plan)
 
 SIZE = 64
 VGG_FILE = "weights/vgg/vgg16_imagenet_tvnorm_relu4_3_fp16.pth"
@@ -189,9 +191,16 @@ def test_cli_missing_content_gives_one_line(capsys, starry, tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
-def test_cli_defaults_match_the_library():
-    args = build_parser().parse_args(["paint", "c.jpg", "--style-image", "s.jpg", "-o", "o.png"])
+def test_cli_defaults_and_choices_match_the_library():
+    """The CLI spells them out so that --help needs no torch; they must not drift."""
+    parser = build_parser()
+    args = parser.parse_args(["paint", "c.jpg", "--style-image", "s.jpg", "-o", "o.png"])
     defaults = PaintSettings()
     for name in ("size", "steps", "optimizer", "style_weight", "content_weight", "tv_weight",
                  "content_layer", "init", "preserve_color", "seed"):
         assert getattr(args, name) == getattr(defaults, name), name
+    paint_parser = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices["paint"]
+    choices = {a.dest: tuple(a.choices) for a in paint_parser._actions if a.choices}
+    assert choices["optimizer"] == OPTIMIZERS
+    assert choices["init"] == INITS
+    assert choices["preserve_color"] == PRESERVE_COLOR_CHOICES

@@ -8,7 +8,7 @@ from contextlib import ExitStack
 from pathlib import Path
 
 from .common import positive_int
-from .video import add_stylizer_options, stylizer_options
+from .common import add_stylizer_options, stylizer_options
 
 
 def resolution_arg(text: str) -> tuple[int, int]:

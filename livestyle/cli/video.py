@@ -1,6 +1,4 @@
 """``livestyle video IN OUT``: stylise a video file, keeping its audio, frame rate and length.
-
-Also home of the stylizer options that ``video`` and ``cam`` share.
 """
 
 from __future__ import annotations
@@ -9,42 +7,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from .common import add_device, add_shared_dir, positive_int, size_arg, unit_float
-
-
-def add_stylizer_options(p: argparse.ArgumentParser) -> None:
-    g = p.add_argument_group("style")
-    g.add_argument("--style", metavar="NAME",
-                   help="registered style (see 'livestyle styles'); unset: the default style")
-    g.add_argument("--style-image", action="append", metavar="IMG",
-                   help="any painting as the style (AdaIN); repeat to mix several")
-    g.add_argument("--style-weights", type=_weights, metavar="W1,W2,...",
-                   help="mixing weights, one per --style-image")
-    g.add_argument("--alpha", type=unit_float, default=1.0, help="style strength, 0 = photo, 1 = full style")
-    g.add_argument("--size", type=size_arg, help="stylise at this long-side size (smaller is faster)")
-    g.add_argument("--preserve-color", choices=("luminance", "histogram"),
-                   help="keep the photo's colours, take only the style's texture")
-    g.add_argument("--stability", type=unit_float,
-                   help="temporal smoothing against flicker, 0 = off, 1 = strongest")
-    add_device(g)
-    add_shared_dir(g)
-
-
-def _weights(text: str) -> list[float]:
-    try:
-        values = [float(v) for v in text.split(",") if v.strip()]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected numbers separated by commas, got '{text}'") from None
-    if not values or any(v < 0 for v in values):
-        raise argparse.ArgumentTypeError(f"weights must be non-negative numbers, got '{text}'")
-    return values
-
-
-def stylizer_options(args: argparse.Namespace) -> dict:
-    """``create_stylizer`` keyword arguments from the options above."""
-    return dict(style=args.style, style_images=args.style_image, style_weights=args.style_weights,
-                alpha=args.alpha, size=args.size, device=args.device, fp16=args.fp16,
-                preserve_color=args.preserve_color, shared_dir=args.shared_dir, stability=args.stability)
+from .common import add_stylizer_options, positive_int, stylizer_options
 
 
 def seconds_arg(text: str) -> float:

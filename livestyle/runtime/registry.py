@@ -104,12 +104,17 @@ def onnx_for(style: StyleInfo, fp16: bool = False) -> Path:
     """Path of the runnable ONNX graph for a style, exporting third-party weights on first use."""
     if style.kind != "engstrom":
         path = style.source
-        if fp16:
-            half = path.with_name(path.stem + "_fp16.onnx")
-            path = half if half.is_file() else path
         if not path.is_file():
             raise ModelError(f"model file {path} for style '{style.name}' is missing; reinstall livestyle")
-        return path
+        if not fp16:
+            return path
+        half = cache_dir() / "own" / f"{style.name}_fp16.onnx"
+        if not half.is_file():
+            from ..export.johnson import export_checkpoint
+
+            export_checkpoint(path.with_name(style.meta.get("checkpoint", path.stem + ".pt")), half,
+                              fp16=True)
+        return half
     target = cache_dir() / "engstrom" / f"{style.name}{'_fp16' if fp16 else ''}.onnx"
     if not target.is_file():
         from ..export.johnson import export_engstrom

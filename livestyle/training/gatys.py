@@ -55,10 +55,10 @@ class PaintSettings:
     tv_weight: float = 10.0
     content_layer: str = "relu3_3"
     init: str = "content"
-    preserve_color: PreserveColor | None = None
+    preserve_color: PreserveColor | str | None = None
     style_scale: float = 1.0         # style image long side relative to the result's
     coarsest_size: int = COARSEST_SIZE
-    adam_lr: float = 0.02
+    adam_lr: float = 0.05
     seed: int = 0
 
 

@@ -1,0 +1,58 @@
+"""``livestyle export`` / ``tools/export.py``: style net -> ONNX with a parity check and a manifest."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from .common import add_shared_dir
+
+ARTWORK_NOTES = {
+    "mosaic": "style image: pytorch/examples mosaic.jpg (a mosaic photo; check its copyright before commercial use)",
+    "candy": "style image: pytorch/examples candy.jpg (check its copyright before commercial use)",
+    "starry_night": "style image: Van Gogh, The Starry Night (1889), public domain",
+    "the_scream": "style image: Munch, The Scream (1893), public domain",
+    "udnie": "style image: Picabia, Udnie (1913), public domain in most jurisdictions",
+}
+
+
+def add_parser(p: argparse.ArgumentParser) -> None:
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--style", help="a registered style name (see 'livestyle styles')")
+    src.add_argument("--checkpoint", type=Path, help="a livestyle training checkpoint (.pt) to export")
+    p.add_argument("--name", help="style name for --checkpoint (default: the checkpoint's file stem)")
+    p.add_argument("--fp16", action="store_true", help="half-precision weights (parity tolerance 4 grey levels)")
+    p.add_argument("-o", "--output", type=Path,
+                   help="ONNX file to write (default: the user cache for third-party styles, "
+                        "exported/<name>.onnx for --checkpoint)")
+    add_shared_dir(p)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..export.johnson import export_checkpoint, export_engstrom
+    from ..export.onnx import write_manifest_entry
+    from ..paths import cache_dir, exported_dir, shared_dir
+    from ..runtime import registry
+
+    shared = shared_dir(args.shared_dir)
+    suffix = "_fp16" if args.fp16 else ""
+    if args.style:
+        info = registry.resolve_style(args.style, shared)
+        if info.kind != "engstrom":
+            print(f"'{info.name}' ships with livestyle already as {info.source}; "
+                  f"use --checkpoint to re-export it")
+            return 0
+        out = args.output or cache_dir() / "engstrom" / f"{info.name}{suffix}.onnx"
+        entry = export_engstrom(info, out, fp16=args.fp16, shared=shared)
+    else:
+        name = args.name or args.checkpoint.stem
+        out = args.output or exported_dir() / f"{name}{suffix}.onnx"
+        entry = export_checkpoint(args.checkpoint, out, fp16=args.fp16, shared=shared,
+                                  licence=ARTWORK_NOTES.get(name, ""))
+        if not args.fp16:
+            entry["checkpoint"] = args.checkpoint.name
+        write_manifest_entry(out.parent / "manifest.json", name + suffix, {**entry, "role": "style"}
+                             if not args.fp16 else {**entry, "role": "variant"})
+    print(f"wrote {out} ({entry['precision']}, opset {entry['opset']}, "
+          f"max |ORT - PyTorch| = {entry['parity_max_abs_diff']} grey levels)")
+    return 0

@@ -1,0 +1,74 @@
+"""Quality measures for any stylisation method: Gram style loss and content loss on the eval photos.
+
+Uses the same relative losses as training (losses.py), so numbers are comparable across Gatys,
+Johnson, Engstrom, AdaIN and Magenta outputs. Lower style loss = closer to the painting's textures;
+lower content loss = more of the photo kept.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import cv2
+import numpy as np
+import torch
+
+from .media.images import list_images, read_image
+from .models.ops import channel_mean_std
+from .training.losses import (CONTENT_LAYER, GRAM_STYLE_LAYERS, content_loss, gram_style_loss, gram_targets,
+                              load_loss_network, relative_mse)
+
+Method = Callable[[np.ndarray], np.ndarray]  # BGR uint8 -> BGR uint8
+
+
+def _to_tensor(bgr: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(np.ascontiguousarray(bgr[:, :, ::-1])).permute(2, 0, 1)[None].float() / 255.0
+
+
+def resize_long(bgr: np.ndarray, size: int) -> np.ndarray:
+    f = size / max(bgr.shape[:2])
+    return cv2.resize(bgr, None, fx=f, fy=f, interpolation=cv2.INTER_AREA if f < 1 else cv2.INTER_CUBIC)
+
+
+@dataclass
+class QualityScore:
+    style: float          # Gram loss vs the style image (relative, summed over 4 layers)
+    content: float        # relu2_2 loss vs the photo (relative)
+    mean_std_style: float  # AdaIN-style loss on channel mean/std (relative, same layers)
+    photos: int
+
+
+class QualityMeter:
+    def __init__(self, vgg_weights: Path, style_image: Path, style_size: int = 512):
+        self.vgg = load_loss_network(vgg_weights)
+        style = resize_long(read_image(style_image, "style image"), style_size)
+        with torch.no_grad():
+            self.style_feats = self.vgg(_to_tensor(style))
+            self.style_grams = gram_targets(self.style_feats)
+
+    @torch.no_grad()
+    def score_pair(self, photo_bgr: np.ndarray, output_bgr: np.ndarray) -> tuple[float, float, float]:
+        if output_bgr.shape != photo_bgr.shape:
+            output_bgr = cv2.resize(output_bgr, (photo_bgr.shape[1], photo_bgr.shape[0]))
+        fp = self.vgg(_to_tensor(photo_bgr))
+        fo = self.vgg(_to_tensor(output_bgr))
+        ms = 0.0
+        for name in GRAM_STYLE_LAYERS:
+            m, s = channel_mean_std(fo[name])
+            tm, ts = channel_mean_std(self.style_feats[name])
+            ms += float(relative_mse(m, tm) + relative_mse(s, ts))
+        return (float(gram_style_loss(fo, self.style_grams)), float(content_loss(fo, fp, CONTENT_LAYER)), ms)
+
+    def score(self, method: Method, photos: list[Path], size: int = 384) -> QualityScore:
+        rows = []
+        for p in photos:
+            photo = resize_long(read_image(p), size)
+            rows.append(self.score_pair(photo, method(photo)))
+        arr = np.array(rows)
+        return QualityScore(float(arr[:, 0].mean()), float(arr[:, 1].mean()), float(arr[:, 2].mean()), len(rows))
+
+
+def eval_photos(shared: Path) -> list[Path]:
+    return list_images(shared / "content" / "eval")
