@@ -44,6 +44,7 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--lr", type=float, help="Adam learning rate (default: 1e-3 johnson, 1e-4 adain)")
     p.add_argument("--checkpoint-every", type=positive_int, default=500)
     p.add_argument("--sample-every", type=positive_int, default=500)
+    p.add_argument("--log-every", type=positive_int, default=50, help="steps per loss-history row")
     p.add_argument("--time-limit", type=float, help="stop cleanly (with a checkpoint) after this many seconds")
     p.add_argument("--resume", action="store_true", help="continue from OUTPUT/train_state.pt")
     p.add_argument("--init-from", type=Path, metavar="DIR",
@@ -63,6 +64,7 @@ def run(args: argparse.Namespace) -> int:
     from ..training.loop import LoopConfig, pick_device, run_training
 
     device = pick_device(args.device)
+    torch.manual_seed(args.seed)  # same seed, same initial weights: runs are reproducible
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True
     shared = shared_dir(args.shared_dir)
@@ -71,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
     content = ImageBank.from_folders(content_dirs, "content")
     lr = args.lr or (1e-3 if args.family == "johnson" else 1e-4)
     loop = LoopConfig(steps=args.steps, lr=lr, checkpoint_every=args.checkpoint_every,
-                      sample_every=args.sample_every, time_limit_s=args.time_limit)
+                      sample_every=args.sample_every, log_every=args.log_every, time_limit_s=args.time_limit)
 
     if args.family == "johnson":
         from ..training.johnson import JohnsonSettings, JohnsonTask, StyleJob
