@@ -98,7 +98,7 @@ def test_odd_sizes_grey_and_rgba_keep_shape(shape):
 
 
 def test_no_border_artefacts_from_padding():
-    img = photo(long_side=192)
+    img = cv2.resize(photo(long_side=256), (192, 192), interpolation=cv2.INTER_AREA)
     s = create_stylizer("candy")
     whole = s(img[:192, :192]).astype(float)     # a multiple of 4: no padding
     cut = s(img[:190, :190]).astype(float)       # padded by reflection, then cropped back
@@ -224,3 +224,10 @@ def test_version_and_help_do_not_import_torch():
             "try: main(['--version'])\nexcept SystemExit: pass\n"
             "assert 'torch' not in sys.modules and 'onnxruntime' not in sys.modules, 'heavy import'")
     subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)
+
+
+def test_bench_prints_a_table(capsys):
+    assert main(["bench", "--resolutions", "64x48", "--backends", "torch,ort-cpu,ort-cuda",
+                 "--repeats", "1", "--warmup", "0"]) == 0
+    out = capsys.readouterr().out
+    assert "ms p50" in out and "64x48" in out and "ort-cpu" in out and "torch" in out
