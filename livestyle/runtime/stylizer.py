@@ -117,8 +117,11 @@ def create_stylizer(style: str | None = None, style_images: list[str] | None = N
     if style_images:
         if style:
             raise InputError("give either --style or --style-image, not both")
-        from .adain import create_adain_stylizer
-
+        try:
+            from .adain import create_adain_stylizer
+        except ImportError:
+            raise InputError("--style-image (AdaIN arbitrary style) is not available in this version yet; "
+                             "use --style NAME (see 'livestyle styles')") from None
         return create_adain_stylizer(style_images, style_weights, alpha, size, device, fp16,
                                      preserve_color)
     name = style or registry.default_style(shared_dir)
