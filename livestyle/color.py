@@ -3,9 +3,9 @@
 
 The paper gives two linear methods, both here and nowhere else:
 
-* **luminance-only transfer** (its section 2.2): keep the stylised image's luminance and the
+* **luminance-only transfer**: keep the stylised image's luminance and the
   content's colour channels, after matching the luminance mean/std to the content's;
-* **colour histogram matching** (its section 2.1): an affine colour map ``x' = A x + b`` that gives
+* **colour histogram matching**: an affine colour map ``x' = A x + b`` that gives
   one image the colour mean and covariance of another.
 
 Frames are BGR uint8 HxWx3 (the OpenCV convention of the whole package). Both stay in 8 bits
@@ -64,13 +64,14 @@ def _resize_to(image: np.ndarray, height: int, width: int) -> np.ndarray:
 
 def preserve_luminance(stylized_bgr: np.ndarray, content_bgr: np.ndarray,
                        match_stats: bool = True) -> np.ndarray:
-    """The stylised image's luminance on the content's chroma (paper section 2.2).
+    """The stylised image's luminance on the content's chroma (luminance-only transfer).
 
     YCrCb rather than the paper's YIQ: both are linear luma/chroma splits of gamma RGB, and
     OpenCV converts 8-bit YCrCb about 8x faster than Lab, which matters per video frame.
     With ``match_stats`` the stylised luminance is shifted and scaled to the content's mean and
-    std (the paper's eq. 1, applied to the output instead of the style image so that it also works
-    for feed-forward nets whose style image is baked in), keeping the photo's overall brightness.
+    std (the paper's luminance matching, applied to the output instead of the style image so
+    that it also works for feed-forward nets whose style image is baked in), keeping the photo's
+    overall brightness.
     The content may have another size: its chroma is resized to the stylised image.
     """
     _check_bgr(stylized_bgr, "stylised image")
@@ -111,7 +112,7 @@ def _sqrt_psd(cov: np.ndarray, inverse: bool = False) -> np.ndarray:
 
 def color_transfer_matrix(source_cov: np.ndarray, target_cov: np.ndarray,
                           method: str = "eigen") -> np.ndarray:
-    """``A`` with ``A source_cov A^T = target_cov`` (paper section 2.1, both of its variants).
+    """``A`` with ``A source_cov A^T = target_cov`` (both variants the paper describes).
 
     ``"eigen"`` is the Image Analogies 3D colour matching, ``A = target^1/2 source^-1/2`` with
     symmetric square roots; unlike ``"cholesky"`` (``A = L_target L_source^-1``) it does not depend

@@ -129,5 +129,6 @@ def run(args: argparse.Namespace) -> int:
     h, w = result.image.shape[:2]
     losses = result.losses
     print(f"wrote {output} ({w}x{h}) in {seconds:.1f} s on {device.type}; "
-          f"style loss {losses['style']:.3f}, content loss {losses['content']:.3f}")
+          f"losses: style {losses['style']:.3f}, content {losses['content']:.3f}, tv {losses['tv']:.3f}, "
+          f"weighted total {losses['total']:.3f}")
     return 0
