@@ -38,6 +38,14 @@ def shared_dir(explicit: str | os.PathLike | None = None, must_exist: bool = Fal
     return path
 
 
+VGG16_WEIGHTS = Path("weights/vgg/vgg16_imagenet_tvnorm_relu4_3_fp16.pth")
+
+
+def vgg_weights(explicit: str | os.PathLike | None = None, shared: str | os.PathLike | None = None) -> Path:
+    """The VGG-16 loss network's weights: an explicit file, else the one in the shared folder."""
+    return Path(explicit) if explicit else shared_dir(shared) / VGG16_WEIGHTS
+
+
 def cache_dir() -> Path:
     """Per-user cache for exports of third-party weights (never written into the repo)."""
     if os.environ.get(CACHE_ENV):

@@ -12,7 +12,7 @@ import pytest
 from livestyle.cli.main import build_parser, main
 from livestyle.color import PRESERVE_COLOR_CHOICES
 from livestyle.errors import InputError
-from livestyle.paths import shared_dir
+from livestyle.paths import VGG16_WEIGHTS, shared_dir
 
 torch = pytest.importorskip("torch")
 
@@ -20,7 +20,7 @@ from livestyle.training.gatys import (INITS, OPTIMIZERS, PaintSettings, load_gat
                                       measure_losses, normalise_style_weights, paint, scale_plan)
 
 SIZE = 64
-VGG_FILE = "weights/vgg/vgg16_imagenet_tvnorm_relu4_3_fp16.pth"
+VGG_FILE = VGG16_WEIGHTS
 
 
 def _shared(relative: str):

@@ -11,10 +11,11 @@ import torch
 
 from livestyle.cli.main import main
 from livestyle.models.ops import adain, channel_mean_std
+from livestyle.paths import VGG16_WEIGHTS
 
 from conftest import SHARED, needs_shared
 
-VGG = SHARED / "weights/vgg/vgg16_imagenet_tvnorm_relu4_3_fp16.pth"
+VGG = SHARED / VGG16_WEIGHTS
 
 
 def test_adain_output_takes_the_style_statistics():

@@ -89,7 +89,7 @@ def run(args: argparse.Namespace) -> int:
 
     from ..errors import OutputError
     from ..media.images import IMAGE_SUFFIXES, check_writable, write_image
-    from ..paths import shared_dir
+    from ..paths import vgg_weights
     from ..training.gatys import PaintSettings, paint, scale_plan
     from ..training.loop import pick_device
 
@@ -101,7 +101,7 @@ def run(args: argparse.Namespace) -> int:
                              tv_weight=args.tv_weight, content_layer=args.content_layer, init=args.init,
                              preserve_color=args.preserve_color, seed=args.seed)
     weights = _parse_weights(args.style_weights)
-    vgg = args.vgg_weights or shared_dir(args.shared_dir) / "weights/vgg/vgg16_imagenet_tvnorm_relu4_3_fp16.pth"
+    vgg = vgg_weights(args.vgg_weights, args.shared_dir)
     device = pick_device(args.device)
 
     bar = None

@@ -59,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
     import torch
 
     from ..errors import InputError
-    from ..paths import shared_dir
+    from ..paths import shared_dir, vgg_weights
     from ..training.data import ImageBank
     from ..training.loop import LoopConfig, pick_device, run_training
 
@@ -68,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True
     shared = shared_dir(args.shared_dir)
-    vgg = args.vgg_weights or shared / "weights/vgg/vgg16_imagenet_tvnorm_relu4_3_fp16.pth"
+    vgg = vgg_weights(args.vgg_weights, shared)
     content_dirs = args.content_dir or [shared / "content/train"]
     content = ImageBank.from_folders(content_dirs, "content")
     lr = args.lr or (1e-3 if args.family == "johnson" else 1e-4)

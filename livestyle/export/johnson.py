@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import torch
-
 from ..checkpoints import build_model, load_checkpoint, load_torch_file
 from ..errors import ModelError
 from ..models.johnson import EngstromNet
@@ -44,5 +42,3 @@ def export_checkpoint(ckpt_path: Path, out_path: Path, fp16: bool = False,
                  architecture=ckpt["config"])
     return entry
 
-
-__all__ = ["export_engstrom", "export_checkpoint", "load_engstrom", "torch"]

@@ -8,6 +8,7 @@ A graph that fails its parity check is never written under its final name.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import os
@@ -152,7 +153,6 @@ def export_image_net(net: nn.Module, out_path: Path, fp16: bool, shared: Path | 
     """Export a feed-forward style net (Johnson or Engstrom) with its parity check."""
     net = net.float().eval()
     reference = StylizeGraph(net).eval()
-    import copy
     spec = image_spec(copy.deepcopy(net), fp16)
     return export_checked(spec, reference, out_path, fp16, parity_images(shared))
 

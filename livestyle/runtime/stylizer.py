@@ -8,7 +8,6 @@ not zeros, so no dark border seeps in), stylised, cropped back and returned at t
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import cv2
 import numpy as np
@@ -133,5 +132,3 @@ def create_stylizer(style: str | None = None, style_images: list[str] | None = N
     engine = Engine(registry.onnx_for(info, fp16=fp16), device=device)
     return Stylizer(engine, info.name, size=size, preserve_color=preserve_color)
 
-
-__all__ = ["Stylizer", "create_stylizer", "prepare", "finish", "Path"]

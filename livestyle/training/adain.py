@@ -15,7 +15,7 @@ import torch
 
 from ..checkpoints import atomic_save, make_checkpoint
 from ..models.adain import STYLE_LAYERS, AdaINDecoder
-from ..models.ops import adain
+from ..models.ops import adain, channel_mean_std
 from .data import ImageBank
 from .losses import load_loss_network, mean_std_style_loss, relative_mse
 
@@ -65,7 +65,6 @@ class AdaINTask:
         with torch.no_grad():
             fc = self.encoder(c)["relu4_1"]
             fs = self.encoder(st)
-            from ..models.ops import channel_mean_std
             sm, ss = channel_mean_std(fs["relu4_1"].float())
             target = adain(fc.float(), sm, ss)
         out = self.decoder(target)
@@ -85,7 +84,6 @@ class AdaINTask:
 
     @torch.no_grad()
     def write_samples(self, out_dir: Path, step: int) -> None:
-        from ..models.ops import channel_mean_std
         fc = self.encoder(self._sample_c / 255.0)["relu4_1"]
         sm, ss = channel_mean_std(self.encoder(self._sample_s / 255.0)["relu4_1"])
         out = self.decoder(adain(fc, sm, ss)).clamp(0, 1) * 255.0

@@ -17,7 +17,7 @@ import torch
 from ..checkpoints import atomic_save, make_checkpoint
 from ..models.johnson import FAST_CONFIG, FULL_CONFIG, TransformerNet
 from .data import ImageBank, load_style_image
-from .losses import (CONTENT_LAYER, GRAM_STYLE_LAYERS, content_loss, gram_style_loss, gram_targets,
+from .losses import (CONTENT_LAYER, content_loss, gram_style_loss, gram_targets,
                      load_loss_network, total_variation)
 
 VARIANTS = {"full": FULL_CONFIG, "fast": FAST_CONFIG}
