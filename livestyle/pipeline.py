@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from .errors import InputError, LivestyleError
 from .media.sources import CameraSource, LatestSlot
 from .media.video import VideoInfo, VideoReader, VideoWriter
@@ -234,12 +236,14 @@ class LivePipeline:
     """Run ``source`` through a stylizer into ``sinks`` until the source ends or someone quits.
 
     It is also the sinks' remote control (``styles``, ``style``, ``set_style``, ``next_style``,
-    ``prev_style``, ``toggle_original``, ``quit``). Styles are loaded on the inference thread by
-    ``load_style(name)`` the first time they are picked, then kept.
+    ``prev_style``, ``add_style_image``, ``toggle_original``, ``quit``). Styles are loaded on the
+    inference thread by ``load_style(name)`` the first time they are picked, then kept; paintings
+    added live (uploaded to the web page) are loaded by ``load_painting(name, image_bgr)``.
     """
 
     def __init__(self, source: CameraSource, stylizer: Stylizer, sinks: Sequence, *,
                  styles: Sequence[str] | None = None, load_style: Callable[[str], Stylizer] | None = None,
+                 load_painting: Callable[[str, np.ndarray], Stylizer] | None = None,
                  max_frames: int | None = None, average_over: int = 30):
         self.source, self.sinks, self.max_frames = source, list(sinks), max_frames
         self.style = stylizer.name
@@ -250,6 +254,8 @@ class LivePipeline:
         self.messages: list[str] = []
         self._stylizers = {self.style: stylizer}
         self._load_style = load_style
+        self._load_painting = load_painting
+        self._paintings: dict[str, np.ndarray] = {}
         self._pending: str | None = None
         self._quit = threading.Event()
         self._stop = threading.Event()
@@ -263,6 +269,22 @@ class LivePipeline:
             return False
         self._pending = name
         return True
+
+    @property
+    def accepts_style_images(self) -> bool:
+        return self._load_painting is not None
+
+    def add_style_image(self, name: str, image_bgr: np.ndarray) -> str:
+        """Queue a painting as a new style (AdaIN); returns the style name it is listed under."""
+        if self._load_painting is None:
+            raise InputError("this stream cannot load style images")
+        key = f"image:{name}"
+        self._paintings[key] = image_bgr
+        self._stylizers.pop(key, None)  # same name uploaded again: the new painting wins
+        if key not in self.styles:
+            self.styles.append(key)
+        self._pending = key
+        return key
 
     def next_style(self) -> None:
         self._step(1)
@@ -354,10 +376,12 @@ class LivePipeline:
         if name is None or name == self.style:
             return
         if name not in self._stylizers:
-            if self._load_style is None:
+            painting = self._paintings.get(name)
+            load = (lambda n: self._load_painting(n, painting)) if painting is not None else self._load_style
+            if load is None:
                 return
             try:
-                self._stylizers[name] = self._load_style(name)
+                self._stylizers[name] = load(name)
             except LivestyleError as exc:
                 self.messages.append(f"style '{name}' could not be loaded: {exc}")
                 return

@@ -7,8 +7,7 @@ import sys
 from contextlib import ExitStack
 from pathlib import Path
 
-from .common import positive_int
-from .common import add_stylizer_options, stylizer_options
+from .common import add_stylizer_options, positive_int, stylizer_options
 
 
 def resolution_arg(text: str) -> tuple[int, int]:
@@ -41,6 +40,9 @@ def add_parser(p: argparse.ArgumentParser) -> None:
     g.add_argument("--resolution", type=resolution_arg, metavar="WxH", help="ask the camera for this size")
     g.add_argument("--fps", type=float, help="ask the camera for this frame rate")
     add_stylizer_options(p)
+    p.add_argument("--style-dir", type=Path, metavar="DIR",
+                   help="paintings to cycle through with n/p as AdaIN styles (the web page can also "
+                        "upload one)")
     o = p.add_argument_group("outputs (default: a window)")
     o.add_argument("--window", action=argparse.BooleanOptionalAction, default=None,
                    help="show a window (keys: n/p style, space original, s snapshot, q quit)")
@@ -76,9 +78,9 @@ def run(args: argparse.Namespace) -> int:
         for notice in source.notices:
             _say(f"note: {notice}")
 
-        stylizer, styles, load_style = _stylizers(args)
+        stylizer, styles, load_style, load_painting = _stylizers(args)
         pipeline = LivePipeline(source, stylizer, sinks, styles=styles, load_style=load_style,
-                                max_frames=args.max_frames)
+                                load_painting=load_painting, max_frames=args.max_frames)
         if server:
             _say(f"serving at {server.url}  (OBS Browser Source: {server.url}?clean)")
         stats = pipeline.run()
@@ -100,22 +102,33 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _stylizers(args):
-    """The first stylizer, the names n/p and the web picker cycle through, and how to load one."""
+    """The first stylizer, the names n/p and the web picker cycle through, and how to load them.
+
+    Paintings (``--style-dir``, web uploads) share one set of AdaIN graphs, built when the first
+    painting is picked, so a session that never uses one never pays for them.
+    """
+    from ..media.images import list_images, read_image
+    from ..runtime.registry import list_style_names
     from ..runtime.stylizer import create_stylizer
 
-    options = stylizer_options(args)
+    options = stylizer_options(args, streaming=True)
     stylizer = create_stylizer(**options)
-    try:
-        from ..runtime.registry import list_style_names
+    paintings = {f"image:{p.stem}": p for p in (list_images(args.style_dir) if args.style_dir else [])}
+    styles = list_style_names(shared_dir=args.shared_dir) + list(paintings)
+    fixed = {**options, "style_images": None, "style_weights": None}
+    adain = [stylizer] if hasattr(stylizer, "with_style") else []  # already an AdaIN stylizer
 
-        styles = list_style_names(shared_dir=args.shared_dir)
-    except ImportError:
-        styles = []
+    def load_painting(name: str, image):
+        if not adain:
+            adain.append(create_stylizer(**{**options, "style": None, "style_images": [image]}))
+        return adain[0].with_style([image], name=name)
 
     def load_style(name: str):
-        return create_stylizer(**{**options, "style": name, "style_images": None, "style_weights": None})
+        if name in paintings:
+            return load_painting(name, read_image(paintings[name], what="style image"))
+        return create_stylizer(**{**fixed, "style": name})
 
-    return stylizer, styles, load_style
+    return stylizer, styles, load_style, load_painting
 
 
 def _say(message: str) -> None:

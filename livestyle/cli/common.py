@@ -45,7 +45,7 @@ def unit_float(text: str) -> float:
     return value
 
 
-def add_stylizer_options(p: argparse.ArgumentParser) -> None:
+def add_stylizer_options(p: argparse.ArgumentParser, temporal: bool = True) -> None:
     g = p.add_argument_group("style")
     g.add_argument("--style", metavar="NAME",
                    help="registered style (see 'livestyle styles'); unset: the default style")
@@ -57,10 +57,20 @@ def add_stylizer_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--size", type=size_arg, help="stylise at this long-side size (smaller is faster)")
     g.add_argument("--preserve-color", choices=("luminance", "histogram"),
                    help="keep the photo's colours, take only the style's texture")
-    g.add_argument("--stability", type=unit_float,
-                   help="temporal smoothing against flicker, 0 = off, 1 = strongest")
+    if temporal:
+        _add_temporal_options(g)
     add_device(g)
     add_shared_dir(g)
+
+
+def _add_temporal_options(g) -> None:
+    g.add_argument("--stability", type=unit_float,
+                   help="video/cam: blend each frame's features with the previous frame's (moved by "
+                        "optical flow) against flicker; 0 = off (per-frame), 1 = strongest "
+                        "(default: livestyle.runtime.temporal.DEFAULT_STABILITY)")
+    g.add_argument("--flow", choices=("dis", "none"), default="dis",
+                   help="motion estimate for --stability: dis = optical flow (moving cameras), "
+                        "none = cheaper, for a still camera")
 
 
 def _weights(text: str) -> list[float]:
@@ -73,8 +83,10 @@ def _weights(text: str) -> list[float]:
     return values
 
 
-def stylizer_options(args: argparse.Namespace) -> dict:
-    """``create_stylizer`` keyword arguments from the options above."""
+def stylizer_options(args: argparse.Namespace, streaming: bool = False) -> dict:
+    """``create_stylizer`` keyword arguments from the options above (``streaming``: video, cam)."""
     return dict(style=args.style, style_images=args.style_image, style_weights=args.style_weights,
                 alpha=args.alpha, size=args.size, device=args.device, fp16=args.fp16,
-                preserve_color=args.preserve_color, shared_dir=args.shared_dir, stability=args.stability)
+                preserve_color=args.preserve_color, shared_dir=args.shared_dir,
+                stability=getattr(args, "stability", None), flow=getattr(args, "flow", "dis"),
+                streaming=streaming)

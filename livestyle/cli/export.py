@@ -20,6 +20,8 @@ def add_parser(p: argparse.ArgumentParser) -> None:
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--style", help="a registered style name (see 'livestyle styles')")
     src.add_argument("--checkpoint", type=Path, help="a livestyle training checkpoint (.pt) to export")
+    src.add_argument("--adain-checkpoint", type=Path, metavar="DECODER.pt",
+                     help="a trained AdaIN decoder: parity-check its graphs and ship it in exported/")
     p.add_argument("--name", help="style name for --checkpoint (default: the checkpoint's file stem)")
     p.add_argument("--fp16", action="store_true", help="half-precision weights (parity tolerance 4 grey levels)")
     p.add_argument("-o", "--output", type=Path,
@@ -35,6 +37,15 @@ def run(args: argparse.Namespace) -> int:
     from ..runtime import registry
 
     shared = shared_dir(args.shared_dir)
+    if args.adain_checkpoint:
+        from ..export.adain import publish_adain_decoder
+        from ..export.onnx import parity_images
+        from ..paths import vgg_weights
+
+        entry = publish_adain_decoder(args.adain_checkpoint, exported_dir(), vgg_weights(None, shared),
+                                      parity_images(shared))
+        print(f"shipped {exported_dir() / entry['file']} (parity: {entry['parity']})")
+        return 0
     suffix = "_fp16" if args.fp16 else ""
     if args.style:
         info = registry.resolve_style(args.style, shared)

@@ -12,7 +12,7 @@ def add_parser(p: argparse.ArgumentParser) -> None:
     p.add_argument("inputs", nargs="+", type=Path, help="image files and/or folders of images")
     p.add_argument("-o", "--output", type=Path, required=True,
                    help="output file (one input) or folder (several inputs or a folder)")
-    add_stylizer_options(p)
+    add_stylizer_options(p, temporal=False)
 
 
 def _targets(inputs: list[Path], output: Path) -> list[tuple[Path, Path]]:

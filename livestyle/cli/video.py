@@ -50,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
         raise InputError("--duration must be more than 0")
     # Everything about the files is checked before the (slow) model load.
     check_video_job(args.input, args.output, args.start, args.duration, args.codec)
-    stylizer = create_stylizer(**stylizer_options(args))
+    stylizer = create_stylizer(**stylizer_options(args, streaming=True))
     stats = stylize_video(args.input, args.output, stylizer, start=args.start, duration=args.duration,
                           codec=args.codec, crf=args.crf, preset=args.preset, batch=args.batch,
                           progress=not args.no_progress)

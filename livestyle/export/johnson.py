@@ -8,7 +8,7 @@ from ..checkpoints import build_model, load_checkpoint, load_torch_file
 from ..errors import ModelError
 from ..models.johnson import EngstromNet
 from ..paths import shared_dir
-from .onnx import export_image_net, write_manifest_entry
+from .onnx import export_image_net, export_split, parity_images, write_manifest_entry
 
 
 def load_engstrom(weights: Path) -> EngstromNet:
@@ -42,3 +42,13 @@ def export_checkpoint(ckpt_path: Path, out_path: Path, fp16: bool = False,
                  architecture=ckpt["config"])
     return entry
 
+
+
+def export_split_net(weights: Path, kind: str, encoder_path: Path, decoder_path: Path, fp16: bool = False,
+                     shared: Path | None = None) -> dict:
+    """Encoder/decoder graph pair of a fixed-style net (ours or Engstrom's) for temporal blending."""
+    if kind == "engstrom":
+        net = load_engstrom(weights)
+    else:
+        net = build_model(load_checkpoint(weights, arch="johnson"))
+    return export_split(net, encoder_path, decoder_path, fp16, parity_images(shared or shared_dir()))

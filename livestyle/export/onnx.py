@@ -15,6 +15,7 @@ import os
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import torch
@@ -29,16 +30,22 @@ SIZE_MULTIPLE = 4
 
 
 class StylizeGraph(nn.Module):
-    """Wraps a net as the exported image -> stylized graph, with optional fp16 compute."""
+    """Wraps a net (or one of its methods) as an exported graph, with optional fp16 compute.
 
-    def __init__(self, net: nn.Module, fp16: bool = False):
+    Float inputs are cast to half inside the graph and outputs back to float, so callers never
+    see the precision; ``clamp`` bounds image outputs to 0..255 (features stay unbounded).
+    """
+
+    def __init__(self, net: nn.Module, fp16: bool = False, method: str = "forward", clamp: bool = True):
         super().__init__()
         self.net = net.half() if fp16 else net
-        self.fp16 = fp16
+        self.fp16, self.method, self.clamp = fp16, method, clamp
 
-    def forward(self, image: torch.Tensor) -> torch.Tensor:
-        x = image.half() if self.fp16 else image
-        return self.net(x).float().clamp(0.0, 255.0)
+    def forward(self, *inputs: torch.Tensor) -> torch.Tensor:
+        if self.fp16:
+            inputs = tuple(x.half() for x in inputs)
+        out = getattr(self.net, self.method)(*inputs).float()
+        return out.clamp(0.0, 255.0) if self.clamp else out
 
 
 @dataclass
@@ -104,27 +111,39 @@ def parity_images(shared: Path | None, count: int = 3, long_side: int = 256) -> 
 def check_parity(reference: nn.Module, onnx_path: Path, images: list[np.ndarray], tolerance: float,
                  extra_inputs: dict[str, np.ndarray] | None = None) -> float:
     """Max |onnxruntime - PyTorch fp32| over the images, in grey levels; raises past tolerance."""
+    feeds = [{"image": np.ascontiguousarray(img.transpose(2, 0, 1)[None]), **(extra_inputs or {})}
+             for img in images]
+    return check_feeds_parity(reference, onnx_path, feeds, tolerance)
+
+
+def check_feeds_parity(reference: nn.Module, onnx_path: Path, feeds_list: list[dict[str, np.ndarray]],
+                       tolerance: float, relative: bool = False) -> float:
+    """Max |onnxruntime - PyTorch| of the first output over the feeds; raises past tolerance.
+
+    ``relative`` divides by the reference's largest magnitude: right for feature maps, whose
+    scale (hundreds on the Caffe-scale VGG) makes grey-level tolerances meaningless.
+    """
     import onnxruntime as ort
 
     session = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
     worst = 0.0
-    for img in images:
-        x = np.ascontiguousarray(img.transpose(2, 0, 1)[None])
-        feeds = {"image": x, **(extra_inputs or {})}
+    for feeds in feeds_list:
         got = session.run(None, feeds)[0]
         with torch.no_grad():
-            torch_inputs = [torch.from_numpy(v) for v in feeds.values()]
-            want = reference(*torch_inputs).float().clamp(0, 255).numpy()
-        worst = max(worst, float(np.abs(got - want).max()))
+            want = reference(*[torch.from_numpy(v) for v in feeds.values()]).float().numpy()
+        diff = float(np.abs(got - want).max())
+        if relative:
+            diff /= max(float(np.abs(want).max()), 1e-6)
+        worst = max(worst, diff)
     if worst > tolerance:
-        raise ParityError(f"ONNX graph {onnx_path.name} differs from PyTorch by {worst:.2f} grey levels "
+        unit = "relative to the largest value" if relative else "grey levels"
+        raise ParityError(f"ONNX graph {onnx_path.name} differs from PyTorch by {worst:.4g} {unit} "
                           f"(allowed {tolerance}); not writing it")
     return worst
 
 
-def export_checked(spec: ExportSpec, reference: nn.Module, out_path: Path, fp16: bool,
-                   images: list[np.ndarray], extra_inputs: dict[str, np.ndarray] | None = None) -> dict:
-    """Export to a temporary file, check it, then rename. Returns the manifest entry's facts."""
+def write_checked(spec: ExportSpec, out_path: Path, check: Callable[[Path], float]) -> float:
+    """Export to a temporary file, run ``check`` on it (raises on failure), then rename."""
     out_path = Path(out_path)
     try:
         out_path.parent.mkdir(parents=True, exist_ok=True)
@@ -133,20 +152,32 @@ def export_checked(spec: ExportSpec, reference: nn.Module, out_path: Path, fp16:
     tmp = out_path.with_name(f".{out_path.name}.tmp{os.getpid()}")
     try:
         _export_graph(spec, tmp)
-        diff = check_parity(reference, tmp, images, FP16_TOLERANCE if fp16 else FP32_TOLERANCE, extra_inputs)
+        diff = check(tmp)
         os.replace(tmp, out_path)
     except OSError as exc:
         raise OutputError(f"cannot write {out_path}: {exc.strerror}") from exc
     finally:
         tmp.unlink(missing_ok=True)
-    return {"file": out_path.name, "sha256": sha256(out_path), "opset": OPSET,
+    return diff
+
+
+def _io_facts(extra_inputs: dict[str, np.ndarray] | None) -> dict:
+    return {k: {"dtype": str(v.dtype), "shape": list(v.shape)} for k, v in (extra_inputs or {}).items()}
+
+
+IMAGE_IO = {"layout": "NCHW", "channels": "RGB", "dtype": "float32", "range": [0, 255]}
+
+
+def export_checked(spec: ExportSpec, reference: nn.Module, out_path: Path, fp16: bool,
+                   images: list[np.ndarray], extra_inputs: dict[str, np.ndarray] | None = None) -> dict:
+    """Export an image -> stylized graph with its parity check. Returns the manifest entry's facts."""
+    tolerance = FP16_TOLERANCE if fp16 else FP32_TOLERANCE
+    diff = write_checked(spec, out_path,
+                         lambda tmp: check_parity(reference, tmp, images, tolerance, extra_inputs))
+    return {"file": Path(out_path).name, "sha256": sha256(Path(out_path)), "opset": OPSET,
             "precision": "fp16" if fp16 else "fp32", "parity_max_abs_diff": round(diff, 4),
-            "inputs": {"image": {"layout": "NCHW", "channels": "RGB", "dtype": "float32",
-                                 "range": [0, 255], "size_multiple": SIZE_MULTIPLE},
-                       **{k: {"dtype": str(v.dtype), "shape": list(v.shape)}
-                          for k, v in (extra_inputs or {}).items()}},
-            "outputs": {"stylized": {"layout": "NCHW", "channels": "RGB", "dtype": "float32",
-                                     "range": [0, 255]}}}
+            "inputs": {"image": {**IMAGE_IO, "size_multiple": SIZE_MULTIPLE}, **_io_facts(extra_inputs)},
+            "outputs": {"stylized": IMAGE_IO}}
 
 
 def export_image_net(net: nn.Module, out_path: Path, fp16: bool, shared: Path | None) -> dict:
@@ -155,6 +186,76 @@ def export_image_net(net: nn.Module, out_path: Path, fp16: bool, shared: Path | 
     reference = StylizeGraph(net).eval()
     spec = image_spec(copy.deepcopy(net), fp16)
     return export_checked(spec, reference, out_path, fp16, parity_images(shared))
+
+
+FEATURE_TOLERANCE = {False: 1e-3, True: 2e-2}   # fp32 / fp16, relative to the largest feature
+
+
+def export_split(net: nn.Module, encoder_path: Path, decoder_path: Path, fp16: bool,
+                 images: list[np.ndarray], extra_inputs: dict[str, np.ndarray] | None = None,
+                 encode: str = "encode", decode: str = "decode") -> dict:
+    """Export ``net`` as two graphs, image (+ extras) -> ``features`` and ``features`` -> ``stylized``.
+
+    The runtime works between the two (temporal blending of features). Each graph gets its own
+    parity check, and the chained ONNX pair is checked end to end against PyTorch in grey levels.
+    """
+    net = net.float().eval()
+    ref_enc = StylizeGraph(net, method=encode, clamp=False).eval()
+    ref_dec = StylizeGraph(net, method=decode).eval()
+    extra = extra_inputs or {}
+    enc_feeds = [{"image": np.ascontiguousarray(img.transpose(2, 0, 1)[None]), **extra} for img in images]
+    with torch.no_grad():
+        features = [ref_enc(*[torch.from_numpy(v) for v in f.values()]).numpy() for f in enc_feeds]
+    axes = {0: "batch", 2: "height", 3: "width"}
+    enc_spec = ExportSpec(StylizeGraph(copy.deepcopy(net), fp16, encode, clamp=False).eval(),
+                          tuple(torch.from_numpy(v) for v in enc_feeds[0].values()),
+                          list(enc_feeds[0]), ["features"], {"image": axes, "features": axes})
+    dec_spec = ExportSpec(StylizeGraph(copy.deepcopy(net), fp16, decode).eval(),
+                          (torch.from_numpy(features[0]),), ["features"], ["stylized"],
+                          {"features": axes, "stylized": axes})
+    enc_diff = write_checked(enc_spec, encoder_path, lambda tmp: check_feeds_parity(
+        ref_enc, tmp, enc_feeds, FEATURE_TOLERANCE[fp16], relative=True))
+    tolerance = FP16_TOLERANCE if fp16 else FP32_TOLERANCE
+    try:
+        dec_diff = write_checked(dec_spec, decoder_path, lambda tmp: check_feeds_parity(
+            ref_dec, tmp, [{"features": f} for f in features], tolerance))
+        chained = _chained_diff(Path(encoder_path), Path(decoder_path), enc_feeds,
+                                StylizeGraph(_Chain(net, encode, decode)).eval())
+        if chained > tolerance:
+            raise ParityError(f"the exported encoder+decoder pair differs from PyTorch by {chained:.2f} "
+                              f"grey levels (allowed {tolerance})")
+    except Exception:
+        Path(encoder_path).unlink(missing_ok=True)  # never leave half a pair behind
+        Path(decoder_path).unlink(missing_ok=True)
+        raise
+    return {"encoder": Path(encoder_path).name, "decoder": Path(decoder_path).name, "opset": OPSET,
+            "precision": "fp16" if fp16 else "fp32", "encoder_parity_rel": round(enc_diff, 6),
+            "decoder_parity_max_abs_diff": round(dec_diff, 4), "chained_parity_max_abs_diff": round(chained, 4),
+            "inputs": {"image": {**IMAGE_IO, "size_multiple": SIZE_MULTIPLE}, **_io_facts(extra)},
+            "outputs": {"stylized": IMAGE_IO}}
+
+
+class _Chain(nn.Module):
+    def __init__(self, net: nn.Module, encode: str, decode: str):
+        super().__init__()
+        self.net, self.encode, self.decode = net, encode, decode
+
+    def forward(self, *inputs: torch.Tensor) -> torch.Tensor:
+        return getattr(self.net, self.decode)(getattr(self.net, self.encode)(*inputs))
+
+
+def _chained_diff(encoder_path: Path, decoder_path: Path, feeds_list: list[dict], reference: nn.Module) -> float:
+    import onnxruntime as ort
+
+    enc = ort.InferenceSession(str(encoder_path), providers=["CPUExecutionProvider"])
+    dec = ort.InferenceSession(str(decoder_path), providers=["CPUExecutionProvider"])
+    worst = 0.0
+    for feeds in feeds_list:
+        got = dec.run(None, {"features": enc.run(None, feeds)[0]})[0]
+        with torch.no_grad():
+            want = reference(*[torch.from_numpy(v) for v in feeds.values()]).numpy()
+        worst = max(worst, float(np.abs(got - want).max()))
+    return worst
 
 
 def write_manifest_entry(manifest_path: Path, name: str, entry: dict) -> None:

@@ -264,6 +264,7 @@ class MJPEGServerSink:
 
 
 BOUNDARY = "livestyleframe"
+MAX_UPLOAD_BYTES = 20 << 20
 
 PAGE = """<!doctype html>
 <html><head><meta charset="utf-8"><title>livestyle</title>
@@ -282,7 +283,12 @@ padding:6px 8px;border-radius:6px;opacity:.75}}
 PICKER = """<form id="picker" method="post" action="/style">
 <label>style <select name="name" onchange="fetch('/style?name='+encodeURIComponent(this.value),
 {{method:'POST'}});">{options}</select></label>
-<noscript><button>switch</button></noscript></form>"""
+<noscript><button>switch</button></noscript>{upload}</form>"""
+
+# Any painting becomes the style (AdaIN): the file is POSTed as-is, then the page reloads its list.
+UPLOAD = """ <label>painting <input type="file" accept="image/*" onchange="if(this.files[0])
+fetch('/style-image?name='+encodeURIComponent(this.files[0].name.replace(/\\.[^.]*$/,'')),
+{method:'POST',body:this.files[0]}).then(()=>location.reload());"></label>"""
 
 
 def _page(controls, clean: bool) -> bytes:
@@ -291,7 +297,8 @@ def _page(controls, clean: bool) -> bytes:
     options = "".join(
         f'<option value="{html.escape(n)}"{" selected" if n == controls.style else ""}>{html.escape(n)}</option>'
         for n in controls.styles)
-    return PAGE.format(picker=PICKER.format(options=options)).encode()
+    upload = UPLOAD if getattr(controls, "accepts_style_images", False) else ""
+    return PAGE.format(picker=PICKER.format(options=options, upload=upload)).encode()
 
 
 def _handler_for(sink: MJPEGServerSink):
@@ -328,12 +335,32 @@ def _handler_for(sink: MJPEGServerSink):
             url = urlsplit(self.path)
             query = parse_qs(url.query, keep_blank_values=True)
             length = int(self.headers.get("Content-Length") or 0)
-            if length:
+            if length and url.path != "/style-image":
                 query.update(parse_qs(self.rfile.read(min(length, 4096)).decode("utf-8", "replace")))
             if url.path == "/style":
                 self._switch(query)
+            elif url.path == "/style-image":
+                self._add_style_image(query, length)
             else:
                 self._reply(404, "text/plain", b"not found\n")
+
+        def _add_style_image(self, query, length: int) -> None:
+            """POST the painting's bytes (JPEG/PNG) as the body; ``?name=`` labels it."""
+            c = sink._controls
+            if c is None or not getattr(c, "accepts_style_images", False):
+                self._reply(409, "application/json", b'{"error": "this stream cannot load style images"}')
+                return
+            if not 0 < length <= MAX_UPLOAD_BYTES:
+                self._reply(413, "application/json", json.dumps(
+                    {"error": f"send one image of at most {MAX_UPLOAD_BYTES >> 20} MB"}).encode())
+                return
+            data = np.frombuffer(self.rfile.read(length), np.uint8)
+            image = cv2.imdecode(data, cv2.IMREAD_COLOR)
+            if image is None or min(image.shape[:2]) < 32:
+                self._reply(400, "application/json", b'{"error": "not a readable image of at least 32 px"}')
+                return
+            name = (query.get("name") or ["upload"])[0][:64] or "upload"
+            self._reply(200, "application/json", json.dumps({"style": c.add_style_image(name, image)}).encode())
 
         def _switch(self, query) -> None:
             name = (query.get("name") or [""])[0]

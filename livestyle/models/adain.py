@@ -72,12 +72,22 @@ class AdaINContentNet(nn.Module):
     def encode(self, rgb255: torch.Tensor) -> torch.Tensor:
         return self.encoder(rgb255 / 255.0)["relu4_1"]
 
-    def forward(self, rgb255: torch.Tensor, style_mean: torch.Tensor, style_std: torch.Tensor,
-                alpha: torch.Tensor) -> torch.Tensor:
+    def stylize_features(self, rgb255: torch.Tensor, style_mean: torch.Tensor, style_std: torch.Tensor,
+                         alpha: torch.Tensor) -> torch.Tensor:
+        """Content features re-normalised to the style, mixed with the originals by ``alpha``.
+
+        This is where the runtime splits the net: temporal blending works on these features.
+        """
         content = self.encode(rgb255)
         target = adain(content, style_mean, style_std)
-        mixed = alpha * target + (1 - alpha) * content
-        return self.decoder(mixed) * 255.0
+        return alpha * target + (1 - alpha) * content
+
+    def decode(self, features: torch.Tensor) -> torch.Tensor:
+        return self.decoder(features) * 255.0
+
+    def forward(self, rgb255: torch.Tensor, style_mean: torch.Tensor, style_std: torch.Tensor,
+                alpha: torch.Tensor) -> torch.Tensor:
+        return self.decode(self.stylize_features(rgb255, style_mean, style_std, alpha))
 
 
 class AdaINStyleEncoder(nn.Module):

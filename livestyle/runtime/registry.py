@@ -14,13 +14,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import ModelError, StyleNotFoundError
-from ..paths import cache_dir, exported_dir, shared_dir
+from ..paths import VGG16_WEIGHTS, cache_dir, exported_dir, shared_dir
 
 ENGSTROM_SUBDIR = Path("weights/johnson/engstrom_tf")
 ENGSTROM_SUFFIX = "_engstrom"
 ENGSTROM_LICENCE = ("research use only: (c) 2016 Logan Engstrom, free for research with attribution; "
                     "contact the author for commercial use")
 ADAIN_NAME = "adain"
+ADAIN_DECODER_FILE = "adain_decoder.pt"
 
 
 @dataclass(frozen=True)
@@ -121,3 +122,61 @@ def onnx_for(style: StyleInfo, fp16: bool = False) -> Path:
 
         export_engstrom(style, target, fp16=fp16)
     return target
+
+
+def _file_tag(path: Path) -> str:
+    """Short content hash, so cached exports follow a retrained checkpoint instead of going stale."""
+    import hashlib
+
+    return hashlib.sha256(path.read_bytes()).hexdigest()[:10]
+
+
+def weights_for(style: StyleInfo) -> Path:
+    """The PyTorch weights a style's graphs are exported from."""
+    if style.kind == "engstrom":
+        path = style.source
+    else:
+        path = style.source.with_name(style.meta.get("checkpoint", style.source.stem + ".pt"))
+    if not path.is_file():
+        raise ModelError(f"weights {path} for style '{style.name}' are missing; reinstall livestyle "
+                         "(or pass --shared-dir for third-party styles)")
+    return path
+
+
+def split_onnx_for(style: StyleInfo, fp16: bool = False) -> tuple[Path, Path]:
+    """Encoder and decoder graphs of a fixed style (for temporal blending), exported on first use."""
+    weights = weights_for(style)
+    stem = cache_dir() / "split" / f"{style.name}-{_file_tag(weights)}{'_fp16' if fp16 else ''}"
+    encoder, decoder = stem.with_name(stem.name + ".encoder.onnx"), stem.with_name(stem.name + ".decoder.onnx")
+    if not (encoder.is_file() and decoder.is_file()):
+        from ..export.johnson import export_split_net
+
+        export_split_net(weights, style.kind, encoder, decoder, fp16=fp16)
+    return encoder, decoder
+
+
+def adain_graphs(fp16: bool = False, shared: str | Path | None = None,
+                 vgg: str | Path | None = None) -> dict[str, Path]:
+    """The AdaIN style/encoder/decoder graphs, built on first use from our decoder + the shared VGG.
+
+    The VGG-16 encoder is third-party, so it is never shipped: it comes from the shared folder
+    (or ``vgg``) and the graphs built from it live in the user cache.
+    """
+    from ..paths import vgg_weights
+
+    decoder = exported_dir() / ADAIN_DECODER_FILE
+    if not decoder.is_file():
+        raise ModelError(f"the AdaIN decoder {decoder} is missing; reinstall livestyle")
+    vgg_path = vgg_weights(vgg, shared)
+    if not vgg_path.is_file():
+        raise ModelError(f"--style-image needs the VGG-16 encoder weights ({vgg_path} not found); "
+                         f"pass --shared-dir DIR (or set LIVESTYLE_SHARED) to the folder holding {VGG16_WEIGHTS}")
+    folder = cache_dir() / "adain" / f"{_file_tag(decoder)}-{_file_tag(vgg_path)}{'-fp16' if fp16 else ''}"
+    from ..export.adain import GRAPH_FILES, export_adain
+
+    paths = {k: folder / f for k, f in GRAPH_FILES.items()}
+    if not all(p.is_file() for p in paths.values()):
+        from ..export.onnx import parity_images
+
+        export_adain(decoder, vgg_path, folder, fp16, parity_images(Path(shared) if shared else shared_dir()))
+    return paths

@@ -37,7 +37,7 @@ def check_frame(frame: np.ndarray) -> np.ndarray:
     return to_bgr(frame)
 
 
-def prepare(frame_bgr: np.ndarray, size: int | None) -> Prepared:
+def prepare(frame_bgr: np.ndarray, size: int | None, multiple: int = SIZE_MULTIPLE) -> Prepared:
     frame_bgr = check_frame(frame_bgr)
     h, w = frame_bgr.shape[:2]
     work = frame_bgr
@@ -46,7 +46,7 @@ def prepare(frame_bgr: np.ndarray, size: int | None) -> Prepared:
         wh = (max(1, round(w * f)), max(1, round(h * f)))
         work = cv2.resize(frame_bgr, wh, interpolation=cv2.INTER_AREA if f < 1 else cv2.INTER_LINEAR)
     wh_ = work.shape[:2]
-    pad_h, pad_w = (-wh_[0]) % SIZE_MULTIPLE, (-wh_[1]) % SIZE_MULTIPLE
+    pad_h, pad_w = (-wh_[0]) % multiple, (-wh_[1]) % multiple
     if pad_h or pad_w:
         # BORDER_REFLECT_101 needs the image to be larger than the pad; tiny frames fall back.
         mode = cv2.BORDER_REFLECT_101 if min(wh_) > max(pad_h, pad_w) else cv2.BORDER_REPLICATE
@@ -69,6 +69,8 @@ def finish(output_rgb: np.ndarray, prepared: Prepared) -> np.ndarray:
 class Stylizer:
     """Stylises BGR frames with one ONNX graph; subclasses add graph inputs (AdaIN style stats)."""
 
+    size_multiple = SIZE_MULTIPLE   # the graph's total stride: input sides are padded to it
+
     def __init__(self, engine: Engine, name: str, size: int | None = None,
                  preserve_color: str | None = None):
         if size is not None and not 16 <= size <= 16384:
@@ -86,7 +88,7 @@ class Stylizer:
         return self.stylize_batch([frame_bgr])[0]
 
     def stylize_batch(self, frames: list[np.ndarray]) -> list[np.ndarray]:
-        prepared = [prepare(f, self.size) for f in frames]
+        prepared = [prepare(f, self.size, self.size_multiple) for f in frames]
         outputs: list[np.ndarray | None] = [None] * len(frames)
         # Frames of one size run as one batch; mixed sizes (rare) run in groups.
         groups: dict[tuple, list[int]] = {}
@@ -109,26 +111,48 @@ def create_stylizer(style: str | None = None, style_images: list[str] | None = N
                     style_weights: list[float] | None = None, alpha: float = 1.0,
                     size: int | None = None, device: str = "auto", fp16: bool = False,
                     preserve_color: str | None = None, shared_dir=None,
-                    stability: float | None = None, model: str = "full") -> Stylizer:
-    """Build the stylizer a command asked for: a named fixed style, or AdaIN from style images."""
+                    stability: float | None = None, model: str = "full", flow: str = "dis",
+                    streaming: bool = False) -> Stylizer:
+    """Build the stylizer a command asked for: a named fixed style, or AdaIN from style images.
+
+    ``streaming`` (video, cam) turns temporal blending on at its default strength unless
+    ``stability`` says otherwise; single images are never blended.
+    """
     from . import registry
 
+    blender = _make_blender(stability, flow, streaming)
     if style_images:
         if style:
             raise InputError("give either --style or --style-image, not both")
-        try:
-            from .adain import create_adain_stylizer
-        except ImportError:
-            raise InputError("--style-image (AdaIN arbitrary style) is not available in this version yet; "
-                             "use --style NAME (see 'livestyle styles')") from None
+        from .adain import create_adain_stylizer
+
         return create_adain_stylizer(style_images, style_weights, alpha, size, device, fp16,
-                                     preserve_color)
+                                     preserve_color, shared_dir, blender)
+    if style_weights:
+        raise InputError("--style-weights mixes several --style-image paintings; it does nothing with --style")
     name = style or registry.default_style(shared_dir)
     variant = model
     if model == "auto":
         from .engine import choose_providers
         variant = "full" if choose_providers(device)[0] != "CPUExecutionProvider" else "fast"
     info = registry.resolve_style(name, shared_dir, variant=variant)
-    engine = Engine(registry.onnx_for(info, fp16=fp16), device=device)
-    return Stylizer(engine, info.name, size=size, preserve_color=preserve_color)
+    if info.kind == "adain":
+        raise InputError(f"'{name}' stylises with any painting: use --style-image IMG instead of --style")
+    if blender is None:
+        engine = Engine(registry.onnx_for(info, fp16=fp16), device=device)
+        return Stylizer(engine, info.name, size=size, preserve_color=preserve_color)
+    from .split import SplitStylizer
 
+    encoder, decoder = registry.split_onnx_for(info, fp16=fp16)
+    return SplitStylizer(Engine(encoder, device=device), Engine(decoder, device=device), info.name,
+                         size=size, preserve_color=preserve_color, blender=blender)
+
+
+def _make_blender(stability: float | None, flow: str, streaming: bool):
+    if stability is not None and not 0.0 <= stability <= 1.0:
+        raise InputError(f"--stability must be in 0..1, got {stability}")
+    if stability == 0 or (stability is None and not streaming):
+        return None
+    from .temporal import DEFAULT_STABILITY, TemporalBlender
+
+    return TemporalBlender(stability=DEFAULT_STABILITY if stability is None else stability, flow=flow)

@@ -1,0 +1,98 @@
+"""Export of the AdaIN runtime: a style-statistics graph and the split content path.
+
+Three graphs, all with dynamic H/W: ``style`` (image -> relu4_1 mean and std, run once per style),
+``encoder`` (image, style_mean, style_std, alpha -> AdaIN-mixed relu4_1 features) and ``decoder``
+(features -> image). The encoder is built from the shared VGG-16, so these graphs are derived from
+third-party weights: they are written to the user cache, never into the repository.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn as nn
+
+from ..checkpoints import build_model, load_checkpoint
+from ..models.adain import STYLE_LAYERS, AdaINContentNet, AdaINStyleEncoder
+from ..training.losses import load_loss_network
+from .onnx import FEATURE_TOLERANCE, ExportSpec, check_feeds_parity, export_split, write_checked
+
+GRAPH_FILES = {"style": "style.onnx", "encoder": "encoder.onnx", "decoder": "decoder.onnx"}
+PARITY_ALPHA = 0.8  # not 1, so the parity check also covers the content/style mix
+
+
+class StyleStatsGraph(nn.Module):
+    """Style image -> [N, 2C, 1, 1]: relu4_1 channel means, then stds (one output keeps I/O simple)."""
+
+    def __init__(self, style_encoder: AdaINStyleEncoder):
+        super().__init__()
+        self.style_encoder = style_encoder
+
+    def forward(self, rgb255: torch.Tensor) -> torch.Tensor:
+        mean, std = self.style_encoder(rgb255)
+        return torch.cat([mean, std], dim=1)
+
+
+def build_adain_net(decoder_checkpoint: Path, vgg_weights: Path) -> AdaINContentNet:
+    encoder = load_loss_network(vgg_weights, STYLE_LAYERS)
+    decoder = build_model(load_checkpoint(decoder_checkpoint, "adain_decoder"))
+    return AdaINContentNet(encoder, decoder).float().eval()
+
+
+def export_adain(decoder_checkpoint: Path, vgg_weights: Path, out_dir: Path, fp16: bool,
+                 images: list[np.ndarray]) -> dict:
+    """Write the three graphs into ``out_dir`` after parity checks; returns their facts."""
+    net = build_adain_net(decoder_checkpoint, vgg_weights)
+    out_dir = Path(out_dir)
+    stats_ref = StyleStatsGraph(AdaINStyleEncoder(net.encoder)).eval()
+    style_feeds = [{"image": np.ascontiguousarray(img.transpose(2, 0, 1)[None])} for img in images]
+    axes = {0: "batch", 2: "height", 3: "width"}
+    # The style graph runs once per style, so it stays fp32 whatever the per-frame precision.
+    style_spec = ExportSpec(stats_ref, (torch.from_numpy(style_feeds[0]["image"]),), ["image"],
+                            ["style_stats"], {"image": axes, "style_stats": {0: "batch"}})
+    style_diff = write_checked(style_spec, out_dir / GRAPH_FILES["style"], lambda tmp: check_feeds_parity(
+        stats_ref, tmp, style_feeds, FEATURE_TOLERANCE[False], relative=True))
+    with torch.no_grad():
+        stats = stats_ref(torch.from_numpy(style_feeds[-1]["image"])).numpy()
+    c = stats.shape[1] // 2
+    extra = {"style_mean": stats[:, :c].copy(), "style_std": stats[:, c:].copy(),
+             "alpha": np.array([PARITY_ALPHA], np.float32)}
+    facts = export_split(net, out_dir / GRAPH_FILES["encoder"], out_dir / GRAPH_FILES["decoder"], fp16,
+                         images, extra, encode="stylize_features", decode="decode")
+    facts["style_parity_rel"] = round(style_diff, 6)
+    return facts
+
+
+
+DECODER_LICENCE = ("decoder trained by livestyle (ours); it runs on the VGG-16 encoder from the shared "
+                   "folder (Simonyan & Zisserman 2014, CC BY 4.0), which is not shipped")
+
+
+def publish_adain_decoder(checkpoint: Path, exported: Path, vgg_weights: Path,
+                          images: list[np.ndarray]) -> dict:
+    """Ship a trained decoder: parity-check its graphs (into a scratch folder), then copy the fp16
+    checkpoint into ``exported`` and describe it in the manifest. Graphs built with the VGG
+    encoder are not shipped; the runtime rebuilds them in the user cache."""
+    import shutil
+    import tempfile
+
+    from ..checkpoints import load_checkpoint
+    from .onnx import sha256, write_manifest_entry
+
+    ckpt = load_checkpoint(checkpoint, "adain_decoder")
+    with tempfile.TemporaryDirectory() as tmp:
+        facts = export_adain(checkpoint, vgg_weights, Path(tmp), fp16=False, images=images)
+    target = Path(exported) / "adain_decoder.pt"
+    if Path(checkpoint).resolve() != target.resolve():
+        shutil.copyfile(checkpoint, target.with_name(target.name + ".tmp"))
+        Path(target.with_name(target.name + ".tmp")).replace(target)
+    meta = ckpt.get("meta", {})
+    entry = {"role": "style", "kind": "adain", "variant": "full", "file": target.name,
+             "sha256": sha256(target), "licence": DECODER_LICENCE, "steps": meta.get("steps"),
+             "training": meta.get("settings"), "held_out_styles": meta.get("held_out_styles"),
+             "final_losses": meta.get("final_losses"),
+             "parity": {k: v for k, v in facts.items() if "parity" in k}}
+    write_manifest_entry(Path(exported) / "manifest.json", "adain", entry)
+    return entry
