@@ -1,13 +1,25 @@
-"""Timing of the stylisation engine per backend; used by ``livestyle bench``."""
+"""Timing of the stylisation engine per net and backend; used by ``livestyle bench``.
+
+Every net is timed against its own PyTorch-eager run in the same process (``vs torch``), since
+only same-run ratios mean anything on a shared machine. ``magenta26`` is the third-party
+lightweight ONNX net from the shared folder: the CPU speed anchor issue 9 measures against.
+"""
 
 from __future__ import annotations
 
 import resource
 import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
-from .errors import DeviceError
+from .errors import DeviceError, InputError
+
+ADAIN_NET = "adain"
+MAGENTA_NET = "magenta26"
+DEFAULT_PAINTING = Path("styles/la_muse.jpg")   # inside the shared folder
 
 
 def _peak_rss_mb() -> float:
@@ -25,63 +37,134 @@ def _time(fn, frame, repeats: int, warmup: int) -> list[float]:
     return times
 
 
-def _torch_fn(style: str, shared):
-    import torch
-
+def _torch_johnson(style: str, shared):
     from .checkpoints import build_model, load_checkpoint
     from .export.johnson import load_engstrom
     from .runtime import registry
-    from .runtime.stylizer import finish, prepare
 
     info = registry.resolve_style(style, shared)
-    net = load_engstrom(info.source) if info.kind == "engstrom" else build_model(
-        load_checkpoint(info.source.with_suffix(".pt"), "johnson"))
+    if info.kind == "engstrom":
+        return load_engstrom(info.source)
+    return build_model(load_checkpoint(registry.weights_for(info), "johnson")).float().eval()
+
+
+def _torch_adain(painting: Path, shared):
+    import torch
+
+    from .export.adain import build_adain_net
+    from .paths import exported_dir, vgg_weights
+    from .runtime.adain import style_tensor
+    from .media.images import read_image
+    from .models.ops import channel_mean_std
+
+    net = build_adain_net(exported_dir() / "adain_decoder.pt", vgg_weights(None, shared))
+    with torch.inference_mode():
+        mean, std = channel_mean_std(net.encode(torch.from_numpy(style_tensor(read_image(painting)))))
+    alpha = torch.ones(1)
+    return lambda x: net(x, mean, std, alpha)
+
+
+def _torch_fn(net_name: str, shared, painting: Path, multiple: int) -> Callable:
+    import torch
+
+    from .runtime.stylizer import finish, prepare
+
+    net = _torch_adain(painting, shared) if net_name == ADAIN_NET else _torch_johnson(net_name, shared)
 
     def run(frame):
-        p = prepare(frame, None)
+        p = prepare(frame, None, multiple)
         with torch.inference_mode():
             y = net(torch.from_numpy(p.tensor)[None]).clamp(0, 255)[0].numpy()
         return finish(y, p)
     return run
 
 
-def bench_table(style: str, resolutions, backends, repeats: int = 5, warmup: int = 1, shared=None) -> list[dict]:
+def _magenta_fn(shared: Path) -> Callable:
+    """The Magenta 26-style net (RGB 0..1 NCHW in and out), style 0, through ORT on the CPU."""
+    import onnxruntime as ort
+
+    path = shared / "weights" / "extras" / "magenta_multistyle26.onnx"
+    if not path.is_file():
+        raise InputError(f"{path} not found; the magenta26 anchor needs the shared folder")
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    weights = np.eye(26, dtype=np.float32)[0]
+
+    def run(frame):
+        x = np.ascontiguousarray(frame[:, :, ::-1].transpose(2, 0, 1)[None], np.float32) / 255.0
+        y = session.run(None, {"image": x, "style_weights": weights})[0][0]
+        return np.ascontiguousarray((np.clip(y, 0, 1) * 255).astype(np.uint8).transpose(1, 2, 0)[:, :, ::-1])
+    return run
+
+
+@dataclass(frozen=True)
+class BenchCase:
+    net: str
+    backend: str       # torch | ort-cpu | ort-cuda (+ '-fp16')
+
+    @property
+    def precision(self) -> str:
+        return "fp16" if self.backend.endswith("fp16") else "fp32"
+
+
+def _runner(case: BenchCase, shared: Path, painting: Path) -> Callable:
     from .runtime.stylizer import create_stylizer
 
+    if case.net == MAGENTA_NET:
+        if case.backend != "ort-cpu":
+            raise DeviceError(f"{MAGENTA_NET} is timed on ort-cpu only (it is the CPU anchor)")
+        return _magenta_fn(shared)
+    if case.backend == "torch":
+        return _torch_fn(case.net, shared, painting, 8 if case.net == ADAIN_NET else 4)
+    device = "cuda" if "cuda" in case.backend else "cpu"
+    # Per-frame timing: temporal blending is measured by tools/temporal_eval.py.
+    options = dict(device=device, fp16=case.precision == "fp16", shared_dir=shared, stability=0.0)
+    if case.net == ADAIN_NET:
+        return create_stylizer(style_images=[painting], **options)
+    return create_stylizer(case.net, **options)
+
+
+def bench_table(nets, resolutions, backends, repeats: int = 5, warmup: int = 1, shared=None,
+                painting: Path | None = None) -> list[dict]:
+    from .paths import shared_dir
+
+    if isinstance(nets, str):
+        nets = [nets]
+    shared = shared_dir(shared)
+    painting = painting or shared / DEFAULT_PAINTING
     rows = []
     rng = np.random.default_rng(0)
     for w, h in resolutions:
         frame = rng.integers(0, 255, (h, w, 3), dtype=np.uint8)
-        baseline = None
-        for backend in backends:
-            try:
+        for net in nets:
+            baseline = None
+            for backend in backends:
+                case = BenchCase(net, backend)
+                row = {"net": net, "resolution": f"{w}x{h}", "backend": backend, "precision": case.precision}
+                try:
+                    fn = _runner(case, shared, painting)
+                except DeviceError as exc:
+                    rows.append({**row, "skipped": str(exc)})
+                    continue
+                times = _time(fn, frame, repeats, warmup)
+                p50 = float(np.percentile(times, 50))
                 if backend == "torch":
-                    fn = _torch_fn(style, shared)
-                else:
-                    device = "cuda" if "cuda" in backend else "cpu"
-                    fn = create_stylizer(style, device=device, fp16=backend.endswith("fp16"), shared_dir=shared)
-            except DeviceError as exc:
-                rows.append({"resolution": f"{w}x{h}", "backend": backend, "skipped": str(exc)})
-                continue
-            times = _time(fn, frame, repeats, warmup)
-            p50 = float(np.percentile(times, 50))
-            if backend == "torch":
-                baseline = p50
-            rows.append({"resolution": f"{w}x{h}", "backend": backend, "style": style,
-                         "ms_p50": round(p50, 1), "ms_p95": round(float(np.percentile(times, 95)), 1),
-                         "fps": round(1000 / p50, 2), "peak_rss_mb": round(_peak_rss_mb()),
-                         "speedup_vs_torch": round(baseline / p50, 2) if baseline else None})
+                    baseline = p50
+                rows.append({**row, "ms_p50": round(p50, 1), "ms_p95": round(float(np.percentile(times, 95)), 1),
+                             "fps": round(1000 / p50, 2), "peak_rss_mb": round(_peak_rss_mb()),
+                             "speedup_vs_torch": round(baseline / p50, 2) if baseline else None})
     return rows
 
 
 def format_table(rows: list[dict]) -> str:
-    head = f"{'resolution':<10} {'backend':<14} {'ms p50':>8} {'ms p95':>8} {'FPS':>7} {'peak RSS MB':>11} {'vs torch':>8}"
+    head = (f"{'net':<16} {'resolution':<10} {'backend':<14} {'prec':<5} {'ms p50':>8} {'ms p95':>8} "
+            f"{'FPS':>7} {'peak RSS MB':>11} {'vs torch':>8}")
     lines = [head, "-" * len(head)]
     for r in rows:
+        start = f"{r['net']:<16} {r['resolution']:<10} {r['backend']:<14} {r['precision']:<5}"
         if "skipped" in r:
-            lines.append(f"{r['resolution']:<10} {r['backend']:<14} skipped: {r['skipped'][:70]}")
+            lines.append(f"{start} skipped: {r['skipped'][:70]}")
             continue
         ratio = f"{r['speedup_vs_torch']:.2f}x" if r["speedup_vs_torch"] else "-"
-        lines.append(f"{r['resolution']:<10} {r['backend']:<14} {r['ms_p50']:>8.1f} {r['ms_p95']:>8.1f} "
-                     f"{r['fps']:>7.2f} {r['peak_rss_mb']:>11} {ratio:>8}")
+        lines.append(f"{start} {r['ms_p50']:>8.1f} {r['ms_p95']:>8.1f} {r['fps']:>7.2f} "
+                     f"{r['peak_rss_mb']:>11} {ratio:>8}")
     return "\n".join(lines)

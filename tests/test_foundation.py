@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import cv2
 import numpy as np
 import pytest
@@ -226,8 +228,14 @@ def test_version_and_help_do_not_import_torch():
     subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)
 
 
-def test_bench_prints_a_table(capsys):
-    assert main(["bench", "--resolutions", "64x48", "--backends", "torch,ort-cpu,ort-cuda",
-                 "--repeats", "1", "--warmup", "0"]) == 0
+def test_bench_prints_a_table(capsys, tmp_path):
+    nets = "mosaic,magenta26" if HAVE_SHARED else "mosaic"
+    assert main(["bench", "--nets", nets, "--resolutions", "64x48", "--backends", "torch,ort-cpu,ort-cuda",
+                 "--repeats", "1", "--warmup", "0", "--json", str(tmp_path / "b.json")]) == 0
     out = capsys.readouterr().out
-    assert "ms p50" in out and "64x48" in out and "ort-cpu" in out and "torch" in out
+    assert "ms p50" in out and "64x48" in out and "ort-cpu" in out and "torch" in out and "prec" in out
+    rows = json.loads((tmp_path / "b.json").read_text())
+    timed = [r for r in rows if "ms_p50" in r]
+    assert {r["net"] for r in timed} == set(nets.split(","))
+    assert all(r["fps"] > 0 and r["peak_rss_mb"] > 0 for r in timed)
+    assert next(r for r in timed if r["backend"] == "torch")["speedup_vs_torch"] == 1.0

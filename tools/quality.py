@@ -3,9 +3,12 @@
 
   python tools/quality.py --style-image udnie_engstrom.jpg --net udnie --net udnie_engstrom
   python tools/quality.py --style-image mosaic.jpg --net mosaic --net runs/jc/mosaic.pt
+  python tools/quality.py --style-image brushstrokes.jpg --adain --magenta --gatys --photos 4
 
---net is a registered style name (run through its ONNX graph) or a livestyle checkpoint (.pt).
-The first row is always the unstylised photo.
+--net is a registered style name (run through its ONNX graph) or a livestyle checkpoint (.pt);
+--adain runs our AdaIN decoder with the style image, --magenta the Magenta arbitrary-style ONNX
+pair from <shared>/weights/extras (Ghiasi et al. 2017; fixed 384x384 input, so photos are resized
+to it and back), --gatys the L-BFGS optimisation (slow). The first row is always the photo.
 """
 from __future__ import annotations
 
@@ -34,10 +37,51 @@ def method_for(net: str):
     return create_stylizer(net, device="cpu")
 
 
+def adain_method(style: Path, alpha: float = 1.0):
+    from livestyle.runtime.stylizer import create_stylizer
+
+    return create_stylizer(style_images=[style], alpha=alpha, device="cpu")
+
+
+def magenta_method(style: Path, shared: Path):
+    """Magenta's arbitrary stylisation: a 100-d style code from the painting, then a 384x384 transform."""
+    import cv2
+    import numpy as np
+    import onnxruntime as ort
+
+    extras = shared / "weights" / "extras"
+    predict = ort.InferenceSession(str(extras / "magenta_arbitrary_predict.onnx"))
+    transform = ort.InferenceSession(str(extras / "magenta_arbitrary_transform.onnx"))
+
+    def nhwc01(bgr, side):
+        rgb = cv2.resize(bgr, (side, side), interpolation=cv2.INTER_AREA)[:, :, ::-1]
+        return np.ascontiguousarray(rgb[None].astype(np.float32) / 255.0)
+
+    code = predict.run(None, {"style_image": nhwc01(cv2.imread(str(style)), 256)})[0]
+
+    def run(bgr):
+        out = transform.run(None, {"content_image": nhwc01(bgr, 384), transform.get_inputs()[1].name: code})[0]
+        rgb = np.clip(out[0] * 255.0, 0, 255).round().astype(np.uint8)
+        return cv2.resize(rgb[:, :, ::-1], (bgr.shape[1], bgr.shape[0]), interpolation=cv2.INTER_CUBIC)
+    return run
+
+
+def gatys_method(style: Path, vgg: Path, size: int, steps: int):
+    from livestyle.training.gatys import PaintSettings, load_gatys_network, paint
+
+    net = load_gatys_network(vgg)
+    return lambda bgr: paint(bgr, [style], net, PaintSettings(size=size, steps=steps)).image
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--style-image", required=True, help="file name in <shared>/styles, or a path")
     ap.add_argument("--net", action="append", default=[], help="style name or checkpoint; repeatable")
+    ap.add_argument("--adain", action="store_true", help="our AdaIN decoder with --style-image")
+    ap.add_argument("--magenta", action="store_true", help="Magenta arbitrary-style ONNX with --style-image")
+    ap.add_argument("--gatys", action="store_true", help="Gatys L-BFGS optimisation (slow)")
+    ap.add_argument("--gatys-steps", type=int, default=50)
+    ap.add_argument("--photos", type=int, help="use only the first N eval photos")
     ap.add_argument("--size", type=int, default=256, help="long side of the eval photos")
     ap.add_argument("--shared-dir")
     args = ap.parse_args()
@@ -45,11 +89,19 @@ def main() -> None:
     style = Path(args.style_image)
     style = style if style.is_file() else shared / "styles" / style
     meter = QualityMeter(vgg_weights(None, shared), style)
-    photos = eval_photos(shared)
+    photos = eval_photos(shared)[:args.photos]
+    methods = {"photo": lambda x: x, **{name: method_for(name) for name in args.net}}
+    if args.adain:
+        methods["adain (livestyle)"] = adain_method(style)
+    if args.magenta:
+        methods["magenta arbitrary"] = magenta_method(style, shared)
+    if args.gatys:
+        methods[f"gatys ({args.gatys_steps} steps)"] = gatys_method(style, vgg_weights(None, shared), args.size,
+                                                                  args.gatys_steps)
     print(f"style image {style.name}, {len(photos)} photos at long side {args.size}")
-    print(f"{'net':<28} {'style (Gram)':>12} {'content':>8} {'mean/std':>9}")
-    for name in ["photo", *args.net]:
-        score = meter.score((lambda x: x) if name == "photo" else method_for(name), photos, args.size)
+    print(f"{'method':<28} {'style (Gram)':>12} {'content':>8} {'mean/std':>9}")
+    for name, method in methods.items():
+        score = meter.score(method, photos, args.size)
         print(f"{name:<28} {score.style:>12.2f} {score.content:>8.2f} {score.mean_std_style:>9.2f}")
 
 

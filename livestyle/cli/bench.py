@@ -14,7 +14,10 @@ RESOLUTIONS = {"360p": (640, 360), "720p": (1280, 720), "1080p": (1920, 1080)}
 
 
 def add_parser(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--style", default="mosaic", help="style whose net is timed")
+    p.add_argument("--nets", default="mosaic",
+                   help="comma list: registered style names, 'adain' (arbitrary style, with --style-image) "
+                        "and 'magenta26' (the third-party lightweight CPU anchor from the shared folder)")
+    p.add_argument("--style-image", type=Path, help="painting for 'adain' (default: <shared>/styles/la_muse.jpg)")
     p.add_argument("--resolutions", default="360p,720p", help=f"comma list of {', '.join(RESOLUTIONS)} or WxH")
     p.add_argument("--backends", default="torch,ort-cpu,ort-cpu-fp16",
                    help="comma list of torch, ort-cpu, ort-cpu-fp16, ort-cuda, ort-cuda-fp16")
@@ -39,8 +42,8 @@ def _resolution(text: str) -> tuple[int, int]:
 def run(args: argparse.Namespace) -> int:
     from ..bench import bench_table, format_table
 
-    rows = bench_table(args.style, [_resolution(r) for r in args.resolutions.split(",")],
-                       args.backends.split(","), args.repeats, args.warmup, args.shared_dir)
+    rows = bench_table(args.nets.split(","), [_resolution(r) for r in args.resolutions.split(",")],
+                       args.backends.split(","), args.repeats, args.warmup, args.shared_dir, args.style_image)
     print(format_table(rows))
     if args.json:
         args.json.write_text(json.dumps(rows, indent=1))
