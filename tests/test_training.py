@@ -102,3 +102,20 @@ def test_training_bad_input(tmp_path, capsys, case, shared):
                  "--steps", "1", "--device", "cpu", "--image-size", "32"])
     err = capsys.readouterr().err.strip()
     assert code != 0 and len(err.splitlines()) == 1
+
+
+@needs_shared
+def test_distilled_student_learns_its_teacher_and_exports(tmp_path, tiny_content):
+    out = tmp_path / "fast"
+    assert main(["train", "distill", "--teacher", "mosaic", "--content-dir", str(tiny_content), "-o", str(out),
+                 "--steps", "30", "--batch-size", "4", "--image-size", "32", "--bank-size", "32",
+                 "--checkpoint-every", "30", "--sample-every", "100", "--log-every", "1", "--device", "cpu"]) == 0
+    hist = json.loads((out / "history.json").read_text())
+    assert np.mean([r["mosaic/pixel"] for r in hist[-5:]]) < 0.7 * hist[0]["mosaic/pixel"]
+    from livestyle.checkpoints import load_checkpoint
+    ckpt = load_checkpoint(out / "mosaic_fast.pt", "johnson")
+    assert ckpt["meta"]["variant"] == "fast" and ckpt["meta"]["distilled_from"] == "mosaic"
+    assert ckpt["config"]["separable"] is True
+    from livestyle.export.johnson import export_checkpoint
+    entry = export_checkpoint(out / "mosaic_fast.pt", tmp_path / "mosaic_fast.onnx", shared=SHARED)
+    assert entry["variant"] == "fast" and entry["parity_max_abs_diff"] <= 1.0

@@ -73,6 +73,19 @@ def gatys_method(style: Path, vgg: Path, size: int, steps: int):
     return lambda bgr: paint(bgr, [style], net, PaintSettings(size=size, steps=steps)).image
 
 
+def remembered(method):
+    import hashlib
+
+    seen = {}
+
+    def run(bgr):
+        key = hashlib.sha1(bgr.tobytes()).hexdigest()
+        if key not in seen:
+            seen[key] = method(bgr)
+        return seen[key]
+    return run
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--style-image", required=True, help="file name in <shared>/styles, or a path")
@@ -83,6 +96,8 @@ def main() -> None:
     ap.add_argument("--gatys-steps", type=int, default=50)
     ap.add_argument("--photos", type=int, help="use only the first N eval photos")
     ap.add_argument("--size", type=int, default=256, help="long side of the eval photos")
+    ap.add_argument("--sheet", type=Path, help="also write a contact sheet (rows: methods, columns: photos)")
+    ap.add_argument("--sheet-photos", type=int, default=4)
     ap.add_argument("--shared-dir")
     args = ap.parse_args()
     shared = shared_dir(args.shared_dir, must_exist=True)
@@ -98,11 +113,42 @@ def main() -> None:
     if args.gatys:
         methods[f"gatys ({args.gatys_steps} steps)"] = gatys_method(style, vgg_weights(None, shared), args.size,
                                                                   args.gatys_steps)
+    methods = {name: remembered(m) for name, m in methods.items()}  # the sheet reuses the scored outputs
     print(f"style image {style.name}, {len(photos)} photos at long side {args.size}")
     print(f"{'method':<28} {'style (Gram)':>12} {'content':>8} {'mean/std':>9}")
     for name, method in methods.items():
         score = meter.score(method, photos, args.size)
         print(f"{name:<28} {score.style:>12.2f} {score.content:>8.2f} {score.mean_std_style:>9.2f}")
+    if args.sheet:
+        write_sheet(args.sheet, style, methods, photos[:args.sheet_photos], args.size)
+        print(f"contact sheet: {args.sheet}")
+
+
+def write_sheet(path: Path, style: Path, methods: dict, photos: list[Path], size: int) -> None:
+    """One row per method (the first cell of each row is the style image), one column per photo."""
+    import cv2
+    import numpy as np
+
+    from livestyle.media.images import read_image, write_image
+    from livestyle.quality import resize_long
+
+    cell = size
+
+    def fit(img):
+        img = resize_long(img, cell)
+        canvas = np.full((cell, cell, 3), 255, np.uint8)
+        y, x = (cell - img.shape[0]) // 2, (cell - img.shape[1]) // 2
+        canvas[y:y + img.shape[0], x:x + img.shape[1]] = img
+        return canvas
+
+    shots = [resize_long(read_image(p), size) for p in photos]
+    rows = []
+    for name, method in methods.items():
+        label = fit(read_image(style)) if name != "photo" else np.full((cell, cell, 3), 255, np.uint8)
+        cv2.putText(label, name[:18], (4, cell - 8), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (0, 0, 0), 3)
+        cv2.putText(label, name[:18], (4, cell - 8), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (255, 255, 255), 1)
+        rows.append(np.hstack([label] + [fit(method(p)) for p in shots]))
+    write_image(path, np.vstack(rows))
 
 
 if __name__ == "__main__":

@@ -33,6 +33,14 @@ def add_parser(p: argparse.ArgumentParser) -> None:
     a.add_argument("--content-weight", type=float, default=1.0)
     _common(a)
 
+    d = sub.add_parser("distill", help="fast CPU net(s) distilled from our full nets (no VGG: cheap on a CPU)",
+                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    d.add_argument("--teacher", action="append", required=True, metavar="STYLE",
+                   help="a style shipped in exported/ (or a Johnson checkpoint .pt); repeatable")
+    d.add_argument("--bank-size", type=positive_int, default=2048, help="crops with precomputed teacher outputs")
+    d.add_argument("--edge-weight", type=float, default=1.0, help="weight of the image-gradient L1 term")
+    _common(d)
+
 
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--content-dir", type=Path, action="append",
@@ -71,7 +79,7 @@ def run(args: argparse.Namespace) -> int:
     vgg = vgg_weights(args.vgg_weights, shared)
     content_dirs = args.content_dir or [shared / "content/train"]
     content = ImageBank.from_folders(content_dirs, "content")
-    lr = args.lr or (1e-3 if args.family == "johnson" else 1e-4)
+    lr = args.lr or (1e-4 if args.family == "adain" else 1e-3)
     loop = LoopConfig(steps=args.steps, lr=lr, checkpoint_every=args.checkpoint_every,
                       sample_every=args.sample_every, log_every=args.log_every, time_limit_s=args.time_limit)
 
@@ -93,6 +101,8 @@ def run(args: argparse.Namespace) -> int:
                                    style_size=args.style_size, content_weight=args.content_weight,
                                    tv_weight=args.tv_weight, seed=args.seed)
         task = JohnsonTask(jobs, content, vgg, settings, device, style_weights=per_job_weight)
+    elif args.family == "distill":
+        task = _distill_task(args, content, device)
     else:
         from ..training.adain import HELD_OUT_STYLES, AdaINSettings, AdaINTask
 
@@ -107,3 +117,30 @@ def run(args: argparse.Namespace) -> int:
     run_training(task, args.output, loop, device, resume=args.resume)
     print(f"checkpoints in {args.output}")
     return 0
+
+
+def _distill_task(args, content, device):
+    from tqdm import tqdm
+
+    from ..errors import InputError
+    from ..runtime import registry
+    from ..training.distill import DistillSettings, DistillTask
+
+    teachers = {}
+    for t in args.teacher:
+        path = Path(t)
+        if path.suffix == ".pt":
+            if not path.is_file():
+                raise InputError(f"teacher checkpoint not found: {path}")
+            teachers[path.stem] = path
+            continue
+        info = registry.resolve_style(t, args.shared_dir)
+        if info.kind != "johnson":
+            raise InputError(f"'{t}' is not one of livestyle's own Johnson nets; distil from those")
+        teachers[info.name] = registry.weights_for(info)
+    settings = DistillSettings(image_size=args.image_size, batch_size=args.batch_size,
+                               bank_size=args.bank_size, edge_weight=args.edge_weight, seed=args.seed)
+    bar = tqdm(total=settings.bank_size // 16 * len(teachers), unit="chunk", desc="teacher outputs")
+    task = DistillTask(teachers, content, settings, device, progress=lambda *a: bar.update())
+    bar.close()
+    return task

@@ -151,6 +151,8 @@ class CameraSource:
         self._slot = LatestSlot()
         self._stop = threading.Event()
         self._pending_first: CapturedFrame | None = None
+        # A file plays from its first read, not from open: loading a model must not skip its start.
+        self._playing = threading.Event()
         self._thread: threading.Thread | None = None
         self.backend: str | None = None
         self._cap, self.backend = self._open(target, resolution, fps)
@@ -228,6 +230,11 @@ class CameraSource:
                     break
                 time.sleep(0.01)
                 continue
+            if index == 1 and self.kind == "file":
+                while not self._playing.wait(0.05):
+                    if self._stop.is_set():
+                        break
+                next_due = time.monotonic()
             if period:
                 next_due += period
                 delay = next_due - time.monotonic()
@@ -246,6 +253,7 @@ class CameraSource:
     def read(self, timeout: float | None = None) -> CapturedFrame | None:
         """The newest frame not read yet (waiting for one); ``None`` once the source has ended
         or on timeout (tell them apart with :attr:`ended`)."""
+        self._playing.set()
         first, self._pending_first = self._pending_first, None
         if first is not None:
             return first
