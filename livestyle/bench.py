@@ -99,11 +99,11 @@ def _magenta_fn(shared: Path) -> Callable:
 @dataclass(frozen=True)
 class BenchCase:
     net: str
-    backend: str       # torch | ort-cpu | ort-cuda (+ '-fp16')
+    backend: str       # torch | ort-cpu | ort-cuda (+ '-fp16'), ort-cpu-int8
 
     @property
     def precision(self) -> str:
-        return "fp16" if self.backend.endswith("fp16") else "fp32"
+        return next((p for p in ("fp16", "int8") if self.backend.endswith(p)), "fp32")
 
 
 def _runner(case: BenchCase, shared: Path, painting: Path) -> Callable:
@@ -117,7 +117,8 @@ def _runner(case: BenchCase, shared: Path, painting: Path) -> Callable:
         return _torch_fn(case.net, shared, painting, 8 if case.net == ADAIN_NET else 4)
     device = "cuda" if "cuda" in case.backend else "cpu"
     # Per-frame timing: temporal blending is measured by tools/temporal_eval.py.
-    options = dict(device=device, fp16=case.precision == "fp16", shared_dir=shared, stability=0.0)
+    options = dict(device=device, fp16=case.precision == "fp16", int8=case.precision == "int8",
+                   shared_dir=shared, stability=0.0)
     if case.net == ADAIN_NET:
         return create_stylizer(style_images=[painting], **options)
     return create_stylizer(case.net, **options)

@@ -11,7 +11,7 @@ import torch
 
 from livestyle.checkpoints import build_model, load_checkpoint
 from livestyle.cli.main import main
-from livestyle.errors import ModelError, StyleNotFoundError
+from livestyle.errors import InputError, ModelError, StyleNotFoundError
 from livestyle.export.johnson import load_engstrom
 from livestyle.export.onnx import StylizeGraph, check_parity, export_image_net, parity_images
 from livestyle.media.images import read_image
@@ -239,3 +239,15 @@ def test_bench_prints_a_table(capsys, tmp_path):
     assert {r["net"] for r in timed} == set(nets.split(","))
     assert all(r["fps"] > 0 and r["peak_rss_mb"] > 0 for r in timed)
     assert next(r for r in timed if r["backend"] == "torch")["speedup_vs_torch"] == 1.0
+
+
+@needs_shared
+def test_int8_graph_is_faster_class_and_close_to_fp32(shared):
+    """int8 is checked on mean difference (it cannot match to a grey level) and stays stylised."""
+    img = cv2.resize(cv2.imread(str(shared / "content/eval/chicago.jpg")), (320, 180))
+    fp32 = create_stylizer("mosaic", device="cpu", stability=0.0)(img).astype(float)
+    int8 = create_stylizer("mosaic", device="cpu", int8=True, stability=0.0)(img).astype(float)
+    assert np.abs(fp32 - int8).mean() < 10
+    assert np.abs(int8 - img).mean() > 20  # still a stylisation, not the photo
+    with pytest.raises(InputError):
+        create_stylizer("mosaic", fp16=True, int8=True)

@@ -15,6 +15,8 @@ def add_device(p: argparse.ArgumentParser, fp16: bool = True) -> None:
                    help="where to run; auto picks the fastest available")
     if fp16:
         p.add_argument("--fp16", action="store_true", help="half precision (fastest on GPUs)")
+        p.add_argument("--int8", action="store_true",
+                       help="8-bit graphs calibrated on photos (fastest on CPUs; fixed styles only)")
 
 
 def positive_int(text: str) -> int:
@@ -86,7 +88,7 @@ def _weights(text: str) -> list[float]:
 def stylizer_options(args: argparse.Namespace, streaming: bool = False) -> dict:
     """``create_stylizer`` keyword arguments from the options above (``streaming``: video, cam)."""
     return dict(style=args.style, style_images=args.style_image, style_weights=args.style_weights,
-                alpha=args.alpha, size=args.size, device=args.device, fp16=args.fp16,
+                alpha=args.alpha, size=args.size, device=args.device, fp16=args.fp16, int8=args.int8,
                 preserve_color=args.preserve_color, shared_dir=args.shared_dir,
                 stability=getattr(args, "stability", None), flow=getattr(args, "flow", "dis"),
                 streaming=streaming)

@@ -142,8 +142,9 @@ def check_feeds_parity(reference: nn.Module, onnx_path: Path, feeds_list: list[d
     return worst
 
 
-def write_checked(spec: ExportSpec, out_path: Path, check: Callable[[Path], float]) -> float:
-    """Export to a temporary file, run ``check`` on it (raises on failure), then rename."""
+def write_checked_file(out_path: Path, build: Callable[[Path], float]) -> float:
+    """Run ``build`` into a temporary name beside ``out_path`` (it writes and checks the graph,
+    raising on failure), then rename: a graph that fails its check is never seen."""
     out_path = Path(out_path)
     try:
         out_path.parent.mkdir(parents=True, exist_ok=True)
@@ -151,14 +152,21 @@ def write_checked(spec: ExportSpec, out_path: Path, check: Callable[[Path], floa
         raise OutputError(f"cannot create {out_path.parent}: {exc.strerror}") from exc
     tmp = out_path.with_name(f".{out_path.name}.tmp{os.getpid()}")
     try:
-        _export_graph(spec, tmp)
-        diff = check(tmp)
+        diff = build(tmp)
         os.replace(tmp, out_path)
     except OSError as exc:
         raise OutputError(f"cannot write {out_path}: {exc.strerror}") from exc
     finally:
         tmp.unlink(missing_ok=True)
     return diff
+
+
+def write_checked(spec: ExportSpec, out_path: Path, check: Callable[[Path], float]) -> float:
+    """Export to a temporary file, run ``check`` on it (raises on failure), then rename."""
+    def build(tmp: Path) -> float:
+        _export_graph(spec, tmp)
+        return check(tmp)
+    return write_checked_file(out_path, build)
 
 
 def _io_facts(extra_inputs: dict[str, np.ndarray] | None) -> dict:

@@ -101,8 +101,17 @@ def default_style(shared: str | Path | None = None) -> str:
     return names[0]
 
 
-def onnx_for(style: StyleInfo, fp16: bool = False) -> Path:
+def onnx_for(style: StyleInfo, fp16: bool = False, int8: bool = False, shared: str | Path | None = None) -> Path:
     """Path of the runnable ONNX graph for a style, exporting third-party weights on first use."""
+    if int8:
+        fp32 = onnx_for(style)
+        target = cache_dir() / "int8" / f"{style.name}-{_file_tag(fp32)}.onnx"
+        if not target.is_file():
+            from ..export.quantize import calibration_feeds, quantize_int8
+
+            feeds = calibration_feeds(shared_dir(shared))
+            quantize_int8(fp32, target, feeds[::2], feeds[1::2])
+        return target
     if style.kind != "engstrom":
         path = style.source
         if not path.is_file():
@@ -143,8 +152,11 @@ def weights_for(style: StyleInfo) -> Path:
     return path
 
 
-def split_onnx_for(style: StyleInfo, fp16: bool = False) -> tuple[Path, Path]:
+def split_onnx_for(style: StyleInfo, fp16: bool = False, int8: bool = False,
+                   shared: str | Path | None = None) -> tuple[Path, Path]:
     """Encoder and decoder graphs of a fixed style (for temporal blending), exported on first use."""
+    if int8:
+        return _split_int8(style, shared)
     weights = weights_for(style)
     stem = cache_dir() / "split" / f"{style.name}-{_file_tag(weights)}{'_fp16' if fp16 else ''}"
     encoder, decoder = stem.with_name(stem.name + ".encoder.onnx"), stem.with_name(stem.name + ".decoder.onnx")
@@ -153,6 +165,23 @@ def split_onnx_for(style: StyleInfo, fp16: bool = False) -> tuple[Path, Path]:
 
         export_split_net(weights, style.kind, encoder, decoder, fp16=fp16)
     return encoder, decoder
+
+
+def _split_int8(style: StyleInfo, shared) -> tuple[Path, Path]:
+    encoder, decoder = split_onnx_for(style)
+    stem = cache_dir() / "int8" / f"{style.name}-{_file_tag(weights_for(style))}"
+    targets = stem.with_name(stem.name + ".encoder.onnx"), stem.with_name(stem.name + ".decoder.onnx")
+    if not all(t.is_file() for t in targets):
+        import onnxruntime as ort
+
+        from ..export.quantize import calibration_feeds, quantize_int8
+
+        feeds = calibration_feeds(shared_dir(shared))
+        quantize_int8(encoder, targets[0], feeds[::2], feeds[1::2], image_output=False)
+        enc = ort.InferenceSession(str(encoder), providers=["CPUExecutionProvider"])
+        features = [{"features": enc.run(None, f)[0]} for f in feeds]
+        quantize_int8(decoder, targets[1], features[::2], features[1::2])
+    return targets
 
 
 def adain_graphs(fp16: bool = False, shared: str | Path | None = None,

@@ -112,7 +112,7 @@ def create_stylizer(style: str | None = None, style_images: list[str] | None = N
                     size: int | None = None, device: str = "auto", fp16: bool = False,
                     preserve_color: str | None = None, shared_dir=None,
                     stability: float | None = None, model: str = "full", flow: str = "dis",
-                    streaming: bool = False) -> Stylizer:
+                    streaming: bool = False, int8: bool = False) -> Stylizer:
     """Build the stylizer a command asked for: a named fixed style, or AdaIN from style images.
 
     ``streaming`` (video, cam) turns temporal blending on at its default strength unless
@@ -121,7 +121,11 @@ def create_stylizer(style: str | None = None, style_images: list[str] | None = N
     from . import registry
 
     blender = _make_blender(stability, flow, streaming)
+    if int8 and fp16:
+        raise InputError("choose one of --fp16 and --int8")
     if style_images:
+        if int8:
+            raise InputError("--int8 is for fixed styles (--style); AdaIN's statistics need full precision")
         if style:
             raise InputError("give either --style or --style-image, not both")
         from .adain import create_adain_stylizer
@@ -139,11 +143,11 @@ def create_stylizer(style: str | None = None, style_images: list[str] | None = N
     if info.kind == "adain":
         raise InputError(f"'{name}' stylises with any painting: use --style-image IMG instead of --style")
     if blender is None:
-        engine = Engine(registry.onnx_for(info, fp16=fp16), device=device)
+        engine = Engine(registry.onnx_for(info, fp16=fp16, int8=int8, shared=shared_dir), device=device)
         return Stylizer(engine, info.name, size=size, preserve_color=preserve_color)
     from .split import SplitStylizer
 
-    encoder, decoder = registry.split_onnx_for(info, fp16=fp16)
+    encoder, decoder = registry.split_onnx_for(info, fp16=fp16, int8=int8, shared=shared_dir)
     return SplitStylizer(Engine(encoder, device=device), Engine(decoder, device=device), info.name,
                          size=size, preserve_color=preserve_color, blender=blender)
 

@@ -1,0 +1,312 @@
+"""Temporal stability for video: blend each frame with the previous result, warped by optical flow.
+
+A feed-forward style net stylises every frame on its own, so tiny changes of the input (sensor
+noise, sub-pixel motion) re-roll the brush strokes and the video flickers. Mixing the current
+result with the previous (already blended) result, moved along the optical flow, makes strokes
+follow the scene instead (Ruder et al. 2016):
+
+    y_t = (1 - a*M) * y_t + a*M * warp(y_{t-1})
+
+``a`` is the stability (0 = per-frame, 1 = freeze) and ``M`` in 0..1 says where the warped history
+can be trusted. ``M`` is 0 where the forward-backward flow check fails (occlusions, Ruder's rule),
+on motion boundaries, and where the warped previous frame does not look like the current one
+(lighting changes, flow failures): there the fresh result wins, so moving objects leave no trails.
+When most of the frame fails (a scene cut) the history is dropped instead of smeared in.
+
+``y`` can be the encoder's features [C, h, w] or the decoded RGB output [3, H, W]: the blender
+only needs the frame the values came from. Measured (docs/temporal.md), blending the *output*
+steadies far more (warping error 0.2-0.6x of per-frame vs 0.55-1.05x for features at 1/4
+resolution: a decoder is not shift-equivariant at sub-feature-pixel shifts, so warped features do
+not decode to warped strokes), which is why DEFAULT_SPACE is "output".
+
+Flow and masks are computed on small grey frames (320 px long side), so the blender costs a few
+tens of milliseconds per 640x360 frame on a CPU, next to about a second for the net.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from ..errors import InputError
+
+DEFAULT_STABILITY = 0.8
+DEFAULT_SPACE = "output"      # where a stylizer should apply the blender: "output" or "feature"
+FLOW_MODES = ("dis", "none")
+
+# Flow is estimated on grey frames at most this wide/high. DIS 'medium' at 320 px has about half
+# the end-point error of 'fast' (0.39 vs 0.76 px on Sintel alley_1 at 640 px) for ~5 ms per flow.
+FLOW_LONG_SIDE = 320
+DIS_PRESET = cv2.DISOPTICAL_FLOW_PRESET_MEDIUM
+
+# The history is re-sampled every frame, so interpolation blur compounds: bicubic keeps more
+# detail than bilinear, and a mild unsharp mask (amount, sigma in grid pixels) gives back what one
+# resampling takes. The amount follows the sub-pixel part of the flow (a whole-pixel or zero shift
+# does not blur, so static regions are left alone), peaking at half a pixel; stability *
+# (1 + amount) < 1 keeps the loop from amplifying anything.
+HISTORY_SHARPEN, SHARPEN_SIGMA = 0.15, 0.8
+
+# Photometric gate in grey levels (0..255): below LOW the warped history is trusted fully, above
+# HIGH not at all. LOW sits well above camera noise; HIGH below a newly revealed object's contrast.
+PHOTO_LOW, PHOTO_HIGH = 4.0, 16.0
+# Flow vectors shorter than STILL_FLOW (flow-grid pixels) become zero where zero motion matches the
+# frame within STILL_MARGIN grey levels of the flow's match (interpolation averages noise, so the
+# flow's match is a little better even when nothing moves).
+STILL_FLOW, STILL_MARGIN = 0.25, 0.5
+# Optional detail restoration (keep_detail=True): fine detail below DETAIL_SIGMA grid pixels gets
+# its local energy (measured over DETAIL_WINDOW) back up to the current frame's, by at most
+# DETAIL_MAX_GAIN. Trades some steadiness for texture contrast (docs/temporal.md).
+DETAIL_SIGMA, DETAIL_WINDOW, DETAIL_MAX_GAIN = 1.0, 6.0, 1.5
+# Scene cut: the history is forgotten when less than this fraction of the frame is reliable.
+CUT_RELIABLE_FRACTION = 0.35
+
+
+def check_features(features: np.ndarray, image: np.ndarray) -> None:
+    if not isinstance(features, np.ndarray) or features.ndim != 3 or features.size == 0:
+        raise InputError(f"temporal blending needs features [C, h, w], got {getattr(features, 'shape', type(features))}")
+    if not isinstance(image, np.ndarray) or image.ndim != 3 or image.shape[0] != 3:
+        raise InputError(f"temporal blending needs the frame as [3, H, W] RGB, got {getattr(image, 'shape', type(image))}")
+    if image.shape[1] < features.shape[1] or image.shape[2] < features.shape[2]:
+        raise InputError(f"frame {image.shape[1:]} is smaller than its features {features.shape[1:]}")
+
+
+def flow_size(image_hw: tuple[int, int], long_side: int = FLOW_LONG_SIDE) -> tuple[int, int]:
+    """(h, w) the flow is estimated at: the frame shrunk so its long side is at most ``long_side``."""
+    h, w = image_hw
+    f = min(1.0, long_side / max(h, w))
+    return max(8, round(h * f)), max(8, round(w * f))
+
+
+def grey_small(image_chw: np.ndarray, size_hw: tuple[int, int]) -> np.ndarray:
+    """[3, H, W] RGB 0..255 -> uint8 grey [h, w] (area-averaged, which also averages out noise)."""
+    r, g, b = image_chw.astype(np.float32, copy=False)
+    grey = 0.299 * r + 0.587 * g + 0.114 * b
+    h, w = size_hw
+    if grey.shape != (h, w):
+        grey = cv2.resize(grey, (w, h), interpolation=cv2.INTER_AREA)
+    return np.clip(grey + 0.5, 0, 255).astype(np.uint8)
+
+
+def dis_flow(src: np.ndarray, dst: np.ndarray, preset: int = DIS_PRESET) -> np.ndarray:
+    """Flow [h, w, 2] (dx, dy) at ``src``'s pixels pointing to where they are in ``dst``."""
+    dis = cv2.DISOpticalFlow_create(preset)
+    return dis.calc(src, dst, None)
+
+
+def resize_flow(flow: np.ndarray, size_hw: tuple[int, int]) -> np.ndarray:
+    """Resample a flow field to another grid; vectors are scaled with the grid (pixels change size)."""
+    h, w = size_hw
+    fh, fw = flow.shape[:2]
+    if (fh, fw) == (h, w):
+        return flow
+    interp = cv2.INTER_AREA if h < fh else cv2.INTER_LINEAR
+    out = cv2.resize(flow, (w, h), interpolation=interp)
+    out[..., 0] *= w / fw
+    out[..., 1] *= h / fh
+    return out
+
+
+def sample_maps(flow: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    h, w = flow.shape[:2]
+    xs, ys = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
+    return xs + flow[..., 0], ys + flow[..., 1]
+
+
+def warp(values: np.ndarray, flow: np.ndarray, interp: int = cv2.INTER_LINEAR) -> np.ndarray:
+    """Backward warp: out[..., y, x] = values[..., y + dy, x + dx] (bilinear, edges replicated).
+
+    ``values`` is [h, w] or [C, h, w] with any C. cv2.remap handles at most 4 channels reliably
+    (more silently switch it to fixed-point maps, 512 returns garbage), so channels go one at a time,
+    which is as fast as chunking on these small grids.
+    """
+    map_x, map_y = sample_maps(flow)
+    if values.ndim == 2:
+        return cv2.remap(values, map_x, map_y, interp, borderMode=cv2.BORDER_REPLICATE)
+    src = np.ascontiguousarray(values, dtype=np.float32)
+    out = np.empty_like(src)
+    for c in range(src.shape[0]):
+        cv2.remap(src[c], map_x, map_y, interp, dst=out[c], borderMode=cv2.BORDER_REPLICATE)
+    return out
+
+
+def resampling_blur(flow: np.ndarray) -> np.ndarray:
+    """0..1 per pixel: how much a warp by ``flow`` low-passes (0 at whole pixels, 1 at half)."""
+    frac = flow - np.floor(flow)
+    return (4.0 * frac * (1.0 - frac)).mean(-1)
+
+
+def sharpen(values: np.ndarray, amount: np.ndarray | float, sigma: float = SHARPEN_SIGMA) -> np.ndarray:
+    """Unsharp mask per channel of [C, h, w], ``amount`` scalar or [h, w]."""
+    out = np.empty_like(values)
+    for c in range(values.shape[0]):
+        out[c] = values[c] + amount * (values[c] - cv2.GaussianBlur(values[c], (0, 0), sigma))
+    return out
+
+
+def warp_history(history: np.ndarray, flow: np.ndarray, amount: float = HISTORY_SHARPEN) -> np.ndarray:
+    """The previous result moved onto the current frame, with its resampling blur undone."""
+    warped = warp(history, flow, cv2.INTER_CUBIC)
+    if amount == 0.0:
+        return warped
+    return sharpen(warped, (amount * resampling_blur(flow)).astype(np.float32))
+
+
+def consistency_mask(flow: np.ndarray, flow_back: np.ndarray) -> np.ndarray:
+    """True where ``flow`` (a -> b) agrees with ``flow_back`` (b -> a); Ruder et al. 2016, eq. 5.
+
+    A pixel that is occluded in b lands on something else there, whose flow does not point back.
+    """
+    back = warp(np.ascontiguousarray(flow_back.transpose(2, 0, 1)), flow).transpose(1, 2, 0)
+    total = flow + back
+    lhs = (total ** 2).sum(-1)
+    rhs = 0.01 * ((flow ** 2).sum(-1) + (back ** 2).sum(-1)) + 0.5
+    return lhs <= rhs
+
+
+def motion_boundary_mask(flow: np.ndarray) -> np.ndarray:
+    """True away from motion boundaries (Ruder et al. 2016): the flow is smeared across them."""
+    gx_u, gy_u = np.gradient(flow[..., 0])
+    gx_v, gy_v = np.gradient(flow[..., 1])
+    grad = gx_u ** 2 + gy_u ** 2 + gx_v ** 2 + gy_v ** 2
+    return grad <= 0.01 * (flow ** 2).sum(-1) + 0.002
+
+
+def local_error(grey: np.ndarray, other: np.ndarray) -> np.ndarray:
+    """|grey - other| averaged over a few pixels, so single noisy pixels do not decide anything."""
+    return cv2.GaussianBlur(np.abs(grey.astype(np.float32) - other.astype(np.float32)), (5, 5), 1.0)
+
+
+def prefer_still(flow: np.ndarray, grey: np.ndarray, prev_grey: np.ndarray, warped_prev: np.ndarray,
+                 tiny: float = STILL_FLOW, margin: float = STILL_MARGIN) -> np.ndarray:
+    """Sub-pixel flow set to zero where not moving explains the frame as well as the flow does.
+
+    On a still camera DIS returns jitter of ~0.1 px from sensor noise; following it would re-sample
+    and shift the history every frame, which is flicker of its own. Only tiny vectors are candidates:
+    the net paints texture on flat input too, so where things really move, zero motion would drag
+    strokes even when the grey input looks the same either way.
+    """
+    gain = local_error(grey, prev_grey) - local_error(grey, warped_prev)
+    still = (gain <= margin) & ((flow ** 2).sum(-1) < tiny ** 2)
+    return flow * ~still[..., None]
+
+
+def photometric_gate(grey: np.ndarray, warped_prev: np.ndarray,
+                     low: float = PHOTO_LOW, high: float = PHOTO_HIGH) -> np.ndarray:
+    """1 where the warped previous frame matches the current one, falling to 0 as they differ."""
+    err = local_error(grey, warped_prev)
+    return np.clip((high - err) / (high - low), 0.0, 1.0)
+
+
+def reliability(grey: np.ndarray, prev_grey: np.ndarray, flow_mode: str) -> tuple[np.ndarray, np.ndarray | None]:
+    """Mask in 0..1 at the flow grid (1 = history reliable) and the flow current -> previous.
+
+    With ``flow_mode='none'`` (still cameras) nothing is warped and only the frame difference gates.
+    """
+    if flow_mode == "none":
+        return photometric_gate(grey, prev_grey), None
+    flow = dis_flow(grey, prev_grey)
+    flow_back = dis_flow(prev_grey, grey)
+    ok = consistency_mask(flow, flow_back) & motion_boundary_mask(flow)
+    # One flow-grid pixel of margin: features see a neighbourhood, so a half-occluded pixel counts.
+    ok = cv2.erode(ok.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(np.float32)
+    prev_f = prev_grey.astype(np.float32)
+    flow = prefer_still(flow, grey, prev_grey, warp(prev_f, flow))
+    return ok * photometric_gate(grey, warp(prev_f, flow)), flow
+
+
+def blend(features: np.ndarray, warped_prev: np.ndarray, mask: np.ndarray, stability: float) -> np.ndarray:
+    """(1 - a*M) * f + a*M * warped, with M [h, w] broadcast over channels."""
+    weight = (stability * mask).astype(np.float32)[None]
+    return features + weight * (warped_prev - features)
+
+
+def restore_detail(blended: np.ndarray, current: np.ndarray, sigma: float = DETAIL_SIGMA,
+                   window: float = DETAIL_WINDOW, max_gain: float = DETAIL_MAX_GAIN) -> np.ndarray:
+    """``blended`` with its fine detail scaled up to the local detail energy of ``current``.
+
+    Where a net paints fine texture that changes every frame, averaging frames averages that
+    texture away (the Gram style loss notices, the eye hardly). Scaling the *blended* detail
+    (whose phase follows the history, so it stays steady) brings the contrast back without
+    bringing the flicker back; where blended and current agree the gain is 1. Never lowers detail.
+    """
+    out = np.empty_like(blended)
+    for c in range(blended.shape[0]):
+        base = cv2.GaussianBlur(blended[c], (0, 0), sigma)
+        detail = blended[c] - base
+        cur_detail = current[c] - cv2.GaussianBlur(current[c], (0, 0), sigma)
+        energy = cv2.GaussianBlur(detail * detail, (0, 0), window)
+        target = cv2.GaussianBlur(cur_detail * cur_detail, (0, 0), window)
+        gain = np.clip(np.sqrt((target + 1e-3) / (energy + 1e-3)), 1.0, max_gain)
+        out[c] = base + gain * detail
+    return out
+
+
+@dataclass
+class BlendStats:
+    """What the last call did, for tools and tests (the library never prints)."""
+
+    reliable: float = 0.0      # mean of M at the feature grid
+    cut: bool = False          # the history was dropped as a scene cut
+    first: bool = True         # no history (first frame, after reset or a size change)
+
+
+class TemporalBlender:
+    """Blends each frame's values [C, h, w] with the previous result, warped by optical flow.
+
+    Call it on consecutive frames in order with the frame [3, H, W] (RGB 0..255) the values came
+    from; ``reset()`` between clips or when the style changes. Works for any ratio of frame to
+    value size (decoded output 1, Johnson features 4, AdaIN features 8). The result has the
+    dtype of ``features`` (an fp16 decoder gets fp16 back); the history is kept in float32.
+    """
+
+    def __init__(self, stability: float = DEFAULT_STABILITY, flow: str = "dis",
+                 flow_long_side: int = FLOW_LONG_SIDE, cut_fraction: float = CUT_RELIABLE_FRACTION,
+                 keep_detail: bool = False):
+        if not 0.0 <= float(stability) <= 1.0:
+            raise InputError(f"stability must be in 0..1, got {stability}")
+        if flow not in FLOW_MODES:
+            raise InputError(f"unknown flow mode '{flow}'; use one of {', '.join(FLOW_MODES)}")
+        if flow_long_side < 16:
+            raise InputError(f"flow_long_side must be at least 16 pixels, got {flow_long_side}")
+        self.stability, self.flow_mode = float(stability), flow
+        self.flow_long_side, self.cut_fraction = flow_long_side, cut_fraction
+        self.keep_detail = keep_detail
+        self.stats = BlendStats()
+        self.reset()
+
+    def reset(self) -> None:
+        self._prev_features: np.ndarray | None = None
+        self._prev_grey: np.ndarray | None = None
+
+    def __call__(self, features: np.ndarray, image: np.ndarray) -> np.ndarray:
+        check_features(features, image)
+        if self.stability == 0.0:
+            return features
+        grey = grey_small(image, flow_size(image.shape[1:], self.flow_long_side))
+        prev, prev_grey = self._prev_features, self._prev_grey
+        if prev is None or prev.shape != features.shape or prev_grey.shape != grey.shape:
+            return self._remember(features, grey, BlendStats())
+        mask, flow = reliability(grey, prev_grey, self.flow_mode)
+        feat_hw = features.shape[1:]
+        if mask.shape != feat_hw:
+            interp = cv2.INTER_AREA if feat_hw[0] < mask.shape[0] else cv2.INTER_LINEAR
+            mask = cv2.resize(mask, (feat_hw[1], feat_hw[0]), interpolation=interp)
+        reliable = float(mask.mean())
+        if reliable < self.cut_fraction:
+            return self._remember(features, grey, BlendStats(reliable, cut=True, first=False))
+        history = prev if flow is None else warp_history(prev, resize_flow(flow, feat_hw))
+        current = features.astype(np.float32)
+        out = blend(current, history, mask, self.stability)
+        if self.keep_detail:
+            out = restore_detail(out, current)
+        self._remember(out, grey, BlendStats(reliable, cut=False, first=False))
+        return out.astype(features.dtype, copy=False)
+
+    def _remember(self, features: np.ndarray, grey: np.ndarray, stats: BlendStats) -> np.ndarray:
+        # The blended result is the history, so stability compounds over frames (an exponential
+        # average along motion paths), not just over one frame pair.
+        self._prev_features = features.astype(np.float32)
+        self._prev_grey, self.stats = grey, stats
+        return features

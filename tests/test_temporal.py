@@ -1,0 +1,210 @@
+"""Temporal blending (runtime/temporal.py) and its measures (temporal_metrics.py).
+
+Real properties on real frames where it matters (warping error on a shared clip, still-camera
+flicker through our mosaic net, scene cuts between two unrelated photos); synthetic frames where
+the right answer is known exactly (shifts, a moving square). Frames are small (<= 320 px) so the
+file runs in well under a minute on a busy CPU.
+"""
+
+from __future__ import annotations
+
+import cv2  # noqa: F401  isort: skip - before av, see livestyle/media/video.py
+import numpy as np
+import pytest
+import torch
+
+from conftest import SHARED, needs_shared
+from livestyle.errors import InputError
+from livestyle.paths import exported_dir
+from livestyle.runtime.temporal import (DEFAULT_STABILITY, TemporalBlender, consistency_mask, dis_flow,
+                                        motion_boundary_mask, warp)
+from livestyle.temporal_metrics import (flicker, measurement_flow, noisy_still, read_flo, resize_flow_to,
+                                        visible_mask, warping_error)
+
+
+@pytest.fixture(scope="module")
+def mosaic():
+    from livestyle.checkpoints import build_model, load_checkpoint
+
+    net = build_model(load_checkpoint(exported_dir() / "mosaic.pt", "johnson")).float().eval()
+    torch.set_num_threads(2)
+    return net
+
+
+def stylise(net, frame01: np.ndarray) -> np.ndarray:
+    """[H, W, 3] RGB 0..1 -> the net's output [3, H, W] RGB 0..255 (clamped)."""
+    x = torch.from_numpy(np.ascontiguousarray(frame01.transpose(2, 0, 1) * 255.0))[None].float()
+    with torch.inference_mode():
+        return net(x)[0].clamp(0, 255).numpy()
+
+
+def chw255(frame01: np.ndarray) -> np.ndarray:
+    return np.ascontiguousarray(frame01.transpose(2, 0, 1) * 255.0, dtype=np.float32)
+
+
+def hwc01(chw: np.ndarray) -> np.ndarray:
+    return np.clip(chw, 0, 255).transpose(1, 2, 0) / 255.0
+
+
+def read_clip(name: str, count: int, size: tuple[int, int]) -> list[np.ndarray]:
+    cap = cv2.VideoCapture(str(SHARED / "videos" / "clips" / f"{name}.mp4"))
+    frames = []
+    while len(frames) < count:
+        ok, bgr = cap.read()
+        assert ok, f"{name} ended early"
+        frames.append(cv2.resize(bgr, size, interpolation=cv2.INTER_AREA)[:, :, ::-1].astype(np.float32) / 255)
+    cap.release()
+    return frames
+
+
+def photo(name: str, size=(256, 192)) -> np.ndarray:
+    bgr = cv2.imread(str(SHARED / "content" / "eval" / name))
+    return cv2.resize(bgr, size, interpolation=cv2.INTER_AREA)[:, :, ::-1].astype(np.float32) / 255
+
+
+def texture(h: int, w: int, seed: int) -> np.ndarray:
+    """Smooth random texture, uint8: DIS needs structure to lock on to."""
+    rng = np.random.default_rng(seed)
+    noise = cv2.GaussianBlur(rng.random((h, w)).astype(np.float32), (0, 0), 1.5)
+    return cv2.normalize(noise, None, 0, 255, cv2.NORM_MINMAX).astype(np.uint8)
+
+
+# ------------------------------------------------------------------------------ pure functions
+
+
+def test_warp_moves_values_by_a_known_shift():
+    rng = np.random.default_rng(0)
+    values = rng.random((130, 24, 32)).astype(np.float32)   # more channels than cv2.remap takes at once
+    flow = np.zeros((24, 32, 2), np.float32)
+    flow[..., 0], flow[..., 1] = 3.0, -2.0                     # out(y, x) = in(y - 2, x + 3)
+    out = warp(values, flow)
+    np.testing.assert_allclose(out[:, 2:, :-3], values[:, :-2, 3:], atol=1e-5)
+    # Half a pixel on a linear ramp lands exactly between two samples.
+    ramp = np.tile(np.arange(32, dtype=np.float32), (512, 24, 1))
+    half = np.zeros((24, 32, 2), np.float32)
+    half[..., 0] = 0.5
+    np.testing.assert_allclose(warp(ramp, half)[:, :, :-1], ramp[:, :, :-1] + 0.5, atol=1e-3)
+
+
+def test_occlusion_mask_marks_the_region_a_moving_square_uncovers():
+    background, square = texture(96, 128, 1), texture(32, 32, 2)
+    prev, cur = background.copy(), background.copy()
+    prev[32:64, 40:72] = square
+    cur[32:64, 52:84] = square                                 # moved 12 px right
+    flow = dis_flow(cur, prev)                                 # at the current frame's pixels
+    ok = consistency_mask(flow, dis_flow(prev, cur)) & motion_boundary_mask(flow)
+    uncovered = ok[34:62, 42:50]                               # background now, square before
+    far = ok[72:, :]                                           # rows the square never touched
+    assert uncovered.mean() < 0.5, f"only {1 - uncovered.mean():.0%} of the uncovered strip flagged"
+    assert far.mean() > 0.9, f"{1 - far.mean():.0%} of the untouched background flagged"
+
+
+@needs_shared
+def test_ground_truth_flow_aligns_sintel_frames():
+    """read_flo + warp + the Sintel convention (flow at frame 2's pixels, pointing into frame 3)."""
+    root = SHARED / "videos" / "sintel_gt" / "alley_1"
+    f2 = cv2.imread(str(root / "final" / "frame_0002.png"))[:, :, ::-1].astype(np.float32) / 255
+    f3 = cv2.imread(str(root / "final" / "frame_0003.png"))[:, :, ::-1].astype(np.float32) / 255
+    flow = read_flo(root / "flow" / "frame_0002.flo")
+    valid = cv2.imread(str(root / "occlusions" / "frame_0002.png"), 0) < 128
+    assert warping_error(f2, f3, flow, valid) < 0.25 * warping_error(f2, f3, flow * 0, valid)
+    half = resize_flow_to(flow, (218, 512))
+    assert np.abs(half).max() == pytest.approx(np.abs(flow).max() / 2, rel=0.05)
+
+
+# ------------------------------------------------------------------------------ blender
+
+
+def test_stability_zero_returns_features_unchanged():
+    blender = TemporalBlender(stability=0.0)
+    rng = np.random.default_rng(0)
+    for _ in range(3):
+        feats = rng.random((128, 12, 16)).astype(np.float32)
+        assert blender(feats, rng.random((3, 48, 64)).astype(np.float32) * 255) is feats
+
+
+def test_blended_values_keep_their_dtype():
+    blender = TemporalBlender()
+    image = np.full((3, 32, 32), 128.0, np.float32)
+    for _ in range(2):
+        out = blender(np.ones((8, 8, 8), np.float16), image)
+    assert out.dtype == np.float16 and blender.stats.first is False
+
+
+@pytest.mark.parametrize("kwargs", [{"stability": 1.5}, {"stability": -0.1}, {"flow": "raft"}])
+def test_bad_settings_are_input_errors(kwargs):
+    with pytest.raises(InputError):
+        TemporalBlender(**kwargs)
+
+
+@pytest.mark.parametrize("features, image", [
+    (np.zeros((8, 8), np.float32), np.zeros((3, 32, 32), np.float32)),        # no channel axis
+    (np.zeros((8, 8, 8), np.float32), np.zeros((32, 32, 3), np.float32)),     # HWC frame
+    (np.zeros((8, 64, 64), np.float32), np.zeros((3, 32, 32), np.float32)),   # frame smaller
+])
+def test_bad_shapes_are_input_errors(features, image):
+    with pytest.raises(InputError):
+        TemporalBlender()(features, image)
+
+
+@needs_shared
+def test_scene_cut_drops_history_instead_of_mixing():
+    a, b = photo("golden_gate.jpg"), photo("sailboat.jpg")
+    blender = TemporalBlender()
+    blender(chw255(a), chw255(a))
+    out = blender(chw255(b), chw255(b))
+    assert blender.stats.cut
+    np.testing.assert_array_equal(out, chw255(b))
+    # ...while the same photo again is blended (and, being identical, unchanged).
+    again = blender(chw255(b), chw255(b))
+    assert not blender.stats.cut and blender.stats.reliable > 0.9
+    np.testing.assert_allclose(again, chw255(b), atol=0.5)
+
+
+@needs_shared
+def test_reset_forgets_history():
+    a = photo("golden_gate.jpg")
+    blender = TemporalBlender()
+    blender(chw255(a), chw255(a))
+    blender.reset()
+    out = blender(chw255(a) * 0.5, chw255(a))
+    assert blender.stats.first
+    np.testing.assert_array_equal(out, chw255(a) * 0.5)
+
+
+@needs_shared
+def test_blending_lowers_warping_error_on_a_real_clip(mosaic):
+    """fox.mp4 (hand-held), 6 frames at 192x192 through our mosaic net: Lai et al.'s warping error drops."""
+    frames = read_clip("fox", 6, (192, 192))
+    per, blended = [], []
+    blender = TemporalBlender(DEFAULT_STABILITY)
+    for f in frames:
+        y = stylise(mosaic, f)
+        per.append(hwc01(y))
+        blended.append(hwc01(blender(y, chw255(f))))
+    errors = {"per": [], "blended": []}
+    for t in range(1, len(frames)):
+        flow = measurement_flow(frames[t], frames[t - 1])
+        mask = visible_mask(flow, measurement_flow(frames[t - 1], frames[t]))
+        errors["per"].append(warping_error(per[t], per[t - 1], flow, mask))
+        errors["blended"].append(warping_error(blended[t], blended[t - 1], flow, mask))
+    ratio = np.mean(errors["blended"]) / np.mean(errors["per"])
+    assert ratio < 0.6, f"blending only brought the warping error to {ratio:.2f}x of per-frame"
+
+
+@pytest.fixture(scope="module")
+def still_camera(mosaic):
+    """One photo plus fresh sensor noise (sigma 2 grey levels) per frame: only flicker can change."""
+    if not SHARED.is_dir():
+        pytest.skip("shared data folder not present")
+    frames = noisy_still(photo("golden_gate.jpg", (160, 120)), 10)
+    return frames, [stylise(mosaic, f) for f in frames]
+
+
+@pytest.mark.parametrize("flow", ["dis", "none"])
+def test_still_camera_flicker_is_lower_with_blending(still_camera, flow):
+    frames, outputs = still_camera
+    blender = TemporalBlender(DEFAULT_STABILITY, flow=flow)
+    blended = [hwc01(blender(y, chw255(f))) for y, f in zip(outputs, frames)]
+    reduction = flicker([hwc01(y) for y in outputs], skip=3) / flicker(blended, skip=3)
+    assert reduction > 3.0, f"flicker only reduced {reduction:.1f}x"

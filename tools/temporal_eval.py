@@ -1,0 +1,357 @@
+#!/usr/bin/env python
+"""Temporal stability of stylised video: per-frame vs flow-guided blending (see docs/temporal.md).
+
+  python tools/temporal_eval.py --style mosaic --style candy --json runs/temporal.json \
+      --strip docs/images/temporal_fox_strip.jpg
+
+Runs each style's split encoder/decoder ONNX graphs (CPU) over the shared clips and Sintel/marple8
+frames, with these methods (``--method`` replaces them; ``SPACE:FLOW:STABILITY[:detail]``):
+  per-frame              no blending
+  output:dis:A           TemporalBlender on the decoded RGB output (the recommended default)
+  output:dis:A:detail    the same with keep_detail (texture contrast restored)
+  feature:dis:A          the blender on the encoder features
+  output:none:A          no flow: exponential blending gated by the frame difference (still cameras)
+and prints warping error (Lai et al. 2018; ground-truth flow for the Sintel pair, DeepFlow for
+marple8, DIS elsewhere), ghost ratio, style (Gram) loss ratio to per-frame, still-camera flicker
+and the blender's cost next to the net's at 640x360. ``fox@110`` is the fox clip from frame 110,
+where the fox moves fast (95th-percentile motion ~15-25 px per frame at 360x360): the strip
+for eyeballing trails comes from it.
+"""
+from __future__ import annotations
+
+import cv2  # noqa: F401  (before av: the two ship different ffmpeg builds)
+
+import argparse
+import json
+import statistics
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from livestyle.paths import shared_dir, vgg_weights
+from livestyle.runtime import registry
+from livestyle.runtime.engine import Engine
+from livestyle.runtime.temporal import DEFAULT_STABILITY, TemporalBlender
+from livestyle.temporal_metrics import (flicker, ghost_ratio, measurement_flow, noisy_still, read_flo,
+                                        resize_flow_to, revealed_mask, visible_mask, warping_error)
+
+BOX = (640, 360)          # frames are shrunk to fit this (w, h) box
+CLIPS = [("fox", 0), ("fox", 110), ("slow_traffic_small", 0), ("office_meeting_720p", 0),
+         ("big_buck_bunny_cut", 0)]
+STRIP_SEQUENCE = "fox@110"
+SINTEL = ["alley_1", "cave_2"]
+SINTEL_SIZE = (640, 272)
+
+
+@dataclass
+class Pair:
+    """Output of frame ``a`` is compared with output of frame ``b`` warped along ``flow`` (at a)."""
+    a: int
+    b: int
+    flow: np.ndarray
+    mask: np.ndarray
+
+
+@dataclass
+class Sequence:
+    name: str
+    frames: list[np.ndarray]                      # [H, W, 3] RGB 0..1
+    flow_source: str = "DIS"
+    pairs: list[Pair] = field(default_factory=list)  # empty: DIS on every consecutive pair
+
+
+@dataclass(frozen=True)
+class Method:
+    name: str
+    space: str = "none"       # 'none' (per-frame), 'feature' or 'output'
+    flow: str = "dis"
+    stability: float = 0.0
+    keep_detail: bool = False
+
+    @staticmethod
+    def parse(spec: str) -> Method:
+        if spec == "per-frame":
+            return Method("per-frame")
+        space, flow, a, *extra = spec.split(":")
+        return Method(spec, space, flow, float(a), extra == ["detail"])
+
+
+# ----------------------------------------------------------------------------------- data
+
+
+def fit(image_bgr: np.ndarray, box=BOX) -> np.ndarray:
+    h, w = image_bgr.shape[:2]
+    f = min(1.0, box[0] / w, box[1] / h)
+    if f < 1.0:
+        image_bgr = cv2.resize(image_bgr, (round(w * f), round(h * f)), interpolation=cv2.INTER_AREA)
+    h, w = image_bgr.shape[:2]
+    return image_bgr[: h - h % 4, : w - w % 4]
+
+
+def rgb01(bgr: np.ndarray) -> np.ndarray:
+    return np.ascontiguousarray(bgr[:, :, ::-1]).astype(np.float32) / 255.0
+
+
+def load_clip(path: Path, count: int, start: int = 0) -> Sequence:
+    cap = cv2.VideoCapture(str(path))
+    for _ in range(start):
+        cap.grab()
+    frames = []
+    while len(frames) < count:
+        ok, bgr = cap.read()
+        if not ok:
+            break
+        frames.append(rgb01(fit(bgr)))
+    cap.release()
+    return Sequence(f"{path.stem}@{start}" if start else path.stem, frames)
+
+
+def load_sintel(shared: Path, seq: str, pass_: str) -> Sequence:
+    """Frames 1-4; the warping error uses the ground-truth flow 2->3 and its occlusion map."""
+    root = shared / "videos" / "sintel_gt" / seq
+    w, h = SINTEL_SIZE
+    frames = [rgb01(cv2.resize(cv2.imread(str(root / pass_ / f"frame_{i:04d}.png")), (w, h),
+                               interpolation=cv2.INTER_AREA)) for i in range(1, 5)]
+    flow = resize_flow_to(read_flo(root / "flow" / "frame_0002.flo"), (h, w))
+    bad = (cv2.imread(str(root / "occlusions" / "frame_0002.png"), 0) > 127) | \
+          (cv2.imread(str(root / "invalid" / "frame_0002.png"), 0) > 127)
+    bad = cv2.resize(bad.astype(np.uint8), (w, h), interpolation=cv2.INTER_NEAREST) > 0
+    return Sequence(f"sintel {seq} {pass_}", frames, "GT", [Pair(1, 2, flow, ~bad)])
+
+
+def load_marple(shared: Path) -> Sequence:
+    """450x350 film frames (cropped to 448x348) with Ruder et al.'s DeepFlow flows and masks."""
+    root = shared / "videos" / "marple8"
+    frames = [rgb01(cv2.imread(str(root / f"frame_{i:02d}.png"))[:348, :448]) for i in range(1, 6)]
+    pairs = []
+    for j in range(2, 6):
+        flow = read_flo(root / "deepflow" / f"backward_{j}_{j - 1}.flo")[:348, :448]
+        mask = cv2.imread(str(root / "deepflow" / f"reliable_{j}_{j - 1}.png"), 0)[:348, :448] > 127
+        pairs.append(Pair(j - 1, j - 2, flow, mask))
+    return Sequence("marple8", frames, "DeepFlow", pairs)
+
+
+def load_raft_demo(shared: Path) -> Sequence:
+    root = shared / "videos" / "sintel_raft_demo"
+    frames = [rgb01(cv2.resize(cv2.imread(str(p)), SINTEL_SIZE, interpolation=cv2.INTER_AREA))
+              for p in sorted(root.glob("frame_*.png"))]
+    return Sequence("sintel raft demo", frames)
+
+
+def load_sequences(shared: Path, count: int, only: list[str] | None) -> list[Sequence]:
+    seqs = [load_clip(shared / "videos" / "clips" / f"{c}.mp4", count, start) for c, start in CLIPS]
+    seqs += [load_sintel(shared, s, p) for s in SINTEL for p in ("final", "clean")]
+    seqs += [load_marple(shared), load_raft_demo(shared)]
+    return [s for s in seqs if not only or any(o in s.name for o in only)]
+
+
+# ----------------------------------------------------------------------------------- running
+
+
+@dataclass
+class Net:
+    name: str
+    encoder: Engine
+    decoder: Engine
+    style_image: Path
+
+    def encode(self, chw255: np.ndarray) -> np.ndarray:
+        return self.encoder.run({"image": chw255[None]})[0][0]
+
+    def decode(self, features: np.ndarray) -> np.ndarray:
+        return self.decoder.run({"features": features[None]})[0][0]
+
+
+def load_net(name: str, shared: Path) -> Net:
+    info = registry.resolve_style(name, shared)
+    enc, dec = registry.split_onnx_for(info)
+    style = info.meta.get("style_image") or f"{name.removesuffix('_engstrom')}.jpg"
+    return Net(name, Engine(enc, device="cpu"), Engine(dec, device="cpu"), shared / "styles" / style)
+
+
+def stylise(net: Net, frames: list[np.ndarray], methods: list[Method]) -> tuple[dict, dict]:
+    """Outputs ([H, W, 3] 0..1) of every method, and per-frame timings in seconds."""
+    blenders = {m.name: TemporalBlender(m.stability, m.flow, keep_detail=m.keep_detail)
+                for m in methods if m.space != "none"}
+    outs: dict[str, list[np.ndarray]] = {m.name: [] for m in methods}
+    times: dict[str, list[float]] = {"net": [], **{m.name: [] for m in methods if m.space != "none"}}
+    for frame in frames:
+        x = np.ascontiguousarray(frame.transpose(2, 0, 1) * 255.0)
+        t0 = time.perf_counter()
+        feats = net.encode(x)
+        per = net.decode(feats)
+        times["net"].append(time.perf_counter() - t0)
+        for m in methods:
+            if m.space == "none":
+                y = per
+            else:
+                t0 = time.perf_counter()
+                blended = blenders[m.name](feats if m.space == "feature" else per, x)
+                times[m.name].append(time.perf_counter() - t0)
+                y = net.decode(blended) if m.space == "feature" else blended
+            outs[m.name].append(np.clip(y, 0, 255).transpose(1, 2, 0) / 255.0)
+    return outs, times
+
+
+def dis_pairs(frames: list[np.ndarray]) -> list[tuple[Pair, np.ndarray]]:
+    """Measurement pairs (t, t-1) with DIS, plus each frame's revealed pixels (for ghosting)."""
+    pairs = []
+    for t in range(1, len(frames)):
+        fwd = measurement_flow(frames[t], frames[t - 1])
+        back = measurement_flow(frames[t - 1], frames[t])
+        vis = visible_mask(fwd, back)
+        pairs.append((Pair(t, t - 1, fwd, vis), revealed_mask(~vis, frames[t], frames[t - 1])))
+    return pairs
+
+
+def score_sequence(seq: Sequence, outs: dict, per_name: str, meter, style_frames: int,
+                   measured: list[tuple[Pair, np.ndarray]]) -> dict:
+    pairs = seq.pairs or [p for p, _ in measured]
+    chosen = np.linspace(len(seq.frames) // 3, len(seq.frames) - 1, style_frames).round().astype(int)
+    result = {}
+    for name, ys in outs.items():
+        ewarp = [warping_error(ys[p.a], ys[p.b], p.flow, p.mask) for p in pairs]
+        ghost = [ghost_ratio(ys[p.a], outs[per_name][p.a], outs[per_name][p.b], dis)
+                 for p, dis in measured if dis.sum() >= 50]
+        row = {"e_warp": float(np.mean(ewarp)), "ghost": float(np.nanmean(ghost)) if ghost else float("nan")}
+        if meter is not None:
+            row["style"] = float(np.mean([meter.score_pair(to_bgr(seq.frames[i]), to_bgr(ys[i]))[0]
+                                          for i in sorted(set(chosen))]))
+        result[name] = row
+    base = result[per_name]
+    for row in result.values():
+        row["e_warp_ratio"] = row["e_warp"] / base["e_warp"]
+        if "style" in row:
+            row["style_ratio"] = row["style"] / base["style"]
+    return result
+
+
+def to_bgr(rgb: np.ndarray) -> np.ndarray:
+    return np.ascontiguousarray((rgb[:, :, ::-1] * 255.0 + 0.5).clip(0, 255).astype(np.uint8))
+
+
+def still_camera(net: Net, frame: np.ndarray, methods: list[Method], count: int = 12, skip: int = 4) -> dict:
+    outs, _ = stylise(net, noisy_still(frame, count), methods)
+    return {name: flicker(ys, skip) for name, ys in outs.items()}
+
+
+def write_strip(path: Path, seq: Sequence, outs: dict, rows: list[str], count: int = 6, width: int = 240) -> None:
+    """Rows of ``count`` consecutive frames (input, then each method), for looking at trails."""
+    idx = range(len(seq.frames) - count, len(seq.frames))
+    grid = []
+    for name in ["input", *rows]:
+        ys = seq.frames if name == "input" else outs[name]
+        tiles = [cv2.resize(to_bgr(ys[i]), (width, round(width * ys[i].shape[0] / ys[i].shape[1])),
+                            interpolation=cv2.INTER_AREA) for i in idx]
+        row = np.concatenate(tiles, axis=1)
+        cv2.putText(row, name, (6, 20), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (255, 255, 255), 2, cv2.LINE_AA)
+        grid.append(row)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    cv2.imwrite(str(path), np.concatenate(grid, axis=0), [cv2.IMWRITE_JPEG_QUALITY, 88])
+
+
+# ----------------------------------------------------------------------------------- report
+
+
+def fmt(x: float, spec: str = ".4f") -> str:
+    return "  n/a" if x != x else format(x, spec)
+
+
+def print_tables(report: dict) -> None:
+    for style, seqs in report["sequences"].items():
+        print(f"\n== {style}: warping error (E_warp, x1e3), ratio to per-frame, ghost ratio, style-loss ratio")
+        print(f"{'sequence':<26} {'flow':<8} {'method':<18} {'E_warp':>8} {'ratio':>6} {'ghost':>6} {'style':>6}")
+        for seq, rows in seqs.items():
+            for name, r in rows.items():
+                if name == "_flow":
+                    continue
+                print(f"{seq:<26} {rows['_flow']:<8} {name:<18} {r['e_warp'] * 1e3:8.3f} {r['e_warp_ratio']:6.3f} "
+                      f"{fmt(r['ghost'], '6.3f')} {fmt(r.get('style_ratio', float('nan')), '6.3f')}")
+    print("\n== summary over sequences (worst = largest E_warp ratio)")
+    print(f"{'style':<14} {'method':<18} {'mean ratio':>10} {'worst':>6} {'ghost':>6} {'style':>6} {'still flicker':>13}")
+    for style, summary in report["summary"].items():
+        for name, s in summary.items():
+            print(f"{style:<14} {name:<18} {s['e_warp_ratio_mean']:10.3f} {s['e_warp_ratio_worst']:6.3f} "
+                  f"{fmt(s['ghost_mean'], '6.3f')} {fmt(s['style_ratio_mean'], '6.3f')} "
+                  f"{s['still_flicker']:8.3f} ({s['still_reduction']:.1f}x)")
+    print("\n== cost at 640x360 on CPU (median per frame)")
+    for style, c in report["cost"].items():
+        parts = ", ".join(f"{k} {v['ms']:.1f} ms ({v['ratio'] * 100:.1f}%)" for k, v in c["blend"].items())
+        print(f"{style:<14} net {c['net_ms']:.0f} ms; {parts}")
+
+
+def summarise(seqs: dict, still: dict, per_name: str) -> dict:
+    out = {}
+    for name in still:
+        rows = [rows[name] for rows in seqs.values()]
+        ratios = [r["e_warp_ratio"] for r in rows]
+        styles = [r["style_ratio"] for r in rows if "style_ratio" in r]
+        ghosts = [r["ghost"] for r in rows if r["ghost"] == r["ghost"]]
+        out[name] = {"e_warp_ratio_mean": float(np.mean(ratios)), "e_warp_ratio_worst": float(np.max(ratios)),
+                     "ghost_mean": float(np.mean(ghosts)) if ghosts else float("nan"),
+                     "style_ratio_mean": float(np.mean(styles)) if styles else float("nan"),
+                     "still_flicker": still[name], "still_reduction": still[per_name] / still[name]}
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--style", action="append", help="registered style name; repeatable (default mosaic, candy)")
+    ap.add_argument("--method", action="append", help="per-frame or SPACE:FLOW:STABILITY; repeatable")
+    ap.add_argument("--frames", type=int, default=24, help="frames per video clip")
+    ap.add_argument("--only", action="append", help="only sequences whose name contains this")
+    ap.add_argument("--style-frames", type=int, default=2, help="frames per sequence scored for style loss (0: skip)")
+    ap.add_argument("--strip", type=Path, help="write a strip of the last 6 fox frames (input + first 4 methods)")
+    ap.add_argument("--json", type=Path, help="also write every number here")
+    ap.add_argument("--shared-dir")
+    args = ap.parse_args()
+    shared = shared_dir(args.shared_dir, must_exist=True)
+    a = DEFAULT_STABILITY
+    specs = args.method or ["per-frame", f"output:dis:{a}", f"output:dis:{a}:detail", f"feature:dis:{a}",
+                            f"output:none:{a}"]
+    methods = [Method.parse(s) for s in (specs if "per-frame" in specs else ["per-frame", *specs])]
+    per_name = "per-frame"
+    seqs = load_sequences(shared, args.frames, args.only)
+    meter, measured = None, {}
+    report: dict = {"settings": {"methods": [m.name for m in methods], "frames": args.frames,
+                                 "default_stability": a, "box": BOX},
+                    "sequences": {}, "still": {}, "summary": {}, "cost": {}}
+    for style in args.style or ["mosaic", "candy"]:
+        net = load_net(style, shared)
+        if args.style_frames:
+            from livestyle.quality import QualityMeter
+            meter = QualityMeter(vgg_weights(None, shared), net.style_image)
+        per_seq, cost_times = {}, {"net": [], **{m.name: [] for m in methods if m.space != "none"}}
+        for seq in seqs:
+            outs, times = stylise(net, seq.frames, methods)
+            if seq.frames[0].shape[:2] == (BOX[1], BOX[0]):
+                for k, v in times.items():
+                    cost_times[k] += v[1:]  # the first call of a sequence computes no flow
+            if seq.name not in measured:
+                measured[seq.name] = dis_pairs(seq.frames)
+            per_seq[seq.name] = {"_flow": seq.flow_source, **score_sequence(
+                seq, outs, per_name, meter, args.style_frames, measured[seq.name])}
+            if args.strip and seq.name == STRIP_SEQUENCE and style == (args.style or ["mosaic"])[0]:
+                write_strip(args.strip, seq, outs, [m.name for m in methods[:4]])
+        still_frame = next(s for s in seqs if s.frames[0].shape[:2] == (BOX[1], BOX[0])).frames[0] \
+            if any(s.frames[0].shape[:2] == (BOX[1], BOX[0]) for s in seqs) else seqs[0].frames[0]
+        still = still_camera(net, still_frame, methods)
+        report["sequences"][style] = per_seq
+        report["still"][style] = still
+        report["summary"][style] = summarise({k: {n: r for n, r in v.items() if n != "_flow"}
+                                              for k, v in per_seq.items()}, still, per_name)
+        if cost_times["net"]:
+            net_ms = statistics.median(cost_times["net"]) * 1e3
+            report["cost"][style] = {"net_ms": net_ms, "frames": len(cost_times["net"]), "blend": {
+                k: {"ms": statistics.median(v) * 1e3, "ratio": statistics.median(v) * 1e3 / net_ms}
+                for k, v in cost_times.items() if k != "net" and v}}
+    print_tables(report)
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(report, indent=1))
+
+
+if __name__ == "__main__":
+    main()
