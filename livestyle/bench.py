@@ -143,7 +143,7 @@ def bench_table(nets, resolutions, backends, repeats: int = 5, warmup: int = 1, 
                 row = {"net": net, "resolution": f"{w}x{h}", "backend": backend, "precision": case.precision}
                 try:
                     fn = _runner(case, shared, painting)
-                except DeviceError as exc:
+                except (DeviceError, InputError) as exc:  # a combination that does not exist here
                     rows.append({**row, "skipped": str(exc)})
                     continue
                 times = _time(fn, frame, repeats, warmup)
