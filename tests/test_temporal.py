@@ -17,7 +17,7 @@ from conftest import SHARED, needs_shared
 from livestyle.errors import InputError
 from livestyle.paths import exported_dir
 from livestyle.runtime.temporal import (DEFAULT_STABILITY, TemporalBlender, consistency_mask, dis_flow,
-                                        motion_boundary_mask, warp)
+                                        motion_boundary_mask, restore_detail, warp)
 from livestyle.temporal_metrics import (flicker, measurement_flow, noisy_still, read_flo, resize_flow_to,
                                         visible_mask, warping_error)
 
@@ -110,6 +110,14 @@ def test_ground_truth_flow_aligns_sintel_frames():
     assert warping_error(f2, f3, flow, valid) < 0.25 * warping_error(f2, f3, flow * 0, valid)
     half = resize_flow_to(flow, (218, 512))
     assert np.abs(half).max() == pytest.approx(np.abs(flow).max() / 2, rel=0.05)
+
+
+def test_detail_restoration_only_gives_back_lost_contrast():
+    current = texture(64, 64, 3).astype(np.float32)[None]
+    assert np.allclose(restore_detail(current, current), current, atol=1e-3)   # nothing lost: unchanged
+    flat = cv2.GaussianBlur(current[0], (0, 0), 0.7)[None]                    # detail averaged away
+    detail = lambda x: np.abs(x - cv2.GaussianBlur(x[0], (0, 0), 1.0)[None]).mean()  # noqa: E731
+    assert detail(flat) < detail(restore_detail(flat, current)) <= 1.5 * detail(flat) + 1e-3
 
 
 # ------------------------------------------------------------------------------ blender

@@ -262,18 +262,20 @@ def fmt(x: float, spec: str = ".4f") -> str:
 def print_tables(report: dict) -> None:
     for style, seqs in report["sequences"].items():
         print(f"\n== {style}: warping error (E_warp, x1e3), ratio to per-frame, ghost ratio, style-loss ratio")
-        print(f"{'sequence':<26} {'flow':<8} {'method':<18} {'E_warp':>8} {'ratio':>6} {'ghost':>6} {'style':>6}")
+        print(f"{'sequence':<26} {'flow':<8} {'method':<22} {'E_warp':>8} {'ratio':>6} {'ghost':>6} {'style':>6}")
         for seq, rows in seqs.items():
             for name, r in rows.items():
                 if name == "_flow":
                     continue
-                print(f"{seq:<26} {rows['_flow']:<8} {name:<18} {r['e_warp'] * 1e3:8.3f} {r['e_warp_ratio']:6.3f} "
+                print(f"{seq:<26} {rows['_flow']:<8} {name:<22} {r['e_warp'] * 1e3:8.3f} "
+                      f"{r['e_warp_ratio']:6.3f} "
                       f"{fmt(r['ghost'], '6.3f')} {fmt(r.get('style_ratio', float('nan')), '6.3f')}")
     print("\n== summary over sequences (worst = largest E_warp ratio)")
-    print(f"{'style':<14} {'method':<18} {'mean ratio':>10} {'worst':>6} {'ghost':>6} {'style':>6} {'still flicker':>13}")
+    print(f"{'style':<14} {'method':<22} {'mean ratio':>10} {'worst':>6} {'ghost':>6} {'style':>6} "
+          f"{'still flicker':>13}")
     for style, summary in report["summary"].items():
         for name, s in summary.items():
-            print(f"{style:<14} {name:<18} {s['e_warp_ratio_mean']:10.3f} {s['e_warp_ratio_worst']:6.3f} "
+            print(f"{style:<14} {name:<22} {s['e_warp_ratio_mean']:10.3f} {s['e_warp_ratio_worst']:6.3f} "
                   f"{fmt(s['ghost_mean'], '6.3f')} {fmt(s['style_ratio_mean'], '6.3f')} "
                   f"{s['still_flicker']:8.3f} ({s['still_reduction']:.1f}x)")
     print("\n== cost at 640x360 on CPU (median per frame)")
@@ -302,7 +304,8 @@ def main() -> None:
     ap.add_argument("--method", action="append", help="per-frame or SPACE:FLOW:STABILITY; repeatable")
     ap.add_argument("--frames", type=int, default=24, help="frames per video clip")
     ap.add_argument("--only", action="append", help="only sequences whose name contains this")
-    ap.add_argument("--style-frames", type=int, default=2, help="frames per sequence scored for style loss (0: skip)")
+    ap.add_argument("--style-frames", type=int, default=2,
+                    help="frames per sequence scored for style loss (0: skip)")
     ap.add_argument("--strip", type=Path, help="write a strip of the last 6 fox frames (input + first 4 methods)")
     ap.add_argument("--json", type=Path, help="also write every number here")
     ap.add_argument("--shared-dir")

@@ -63,11 +63,15 @@ DETAIL_SIGMA, DETAIL_WINDOW, DETAIL_MAX_GAIN = 1.0, 6.0, 1.5
 CUT_RELIABLE_FRACTION = 0.35
 
 
+def _shape(x) -> object:
+    return getattr(x, "shape", type(x).__name__)
+
+
 def check_features(features: np.ndarray, image: np.ndarray) -> None:
     if not isinstance(features, np.ndarray) or features.ndim != 3 or features.size == 0:
-        raise InputError(f"temporal blending needs features [C, h, w], got {getattr(features, 'shape', type(features))}")
+        raise InputError(f"temporal blending needs values [C, h, w], got {_shape(features)}")
     if not isinstance(image, np.ndarray) or image.ndim != 3 or image.shape[0] != 3:
-        raise InputError(f"temporal blending needs the frame as [3, H, W] RGB, got {getattr(image, 'shape', type(image))}")
+        raise InputError(f"temporal blending needs the frame as [3, H, W] RGB, got {_shape(image)}")
     if image.shape[1] < features.shape[1] or image.shape[2] < features.shape[2]:
         raise InputError(f"frame {image.shape[1:]} is smaller than its features {features.shape[1:]}")
 
