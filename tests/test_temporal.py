@@ -216,3 +216,28 @@ def test_still_camera_flicker_is_lower_with_blending(still_camera, flow):
     blended = [hwc01(blender(y, chw255(f))) for y, f in zip(outputs, frames)]
     reduction = flicker([hwc01(y) for y in outputs], skip=3) / flicker(blended, skip=3)
     assert reduction > 3.0, f"flicker only reduced {reduction:.1f}x"
+
+
+@needs_shared
+def test_streaming_stylizer_blends_its_output_by_default():
+    """What `video`/`cam` build: the single mosaic graph with output-space blending, steadier than
+    the same graph per frame, and back to per-frame after reset() (a new clip has no history)."""
+    from livestyle.runtime.stylizer import create_stylizer
+
+    frames = read_clip("fox", 5, (160, 160))
+    bgr = [np.ascontiguousarray((f[:, :, ::-1] * 255).round().astype(np.uint8)) for f in frames]
+    streaming = create_stylizer("mosaic", device="cpu", streaming=True)
+    per_frame = create_stylizer("mosaic", device="cpu", streaming=True, stability=0.0)
+    assert streaming.blender is not None and streaming.blend_space == "output"
+    assert per_frame.blender is None
+    outs = {"blended": [streaming(f) for f in bgr], "per": [per_frame(f) for f in bgr]}
+    errors = {k: [] for k in outs}
+    for t in range(1, len(frames)):
+        flow = measurement_flow(frames[t], frames[t - 1])
+        mask = visible_mask(flow, measurement_flow(frames[t - 1], frames[t]))
+        for k, ys in outs.items():
+            errors[k].append(warping_error(ys[t][:, :, ::-1] / 255.0, ys[t - 1][:, :, ::-1] / 255.0, flow, mask))
+    ratio = np.mean(errors["blended"]) / np.mean(errors["per"])
+    assert ratio < 0.6, f"the streaming stylizer only reached {ratio:.2f}x of per-frame warping error"
+    streaming.reset()
+    np.testing.assert_array_equal(streaming(bgr[-1]), outs["per"][-1])

@@ -1,8 +1,10 @@
-"""End-to-end frames/s of ``livestyle video`` beside stylizer-only frames/s, at 640x360 and 1280x720.
+"""End-to-end frames/s of ``livestyle video`` beside stylizer-only frames/s, at 640x360 and 1280x720,
+and the capture-to-display latency of ``livestyle cam`` in frame times of the same stylizer.
 
 The gap between the two columns is what decoding, colour conversion, encoding and the threads
 cost (or, when they overlap inference well, don't). Both run in the same process on the same
-frames, so the table compares like with like.
+frames, with the stylizer ``video`` builds (temporal blending on at its default), so the table
+compares like with like. The latency row plays the clip as a camera through ``cam``'s pipeline.
 
     python tools/bench_video.py --style NAME --device cuda --fp16 --frames 96
     python tools/bench_video.py --stand-in          # I/O ceiling: a stylizer that only inverts
@@ -22,7 +24,8 @@ from livestyle.cli.common import positive_int  # noqa: E402
 from livestyle.cli.video import add_stylizer_options, stylizer_options  # noqa: E402
 from livestyle.media.video import VideoReader  # noqa: E402
 from livestyle.paths import shared_dir  # noqa: E402
-from livestyle.pipeline import stylize_video  # noqa: E402
+from livestyle.media.sources import CameraSource  # noqa: E402
+from livestyle.pipeline import LivePipeline, stylize_video  # noqa: E402
 
 CLIPS = {"640x360": "videos/clips/big_buck_bunny_cut.mp4", "1280x720": "videos/clips/office_meeting_720p.mp4"}
 WARMUP = 3
@@ -65,14 +68,38 @@ def _sync() -> None:
         torch.cuda.synchronize()
 
 
+class NullSink:
+    """Shows nothing, so the latency is the pipeline's own (capture, inference, hand-over)."""
+
+    def open(self, width, height, fps, controls):
+        pass
+
+    def send(self, image, meta):
+        pass
+
+    def close(self):
+        pass
+
+
+def live_latency(clip: Path, stylizer, frames: int) -> dict:
+    """``cam`` with the clip as its camera: mean capture-to-display latency over the last frames."""
+    stylizer.reset()
+    with CameraSource(clip) as source:
+        stats = LivePipeline(source, stylizer, [NullSink()], max_frames=frames).run()
+    return dict(latency_ms=stats.latency_ms, fps=stats.fps, dropped=stats.dropped)
+
+
 def bench(label: str, clip: Path, stylizer, frames: int, batch: int, preset: str | None, out_dir: Path) -> dict:
     with VideoReader(clip) as reader:
         fps = reader.info.fps
         images = [f.image for _, f in zip(range(frames), reader)]
+    stylizer.reset()
     only = stylizer_only_fps(stylizer, images, batch)
+    stylizer.reset()
     stats = stylize_video(clip, out_dir / f"{label}.mp4", stylizer, duration=len(images) / fps,
                           batch=batch, preset=preset, progress=False)
-    return dict(size=label, frames=stats.frames, stylizer=only, end_to_end=stats.fps)
+    live = live_latency(clip, stylizer, min(frames, 30))
+    return dict(size=label, frames=stats.frames, stylizer=only, end_to_end=stats.fps, **live)
 
 
 def main() -> int:
@@ -90,7 +117,7 @@ def main() -> int:
     else:
         from livestyle.runtime.stylizer import create_stylizer
 
-        stylizer = create_stylizer(**stylizer_options(args))
+        stylizer = create_stylizer(**stylizer_options(args, streaming=True))
     shared = shared_dir(args.shared_dir)
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -103,10 +130,13 @@ def main() -> int:
 
     print(f"stylizer: {stylizer.name}  batch {args.batch}  device {args.device}{'  fp16' if args.fp16 else ''}"
           f"  x264 preset {args.preset or 'medium'}")
-    print(f"{'size':>10} {'frames':>7} {'stylizer-only f/s':>18} {'end-to-end f/s':>15} {'e2e/only':>9}")
+    print(f"{'size':>10} {'frames':>7} {'stylizer-only f/s':>18} {'end-to-end f/s':>15} {'e2e/only':>9}"
+          f" {'cam latency ms':>15} {'in frame times':>15}")
     for r in rows:
         ratio = r["end_to_end"] / r["stylizer"] if r["stylizer"] else 0.0
-        print(f"{r['size']:>10} {r['frames']:>7} {r['stylizer']:>18.1f} {r['end_to_end']:>15.1f} {ratio:>9.0%}")
+        frame_ms = 1000.0 / r["stylizer"] if r["stylizer"] else float("nan")
+        print(f"{r['size']:>10} {r['frames']:>7} {r['stylizer']:>18.1f} {r['end_to_end']:>15.1f} {ratio:>9.0%}"
+              f" {r['latency_ms']:>15.0f} {r['latency_ms'] / frame_ms:>15.2f}")
     return 0 if rows else 1
 
 

@@ -7,8 +7,9 @@
 Runs each style's split encoder/decoder ONNX graphs (CPU) over the shared clips and Sintel/marple8
 frames, with these methods (``--method`` replaces them; ``SPACE:FLOW:STABILITY[:detail]``):
   per-frame              no blending
-  output:dis:A           TemporalBlender on the decoded RGB output (the recommended default)
+  output:dis:A           TemporalBlender on the decoded RGB output (the runtime default)
   output:dis:A:detail    the same with keep_detail (texture contrast restored)
+  output:dis:A:flow640   the same with flow estimated at up to 640 px instead of 320
   feature:dis:A          the blender on the encoder features
   output:none:A          no flow: exponential blending gated by the frame difference (still cameras)
 and prints warping error (Lai et al. 2018; ground-truth flow for the Sintel pair, DeepFlow for
@@ -33,7 +34,7 @@ import numpy as np
 from livestyle.paths import shared_dir, vgg_weights
 from livestyle.runtime import registry
 from livestyle.runtime.engine import Engine
-from livestyle.runtime.temporal import DEFAULT_STABILITY, TemporalBlender
+from livestyle.runtime.temporal import DEFAULT_STABILITY, FLOW_LONG_SIDE, TemporalBlender
 from livestyle.temporal_metrics import (flicker, ghost_ratio, measurement_flow, noisy_still, read_flo,
                                         resize_flow_to, revealed_mask, visible_mask, warping_error)
 
@@ -69,13 +70,19 @@ class Method:
     flow: str = "dis"
     stability: float = 0.0
     keep_detail: bool = False
+    flow_long_side: int = FLOW_LONG_SIDE
 
     @staticmethod
     def parse(spec: str) -> Method:
+        """``per-frame`` or ``SPACE:FLOW:STABILITY`` plus options ``:detail`` and ``:flowPX``."""
         if spec == "per-frame":
             return Method("per-frame")
         space, flow, a, *extra = spec.split(":")
-        return Method(spec, space, flow, float(a), extra == ["detail"])
+        sides = [int(e[4:]) for e in extra if e.startswith("flow") and e[4:].isdigit()]
+        unknown = [e for e in extra if e != "detail" and not (e.startswith("flow") and e[4:].isdigit())]
+        if unknown or space not in ("output", "feature"):
+            raise SystemExit(f"bad method '{spec}': use per-frame or SPACE:FLOW:STABILITY[:detail][:flowPX]")
+        return Method(spec, space, flow, float(a), "detail" in extra, sides[-1] if sides else FLOW_LONG_SIDE)
 
 
 # ----------------------------------------------------------------------------------- data
@@ -173,7 +180,8 @@ def load_net(name: str, shared: Path) -> Net:
 
 def stylise(net: Net, frames: list[np.ndarray], methods: list[Method]) -> tuple[dict, dict]:
     """Outputs ([H, W, 3] 0..1) of every method, and per-frame timings in seconds."""
-    blenders = {m.name: TemporalBlender(m.stability, m.flow, keep_detail=m.keep_detail)
+    blenders = {m.name: TemporalBlender(m.stability, m.flow, flow_long_side=m.flow_long_side,
+                                        keep_detail=m.keep_detail)
                 for m in methods if m.space != "none"}
     outs: dict[str, list[np.ndarray]] = {m.name: [] for m in methods}
     times: dict[str, list[float]] = {"net": [], **{m.name: [] for m in methods if m.space != "none"}}

@@ -79,6 +79,8 @@ def run(args: argparse.Namespace) -> int:
             _say(f"note: {notice}")
 
         stylizer, styles, load_style, load_painting = _stylizers(args)
+        if getattr(stylizer, "model_name", None) not in (None, stylizer.name):
+            _say(f"'{stylizer.name}' runs its light net {stylizer.model_name} on the CPU (--model full for the full net)")
         pipeline = LivePipeline(source, stylizer, sinks, styles=styles, load_style=load_style,
                                 load_painting=load_painting, max_frames=args.max_frames)
         if server:
@@ -114,7 +116,7 @@ def _stylizers(args):
     options = stylizer_options(args, streaming=True)
     stylizer = create_stylizer(**options)
     paintings = {f"image:{p.stem}": p for p in (list_images(args.style_dir) if args.style_dir else [])}
-    styles = list_style_names(shared_dir=args.shared_dir) + list(paintings)
+    styles = list_style_names(shared_dir=args.shared_dir, variants=False) + list(paintings)
     fixed = {**options, "style_images": None, "style_weights": None}
     adain = [stylizer] if hasattr(stylizer, "with_style") else []  # already an AdaIN stylizer
 

@@ -56,6 +56,9 @@ def add_stylizer_options(p: argparse.ArgumentParser, temporal: bool = True) -> N
     g.add_argument("--style-weights", type=_weights, metavar="W1,W2,...",
                    help="mixing weights, one per --style-image")
     g.add_argument("--alpha", type=unit_float, default=1.0, help="style strength, 0 = photo, 1 = full style")
+    g.add_argument("--model", choices=("auto", "full", "fast"), default="auto",
+                   help="fixed styles: full = Johnson net, fast = its light distilled student (real time "
+                        "on a CPU, where one is shipped); auto = fast for video/cam on a CPU, else full")
     g.add_argument("--size", type=size_arg, help="stylise at this long-side size (smaller is faster)")
     g.add_argument("--preserve-color", choices=("luminance", "histogram"),
                    help="keep the photo's colours, take only the style's texture")
@@ -67,7 +70,7 @@ def add_stylizer_options(p: argparse.ArgumentParser, temporal: bool = True) -> N
 
 def _add_temporal_options(g) -> None:
     g.add_argument("--stability", type=unit_float,
-                   help="video/cam: blend each frame's features with the previous frame's (moved by "
+                   help="video/cam: blend each stylised frame with the previous result (moved by "
                         "optical flow) against flicker; 0 = off (per-frame), 1 = strongest "
                         "(default: livestyle.runtime.temporal.DEFAULT_STABILITY)")
     g.add_argument("--flow", choices=("dis", "none"), default="dis",
@@ -90,5 +93,5 @@ def stylizer_options(args: argparse.Namespace, streaming: bool = False) -> dict:
     return dict(style=args.style, style_images=args.style_image, style_weights=args.style_weights,
                 alpha=args.alpha, size=args.size, device=args.device, fp16=args.fp16, int8=args.int8,
                 preserve_color=args.preserve_color, shared_dir=args.shared_dir,
-                stability=getattr(args, "stability", None), flow=getattr(args, "flow", "dis"),
+                model=getattr(args, "model", "auto"), stability=getattr(args, "stability", None), flow=getattr(args, "flow", "dis"),
                 streaming=streaming)

@@ -51,6 +51,9 @@ def run(args: argparse.Namespace) -> int:
     # Everything about the files is checked before the (slow) model load.
     check_video_job(args.input, args.output, args.start, args.duration, args.codec)
     stylizer = create_stylizer(**stylizer_options(args, streaming=True))
+    if getattr(stylizer, "model_name", None) not in (None, stylizer.name):
+        print(f"livestyle video: '{stylizer.name}' runs its light net {stylizer.model_name} on the CPU "
+              f"(--model full for the full net)", file=sys.stderr)
     stats = stylize_video(args.input, args.output, stylizer, start=args.start, duration=args.duration,
                           codec=args.codec, crf=args.crf, preset=args.preset, batch=args.batch,
                           progress=not args.no_progress)

@@ -13,7 +13,8 @@ import numpy as np
 from ..errors import InputError
 from ..media.images import read_image, to_bgr
 from .engine import Engine
-from .split import FeatureBlender, SplitStylizer
+from .split import SplitStylizer
+from .stylizer import FrameBlender
 
 STYLE_SIZE = 512   # long side the painting is encoded at; strokes scale with it
 MIN_STYLE_SIDE = 32
@@ -49,7 +50,7 @@ class AdaINStylizer(SplitStylizer):
 
     def __init__(self, style_graph: Engine, encoder: Engine, decoder: Engine, size: int | None = None,
                  preserve_color: str | None = None, alpha: float = 1.0,
-                 blender: FeatureBlender | None = None, style_size: int = STYLE_SIZE):
+                 blender: FrameBlender | None = None, style_size: int = STYLE_SIZE):
         super().__init__(encoder, decoder, "adain", size=size, preserve_color=preserve_color, blender=blender)
         if not 0.0 <= alpha <= 1.0:
             raise InputError(f"--alpha must be in 0..1, got {alpha}")
@@ -99,7 +100,7 @@ def read_style_images(items: list) -> list[np.ndarray]:
 def create_adain_stylizer(style_images: list, style_weights: list[float] | None = None,
                           alpha: float = 1.0, size: int | None = None, device: str = "auto",
                           fp16: bool = False, preserve_color: str | None = None, shared_dir=None,
-                          blender: FeatureBlender | None = None,
+                          blender: FrameBlender | None = None,
                           style_size: int = STYLE_SIZE) -> AdaINStylizer:
     from .registry import adain_graphs
 

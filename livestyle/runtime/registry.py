@@ -73,8 +73,19 @@ def list_styles(shared: str | Path | None = None) -> list[StyleInfo]:
     return _own_styles() + _engstrom_styles(shared_dir(shared))
 
 
-def list_style_names(shared_dir: str | Path | None = None) -> list[str]:
-    return [s.name for s in list_styles(shared_dir) if s.kind != "adain"]
+def list_style_names(shared_dir: str | Path | None = None, variants: bool = True) -> list[str]:
+    """Fixed styles by name; ``variants=False`` leaves out ``<name>_fast`` where ``<name>`` exists
+    (``--model`` picks between the two, so a style picker should list the style once)."""
+    names = [s.name for s in list_styles(shared_dir) if s.kind != "adain"]
+    if variants:
+        return names
+    return [n for n in names if not (n.endswith("_fast") and n.removesuffix("_fast") in names)]
+
+
+def fast_style_names(shared_dir: str | Path | None = None) -> list[str]:
+    """The ``<name>_fast`` light CPU variants shipped beside their ``<name>``."""
+    names = list_style_names(shared_dir)
+    return sorted(set(names) - set(list_style_names(shared_dir, variants=False)))
 
 
 def resolve_style(name: str, shared: str | Path | None = None, variant: str = "full") -> StyleInfo:

@@ -8,6 +8,7 @@ not zeros, so no dark border seeps in), stylised, cropped back and returned at t
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Protocol
 
 import cv2
 import numpy as np
@@ -66,23 +67,48 @@ def finish(output_rgb: np.ndarray, prepared: Prepared) -> np.ndarray:
     return out
 
 
+class FrameBlender(Protocol):
+    """Temporal blending (``runtime/temporal.py``): values of a frame mixed with the history."""
+
+    def __call__(self, values: np.ndarray, image: np.ndarray) -> np.ndarray:
+        """values [C, h, w] computed from ``image`` [3, H, W] (RGB 0..255) -> blended values."""
+
+    def reset(self) -> None:
+        """Forget the history (new clip, new style)."""
+
+
 class Stylizer:
-    """Stylises BGR frames with one ONNX graph; subclasses add graph inputs (AdaIN style stats)."""
+    """Stylises BGR frames with one ONNX graph; subclasses add graph inputs (AdaIN style stats).
+
+    With a ``blender`` consecutive calls are treated as a video: each frame's decoded output is
+    blended with the previous result along the optical flow (output space, the measured best;
+    docs/temporal.md). Output is blended before colour preservation, which only swaps colours.
+    """
 
     size_multiple = SIZE_MULTIPLE   # the graph's total stride: input sides are padded to it
+    blend_space = "output"
 
     def __init__(self, engine: Engine, name: str, size: int | None = None,
-                 preserve_color: str | None = None):
+                 preserve_color: str | None = None, blender: FrameBlender | None = None):
         if size is not None and not 16 <= size <= 16384:
             raise InputError(f"--size must be between 16 and 16384 pixels, got {size}")
         self.engine, self.name, self.size = engine, name, size
         self.preserve_color = parse_preserve_color(preserve_color)
+        self.blender = blender
+        self.model_name: str | None = None   # the net that runs when it differs: a fast variant
 
     def extra_feeds(self, batch: int) -> dict[str, np.ndarray]:
         return {}
 
     def run_graph(self, batch: np.ndarray) -> np.ndarray:
         return self.engine.run({"image": batch, **self.extra_feeds(len(batch))})[0]
+
+    def infer(self, batch: np.ndarray) -> np.ndarray:
+        output = self.run_graph(batch)
+        if self.blender is None or self.blend_space != "output":
+            return output
+        # Frames of a batch are consecutive, so each one blends with the one before it.
+        return np.stack([self.blender(y, x) for y, x in zip(output, batch)])
 
     def __call__(self, frame_bgr: np.ndarray) -> np.ndarray:
         return self.stylize_batch([frame_bgr])[0]
@@ -95,7 +121,7 @@ class Stylizer:
         for i, p in enumerate(prepared):
             groups.setdefault(p.tensor.shape, []).append(i)
         for idx in groups.values():
-            result = self.run_graph(np.stack([prepared[i].tensor for i in idx]))
+            result = self.infer(np.stack([prepared[i].tensor for i in idx]))
             for j, i in enumerate(idx):
                 outputs[i] = finish(result[j], prepared[i])
         if self.preserve_color is not None:
@@ -104,19 +130,22 @@ class Stylizer:
         return outputs  # type: ignore[return-value]
 
     def reset(self) -> None:
-        """Forget temporal history; the per-frame stylizer has none."""
+        """Forget temporal history (call between clips and when the style changes)."""
+        if self.blender is not None:
+            self.blender.reset()
 
 
 def create_stylizer(style: str | None = None, style_images: list[str] | None = None,
                     style_weights: list[float] | None = None, alpha: float = 1.0,
                     size: int | None = None, device: str = "auto", fp16: bool = False,
                     preserve_color: str | None = None, shared_dir=None,
-                    stability: float | None = None, model: str = "full", flow: str = "dis",
+                    stability: float | None = None, model: str = "auto", flow: str = "dis",
                     streaming: bool = False, int8: bool = False) -> Stylizer:
     """Build the stylizer a command asked for: a named fixed style, or AdaIN from style images.
 
     ``streaming`` (video, cam) turns temporal blending on at its default strength unless
-    ``stability`` says otherwise; single images are never blended.
+    ``stability`` says otherwise; single images are never blended. ``model='auto'`` uses a
+    style's fast variant for streams on a CPU when one is shipped.
     """
     from . import registry
 
@@ -124,6 +153,8 @@ def create_stylizer(style: str | None = None, style_images: list[str] | None = N
     if int8 and fp16:
         raise InputError("choose one of --fp16 and --int8")
     if style_images:
+        if model == "fast":
+            raise InputError("--model fast is for fixed styles (--style); --style-image uses the AdaIN net")
         if int8:
             raise InputError("--int8 is for fixed styles (--style); AdaIN's statistics need full precision")
         if style:
@@ -135,21 +166,30 @@ def create_stylizer(style: str | None = None, style_images: list[str] | None = N
     if style_weights:
         raise InputError("--style-weights mixes several --style-image paintings; it does nothing with --style")
     name = style or registry.default_style(shared_dir)
-    variant = model
-    if model == "auto":
-        from .engine import choose_providers
-        variant = "full" if choose_providers(device)[0] != "CPUExecutionProvider" else "fast"
-    info = registry.resolve_style(name, shared_dir, variant=variant)
+    info = registry.resolve_style(name, shared_dir, variant=_variant(model, device, streaming))
+    if model == "fast" and info.variant != "fast":
+        raise InputError(f"'{name}' has no fast variant; use --model full or auto "
+                         f"(fast nets: {', '.join(registry.fast_style_names(shared_dir)) or 'none'})")
     if info.kind == "adain":
         raise InputError(f"'{name}' stylises with any painting: use --style-image IMG instead of --style")
-    if blender is None:
-        engine = Engine(registry.onnx_for(info, fp16=fp16, int8=int8, shared=shared_dir), device=device)
-        return Stylizer(engine, info.name, size=size, preserve_color=preserve_color)
-    from .split import SplitStylizer
+    engine = Engine(registry.onnx_for(info, fp16=fp16, int8=int8, shared=shared_dir), device=device)
+    # Named as asked ("mosaic" even when its fast net runs), so style pickers find their entry.
+    stylizer = Stylizer(engine, name, size=size, preserve_color=preserve_color, blender=blender)
+    stylizer.model_name = info.name
+    return stylizer
 
-    encoder, decoder = registry.split_onnx_for(info, fp16=fp16, int8=int8, shared=shared_dir)
-    return SplitStylizer(Engine(encoder, device=device), Engine(decoder, device=device), info.name,
-                         size=size, preserve_color=preserve_color, blender=blender)
+
+def _variant(model: str, device: str, streaming: bool) -> str:
+    """``auto`` takes the fast net only where it matters: frames in a stream on a CPU."""
+    if model not in ("auto", "full", "fast"):
+        raise InputError(f"unknown --model '{model}'; use auto, full or fast")
+    if model != "auto":
+        return model
+    if not streaming:
+        return "full"
+    from .engine import choose_providers
+
+    return "fast" if choose_providers(device)[0] == "CPUExecutionProvider" else "full"
 
 
 def _make_blender(stability: float | None, flow: str, streaming: bool):

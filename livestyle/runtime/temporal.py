@@ -17,7 +17,7 @@ When most of the frame fails (a scene cut) the history is dropped instead of sme
 only needs the frame the values came from. Measured (docs/temporal.md), blending the *output*
 steadies far more (warping error 0.2-0.6x of per-frame vs 0.55-1.05x for features at 1/4
 resolution: a decoder is not shift-equivariant at sub-feature-pixel shifts, so warped features do
-not decode to warped strokes), which is why DEFAULT_SPACE is "output".
+not decode to warped strokes), which is why the stylizers blend their output by default.
 
 Flow and masks are computed on small grey frames (320 px long side), so the blender costs a few
 tens of milliseconds per 640x360 frame on a CPU, next to about a second for the net.
@@ -33,7 +33,6 @@ import numpy as np
 from ..errors import InputError
 
 DEFAULT_STABILITY = 0.8
-DEFAULT_SPACE = "output"      # where a stylizer should apply the blender: "output" or "feature"
 FLOW_MODES = ("dis", "none")
 
 # Flow is estimated on grey frames at most this wide/high. DIS 'medium' at 320 px has about half
