@@ -318,11 +318,11 @@ def main() -> None:
     ap.add_argument("--json", type=Path, help="also write every number here")
     ap.add_argument("--shared-dir")
     args = ap.parse_args()
-    shared = shared_dir(args.shared_dir, must_exist=True)
     a = DEFAULT_STABILITY
     specs = args.method or ["per-frame", f"output:dis:{a}", f"output:dis:{a}:detail", f"feature:dis:{a}",
                             f"output:none:{a}"]
     methods = [Method.parse(s) for s in (specs if "per-frame" in specs else ["per-frame", *specs])]
+    shared = shared_dir(args.shared_dir, must_exist=True)
     per_name = "per-frame"
     seqs = load_sequences(shared, args.frames, args.only)
     meter, measured = None, {}

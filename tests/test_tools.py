@@ -1,0 +1,28 @@
+"""The measurement scripts in tools/ run and print what docs/ quote (tiny configurations, no timings asserted)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from conftest import needs_shared
+
+TOOLS = Path(__file__).resolve().parents[1] / "tools"
+
+
+@needs_shared
+def test_bench_video_prints_end_to_end_and_latency_columns():
+    run = subprocess.run([sys.executable, str(TOOLS / "bench_video.py"), "--stand-in", "--frames", "6",
+                          "--sizes", "640x360"], capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr
+    header, row = run.stdout.strip().splitlines()[-2:]
+    assert "end-to-end f/s" in header and "cam latency ms" in header
+    cells = row.split()
+    assert cells[0] == "640x360" and int(cells[1]) == 6 and float(cells[3]) > 0
+
+
+def test_temporal_eval_rejects_a_malformed_method():
+    run = subprocess.run([sys.executable, str(TOOLS / "temporal_eval.py"), "--method", "output:dis:0.8:sharp"],
+                         capture_output=True, text=True, timeout=120)
+    assert run.returncode != 0 and "bad method" in run.stderr
