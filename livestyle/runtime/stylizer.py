@@ -7,6 +7,7 @@ not zeros, so no dark border seeps in), stylised, cropped back and returned at t
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -73,6 +74,12 @@ class FrameBlender(Protocol):
     def __call__(self, values: np.ndarray, image: np.ndarray) -> np.ndarray:
         """values [C, h, w] computed from ``image`` [3, H, W] (RGB 0..255) -> blended values."""
 
+    def motion(self, image: np.ndarray):
+        """What the blend needs from the input frame alone (flow, reliability)."""
+
+    def apply(self, values: np.ndarray, motion) -> np.ndarray:
+        """``__call__`` with the motion already estimated."""
+
     def reset(self) -> None:
         """Forget the history (new clip, new style)."""
 
@@ -96,6 +103,7 @@ class Stylizer:
         self.preserve_color = parse_preserve_color(preserve_color)
         self.blender = blender
         self.model_name: str | None = None   # the net that runs when it differs: a fast variant
+        self._flow_pool: ThreadPoolExecutor | None = None
 
     def extra_feeds(self, batch: int) -> dict[str, np.ndarray]:
         return {}
@@ -104,11 +112,20 @@ class Stylizer:
         return self.engine.run({"image": batch, **self.extra_feeds(len(batch))})[0]
 
     def infer(self, batch: np.ndarray) -> np.ndarray:
-        output = self.run_graph(batch)
         if self.blender is None or self.blend_space != "output":
-            return output
-        # Frames of a batch are consecutive, so each one blends with the one before it.
-        return np.stack([self.blender(y, x) for y, x in zip(output, batch)])
+            return self.run_graph(batch)
+        # The motion depends on the input frames only, so the optical flow is estimated on a
+        # second thread while the net runs (both release the GIL). Frames of a batch are
+        # consecutive: each one blends with the one before it.
+        blender = self.blender
+        pending = self._flow_thread().submit(lambda: [blender.motion(x) for x in batch])
+        output = self.run_graph(batch)
+        return np.stack([blender.apply(y, m) for y, m in zip(output, pending.result())])
+
+    def _flow_thread(self) -> ThreadPoolExecutor:
+        if self._flow_pool is None:
+            self._flow_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="livestyle-flow")
+        return self._flow_pool
 
     def __call__(self, frame_bgr: np.ndarray) -> np.ndarray:
         return self.stylize_batch([frame_bgr])[0]

@@ -255,6 +255,19 @@ class BlendStats:
     first: bool = True         # no history (first frame, after reset or a size change)
 
 
+@dataclass(frozen=True)
+class Motion:
+    """How a frame moved since the previous one: everything the blend needs from the *input*.
+
+    It depends on the input frames only, so it can be computed while the net runs on the frame.
+    """
+
+    image_hw: tuple[int, int]
+    grey: np.ndarray | None = None       # None when blending is off
+    mask: np.ndarray | None = None       # 0..1 at the flow grid; None: no previous frame to use
+    flow: np.ndarray | None = None       # current -> previous at the flow grid; None: no flow mode
+
+
 class TemporalBlender:
     """Blends each frame's values [C, h, w] with the previous result, warped by optical flow.
 
@@ -262,6 +275,10 @@ class TemporalBlender:
     from; ``reset()`` between clips or when the style changes. Works for any ratio of frame to
     value size (decoded output 1, Johnson features 4, AdaIN features 8). The result has the
     dtype of ``features`` (an fp16 decoder gets fp16 back); the history is kept in float32.
+
+    ``blender(values, image)`` is ``blender.apply(values, blender.motion(image))``; the two halves
+    exist so a stylizer can estimate the motion of frame t while its net stylises frame t.
+    Motions must be applied in the order they were made.
     """
 
     def __init__(self, stability: float = DEFAULT_STABILITY, flow: str = "dis",
@@ -285,31 +302,49 @@ class TemporalBlender:
 
     def __call__(self, features: np.ndarray, image: np.ndarray) -> np.ndarray:
         check_features(features, image)
+        return self.apply(features, self.motion(image))
+
+    def motion(self, image: np.ndarray) -> Motion:
+        """Flow and reliability of ``image`` [3, H, W] against the frame before it."""
+        if not isinstance(image, np.ndarray) or image.ndim != 3 or image.shape[0] != 3:
+            raise InputError(f"temporal blending needs the frame as [3, H, W] RGB, got {_shape(image)}")
+        hw = image.shape[1:]
         if self.stability == 0.0:
-            return features
-        grey = grey_small(image, flow_size(image.shape[1:], self.flow_long_side))
-        prev, prev_grey = self._prev_features, self._prev_grey
-        if prev is None or prev.shape != features.shape or prev_grey.shape != grey.shape:
-            return self._remember(features, grey, BlendStats())
+            return Motion(hw)
+        grey = grey_small(image, flow_size(hw, self.flow_long_side))
+        prev_grey, self._prev_grey = self._prev_grey, grey
+        if prev_grey is None or prev_grey.shape != grey.shape:
+            return Motion(hw, grey)
         mask, flow = reliability(grey, prev_grey, self.flow_mode)
+        return Motion(hw, grey, mask, flow)
+
+    def apply(self, features: np.ndarray, motion: Motion) -> np.ndarray:
+        """``features`` of the frame ``motion`` describes, blended with the warped history."""
+        if motion.grey is None:
+            return features
+        prev = self._prev_features
+        if motion.mask is None or prev is None or prev.shape != features.shape:
+            return self._remember(features, BlendStats())
+        mask = motion.mask
         feat_hw = features.shape[1:]
         if mask.shape != feat_hw:
             interp = cv2.INTER_AREA if feat_hw[0] < mask.shape[0] else cv2.INTER_LINEAR
             mask = cv2.resize(mask, (feat_hw[1], feat_hw[0]), interpolation=interp)
         reliable = float(mask.mean())
         if reliable < self.cut_fraction:
-            return self._remember(features, grey, BlendStats(reliable, cut=True, first=False))
+            return self._remember(features, BlendStats(reliable, cut=True, first=False))
+        flow = motion.flow
         history = prev if flow is None else warp_history(prev, resize_flow(flow, feat_hw))
         current = features.astype(np.float32)
         out = blend(current, history, mask, self.stability)
         if self.keep_detail:
             out = restore_detail(out, current)
-        self._remember(out, grey, BlendStats(reliable, cut=False, first=False))
+        self._remember(out, BlendStats(reliable, cut=False, first=False))
         return out.astype(features.dtype, copy=False)
 
-    def _remember(self, features: np.ndarray, grey: np.ndarray, stats: BlendStats) -> np.ndarray:
+    def _remember(self, features: np.ndarray, stats: BlendStats) -> np.ndarray:
         # The blended result is the history, so stability compounds over frames (an exponential
         # average along motion paths), not just over one frame pair.
         self._prev_features = features.astype(np.float32)
-        self._prev_grey, self.stats = grey, stats
+        self.stats = stats
         return features
