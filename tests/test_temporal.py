@@ -241,3 +241,19 @@ def test_streaming_stylizer_blends_its_output_by_default():
     assert ratio < 0.6, f"the streaming stylizer only reached {ratio:.2f}x of per-frame warping error"
     streaming.reset()
     np.testing.assert_array_equal(streaming(bgr[-1]), outs["per"][-1])
+
+
+def test_two_graph_split_matches_the_one_graph_net():
+    """encoder -> features -> decoder (what feature-space blending runs) is the same net."""
+    from livestyle.runtime import registry
+    from livestyle.runtime.engine import Engine
+    from livestyle.runtime.split import SplitStylizer
+    from livestyle.runtime.stylizer import create_stylizer
+
+    info = registry.resolve_style("mosaic")
+    encoder, decoder = registry.split_onnx_for(info)
+    split = SplitStylizer(Engine(encoder, device="cpu"), Engine(decoder, device="cpu"), "mosaic")
+    one = create_stylizer("mosaic", device="cpu", model="full")
+    frame = (np.random.default_rng(3).random((90, 130, 3)) * 255).astype(np.uint8)
+    diff = np.abs(split(frame).astype(int) - one(frame).astype(int))
+    assert diff.max() <= 1, f"split graphs differ from the one-graph net by up to {diff.max()} grey levels"
