@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import shutil
 from pathlib import Path
 
 from .common import add_shared_dir
@@ -58,10 +59,14 @@ def run(args: argparse.Namespace) -> int:
     else:
         name = args.name or args.checkpoint.stem
         out = args.output or exported_dir() / f"{name}{suffix}.onnx"
+        # A fast variant paints the same artwork as its full net, so it carries the same note.
         entry = export_checkpoint(args.checkpoint, out, fp16=args.fp16, shared=shared,
-                                  licence=ARTWORK_NOTES.get(name, ""))
+                                  licence=ARTWORK_NOTES.get(name.removesuffix("_fast"), ""))
         if not args.fp16:
             entry["checkpoint"] = args.checkpoint.name
+            shipped = out.parent / args.checkpoint.name
+            if shipped.resolve() != args.checkpoint.resolve():
+                shutil.copy2(args.checkpoint, shipped)  # the manifest names it beside the graph
         write_manifest_entry(out.parent / "manifest.json", name + suffix, {**entry, "role": "style"}
                              if not args.fp16 else {**entry, "role": "variant"})
     print(f"wrote {out} ({entry['precision']}, opset {entry['opset']}, "

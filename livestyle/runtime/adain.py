@@ -101,13 +101,14 @@ def create_adain_stylizer(style_images: list, style_weights: list[float] | None 
                           alpha: float = 1.0, size: int | None = None, device: str = "auto",
                           fp16: bool = False, preserve_color: str | None = None, shared_dir=None,
                           blender: FrameBlender | None = None,
-                          style_size: int = STYLE_SIZE) -> AdaINStylizer:
+                          style_size: int = STYLE_SIZE, share_cpu: bool = False) -> AdaINStylizer:
     from .registry import adain_graphs
 
     styles = read_style_images(style_images)  # bad paths fail before any graph is built
     graphs = adain_graphs(fp16=fp16, shared=shared_dir)
-    stylizer = AdaINStylizer(Engine(graphs["style"], device=device), Engine(graphs["encoder"], device=device),
-                             Engine(graphs["decoder"], device=device), size=size,
+    stylizer = AdaINStylizer(Engine(graphs["style"], device=device),
+                             Engine(graphs["encoder"], device=device, share_cpu=share_cpu),
+                             Engine(graphs["decoder"], device=device, share_cpu=share_cpu), size=size,
                              preserve_color=preserve_color, alpha=alpha, blender=blender,
                              style_size=style_size)
     name = "+".join("painting" if isinstance(p, np.ndarray) else Path(p).stem for p in style_images)

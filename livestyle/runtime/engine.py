@@ -63,7 +63,8 @@ def choose_providers(device: str = "auto") -> list:
 class Engine:
     """An onnxruntime session plus a ``run`` that keeps frames on the GPU when there is one."""
 
-    def __init__(self, onnx_path: Path, device: str = "auto", threads: int | None = None):
+    def __init__(self, onnx_path: Path, device: str = "auto", threads: int | None = None,
+                 share_cpu: bool = False):
         import onnxruntime as ort
 
         self.path = Path(onnx_path)
@@ -73,6 +74,11 @@ class Engine:
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         if threads:
             options.intra_op_num_threads = threads
+        if share_cpu:
+            # Idle ORT threads spin for work by default, which starves threads running beside
+            # inference (optical flow, video decode/encode): measured at 640x360 on 2 cores, the
+            # blended fast net ran 10.6 f/s spinning and 14.9 f/s not (docs/performance.md).
+            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         options.log_severity_level = 3
         try:
             self.session = ort.InferenceSession(str(self.path), options, providers=choose_providers(device))

@@ -179,7 +179,7 @@ def create_stylizer(style: str | None = None, style_images: list[str] | None = N
         from .adain import create_adain_stylizer
 
         return create_adain_stylizer(style_images, style_weights, alpha, size, device, fp16,
-                                     preserve_color, shared_dir, blender)
+                                     preserve_color, shared_dir, blender, share_cpu=streaming)
     if style_weights:
         raise InputError("--style-weights mixes several --style-image paintings; it does nothing with --style")
     name = style or registry.default_style(shared_dir)
@@ -189,7 +189,8 @@ def create_stylizer(style: str | None = None, style_images: list[str] | None = N
                          f"(fast nets: {', '.join(registry.fast_style_names(shared_dir)) or 'none'})")
     if info.kind == "adain":
         raise InputError(f"'{name}' stylises with any painting: use --style-image IMG instead of --style")
-    engine = Engine(registry.onnx_for(info, fp16=fp16, int8=int8, shared=shared_dir), device=device)
+    engine = Engine(registry.onnx_for(info, fp16=fp16, int8=int8, shared=shared_dir), device=device,
+                    share_cpu=streaming)
     # Named as asked ("mosaic" even when its fast net runs), so style pickers find their entry.
     stylizer = Stylizer(engine, name, size=size, preserve_color=preserve_color, blender=blender)
     stylizer.model_name = info.name

@@ -1,0 +1,72 @@
+"""The light CPU nets (``<style>_fast``, distilled from our full nets) and ``--model`` selection.
+
+Parity and "output is really stylised" run for every shipped net in test_foundation.py (the fast
+variants are registered Johnson nets like the others); here: that they are much lighter, that they
+stay close to the full net they were distilled from, and that ``auto`` picks them only where they
+help (streams on a CPU).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from conftest import SHARED, needs_shared
+from livestyle.checkpoints import build_model, load_checkpoint
+from livestyle.errors import InputError
+from livestyle.media.images import read_image
+from livestyle.runtime import engine, registry
+from livestyle.runtime.stylizer import create_stylizer
+
+FAST = registry.fast_style_names()
+
+
+def test_fast_variants_of_the_default_styles_are_shipped():
+    assert {"mosaic_fast", "candy_fast"} <= set(FAST)
+
+
+@pytest.mark.parametrize("name", FAST)
+def test_fast_net_is_a_fraction_of_the_full_net(name):
+    fast = build_model(load_checkpoint(registry.resolve_style(name).source.with_suffix(".pt"), "johnson"))
+    full = build_model(load_checkpoint(registry.resolve_style(name.removesuffix("_fast")).source.with_suffix(".pt"),
+                                       "johnson"))
+    count = lambda net: sum(p.numel() for p in net.parameters())  # noqa: E731
+    assert count(fast) * 10 < count(full)
+
+
+@needs_shared
+@pytest.mark.parametrize("name", FAST)
+def test_fast_net_stays_close_to_its_teacher(name):
+    """Same photo through the student and its teacher: the same picture, not just some style."""
+    img = read_image(SHARED / "content" / "eval" / sorted(p.name for p in (SHARED / "content" / "eval").iterdir())[0])
+    fast = create_stylizer(name, size=256, device="cpu")(img).astype(float)
+    full = create_stylizer(name.removesuffix("_fast"), size=256, device="cpu")(img).astype(float)
+    assert np.abs(fast - full).mean() < 30, "the student drifted away from its teacher"
+    assert np.corrcoef(fast.ravel(), full.ravel())[0, 1] > 0.8
+
+
+def test_auto_takes_the_fast_net_for_streams_on_a_cpu():
+    stream = create_stylizer("mosaic", device="cpu", streaming=True, stability=0.0)
+    assert stream.name == "mosaic" and stream.model_name == "mosaic_fast"
+    assert create_stylizer("mosaic", device="cpu").model_name == "mosaic"        # single images: full
+    assert create_stylizer("mosaic", device="cpu", streaming=True, model="full").model_name == "mosaic"
+    assert create_stylizer("mosaic", device="cpu", model="fast").model_name == "mosaic_fast"
+
+
+def test_auto_keeps_the_full_net_on_a_gpu(monkeypatch):
+    monkeypatch.setattr(engine, "choose_providers", lambda device="auto": ["CUDAExecutionProvider"])
+    from livestyle.runtime.stylizer import _variant
+
+    assert _variant("auto", "auto", streaming=True) == "full"
+
+
+@needs_shared
+def test_fast_asked_for_a_style_without_one_is_a_clear_error():
+    with pytest.raises(InputError, match="no fast variant"):
+        create_stylizer("udnie_engstrom", device="cpu", model="fast")
+
+
+def test_style_pickers_list_each_style_once():
+    names = registry.list_style_names(variants=False)
+    assert "mosaic" in names and not any(n.endswith("_fast") for n in names if n.removesuffix("_fast") in names)
+    assert "mosaic_fast" in registry.list_style_names()
