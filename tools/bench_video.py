@@ -21,7 +21,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from livestyle.cli.common import positive_int  # noqa: E402
-from livestyle.cli.video import add_stylizer_options, stylizer_options  # noqa: E402
+from livestyle.cli.video import DEFAULT_PRESET, add_stylizer_options, stylizer_options  # noqa: E402
 from livestyle.media.video import VideoReader  # noqa: E402
 from livestyle.paths import shared_dir  # noqa: E402
 from livestyle.media.sources import CameraSource  # noqa: E402
@@ -107,7 +107,7 @@ def main() -> int:
     add_stylizer_options(p)
     p.add_argument("--frames", type=positive_int, default=48, help="frames per measurement")
     p.add_argument("--batch", type=positive_int, default=1)
-    p.add_argument("--preset", help="x264 preset for the encoder (default: x264's medium)")
+    p.add_argument("--preset", default=DEFAULT_PRESET, help="x264 preset for the encoder (default: as `video`)")
     p.add_argument("--stand-in", action="store_true", help="no model, measure the pipeline alone")
     p.add_argument("--sizes", nargs="+", choices=sorted(CLIPS), default=sorted(CLIPS, key=len))
     args = p.parse_args()
@@ -129,7 +129,7 @@ def main() -> int:
             rows.append(bench(label, clip, stylizer, args.frames, args.batch, args.preset, Path(tmp)))
 
     print(f"stylizer: {stylizer.name}  batch {args.batch}  device {args.device}{'  fp16' if args.fp16 else ''}"
-          f"  x264 preset {args.preset or 'medium'}")
+          f"  x264 preset {args.preset}")
     print(f"{'size':>10} {'frames':>7} {'stylizer-only f/s':>18} {'end-to-end f/s':>15} {'e2e/only':>9}"
           f" {'cam latency ms':>15} {'in frame times':>15}")
     for r in rows:
