@@ -61,6 +61,17 @@ def test_few_steps_lower_the_loss_and_resume_is_exact(tmp_path, tiny_content):
 
 
 @needs_shared
+def test_warm_start_is_recorded_in_the_checkpoint(tmp_path, tiny_content):
+    """Fine-tuning from an earlier net keeps its provenance (the manifest shows it after export)."""
+    train(tmp_path / "a", tiny_content, 2)
+    train(tmp_path / "b", tiny_content, 2, ["--init-from", str(tmp_path / "a")])
+    from livestyle.checkpoints import load_checkpoint
+    meta = load_checkpoint(tmp_path / "b/mosaic.pt", "johnson")["meta"]
+    assert meta["warm_start"] == {"checkpoint": "mosaic.pt", "steps": 2}
+    assert "warm_start" not in load_checkpoint(tmp_path / "a/mosaic.pt", "johnson")["meta"]
+
+
+@needs_shared
 def test_loss_network_reproduces_known_feature_statistics():
     from livestyle.training.losses import load_loss_network
     vgg = load_loss_network(VGG)

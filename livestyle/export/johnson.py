@@ -40,8 +40,9 @@ def export_checkpoint(ckpt_path: Path, out_path: Path, fp16: bool = False,
                  style_image=meta.get("style_image"), steps=meta.get("steps"),
                  final_losses=meta.get("final_losses"), training=meta.get("settings"),
                  architecture=ckpt["config"])
-    if meta.get("distilled_from"):
-        entry["distilled_from"] = meta["distilled_from"]
+    for key in ("distilled_from", "warm_start"):
+        if meta.get(key):
+            entry[key] = meta[key]
     return entry
 
 

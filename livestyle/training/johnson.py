@@ -45,6 +45,15 @@ class StyleJob:
         return self.name if self.variant == "full" else f"{self.name}_{self.variant}"
 
 
+def warm_start_record(path: Path, meta: dict) -> dict:
+    """What a net was warm-started from (a distilled student, an earlier run), for the manifest."""
+    record = {"checkpoint": Path(path).name, "steps": meta.get("steps")}
+    for key in ("distilled_from", "warm_start"):
+        if meta.get(key):
+            record[key] = meta[key]
+    return record
+
+
 class JohnsonTask:
     family = "johnson"
 
@@ -54,6 +63,7 @@ class JohnsonTask:
         self.style_weights = style_weights or [settings.style_weight] * len(jobs)
         self.vgg = load_loss_network(vgg_weights).to(device)
         self.nets = {job.key: TransformerNet(VARIANTS[job.variant]).to(device) for job in jobs}
+        self.warm_starts: dict[str, dict] = {}
         self.style_targets = []
         with torch.no_grad():
             for job in jobs:
@@ -62,13 +72,16 @@ class JohnsonTask:
         self._sample = self.content.batch(settings.seed + 7919, 0, 2, settings.image_size).to(device)
 
     def init_from(self, folder: Path) -> list[str]:
+        """Warm start from ``<key>.pt`` files; where they came from is kept in the saved meta."""
         from ..checkpoints import build_model, load_checkpoint
 
         loaded = []
         for key, net in self.nets.items():
             path = Path(folder) / f"{key}.pt"
             if path.is_file():
-                net.load_state_dict(build_model(load_checkpoint(path, "johnson")).state_dict())
+                ckpt = load_checkpoint(path, "johnson")
+                net.load_state_dict(build_model(ckpt).state_dict())
+                self.warm_starts[key] = warm_start_record(path, ckpt.get("meta", {}))
                 loaded.append(key)
         return loaded
 
@@ -104,6 +117,8 @@ class JohnsonTask:
             meta = {"style_name": job.name, "variant": job.variant, "style_image": job.style_image.name,
                     "steps": step, "settings": {**asdict(self.settings), "style_weight": self.style_weights[i]},
                     "final_losses": {k.split("/", 1)[1]: v for k, v in last.items() if k.startswith(job.key + "/")}}
+            if job.key in self.warm_starts:
+                meta["warm_start"] = self.warm_starts[job.key]
             ckpt = make_checkpoint("johnson", net.config.to_dict(),
                                    {k: v.detach().half().cpu() for k, v in net.state_dict().items()}, meta)
             paths.append(atomic_save(ckpt, Path(out_dir) / f"{job.key}.pt"))
