@@ -7,7 +7,7 @@ import sys
 from contextlib import ExitStack
 from pathlib import Path
 
-from .common import add_stylizer_options, positive_int, stylizer_options
+from .common import add_stylizer_options, model_note, positive_int, stylizer_options
 
 
 def resolution_arg(text: str) -> tuple[int, int]:
@@ -79,8 +79,8 @@ def run(args: argparse.Namespace) -> int:
             _say(f"note: {notice}")
 
         stylizer, styles, load_style, load_painting = _stylizers(args)
-        if getattr(stylizer, "model_name", None) not in (None, stylizer.name):
-            _say(f"'{stylizer.name}' runs its light net {stylizer.model_name} on the CPU (--model full for the full net)")
+        if model_note(stylizer):
+            _say(model_note(stylizer))
         pipeline = LivePipeline(source, stylizer, sinks, styles=styles, load_style=load_style,
                                 load_painting=load_painting, max_frames=args.max_frames)
         if server:

@@ -88,6 +88,14 @@ def _weights(text: str) -> list[float]:
     return values
 
 
+def model_note(stylizer) -> str | None:
+    """Tells the user when a light net stands in for the style they named (``--model auto``)."""
+    model = getattr(stylizer, "model_name", None)
+    if model in (None, stylizer.name):
+        return None
+    return f"'{stylizer.name}' runs its light net {model} on the CPU (--model full for the full net)"
+
+
 def stylizer_options(args: argparse.Namespace, streaming: bool = False) -> dict:
     """``create_stylizer`` keyword arguments from the options above (``streaming``: video, cam)."""
     return dict(style=args.style, style_images=args.style_image, style_weights=args.style_weights,

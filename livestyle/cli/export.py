@@ -33,6 +33,7 @@ def add_parser(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..export.johnson import export_checkpoint, export_engstrom
+    from ..runtime.registry import base_name
     from ..export.onnx import write_manifest_entry
     from ..paths import cache_dir, exported_dir, shared_dir
     from ..runtime import registry
@@ -61,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
         out = args.output or exported_dir() / f"{name}{suffix}.onnx"
         # A fast variant paints the same artwork as its full net, so it carries the same note.
         entry = export_checkpoint(args.checkpoint, out, fp16=args.fp16, shared=shared,
-                                  licence=ARTWORK_NOTES.get(name.removesuffix("_fast"), ""))
+                                  licence=ARTWORK_NOTES.get(base_name(name), ""))
         if not args.fp16:
             entry["checkpoint"] = args.checkpoint.name
             shipped = out.parent / args.checkpoint.name

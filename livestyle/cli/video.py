@@ -7,7 +7,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from .common import add_stylizer_options, positive_int, stylizer_options
+from .common import add_stylizer_options, model_note, positive_int, stylizer_options
 
 
 def seconds_arg(text: str) -> float:
@@ -57,9 +57,8 @@ def run(args: argparse.Namespace) -> int:
     # Everything about the files is checked before the (slow) model load.
     check_video_job(args.input, args.output, args.start, args.duration, args.codec)
     stylizer = create_stylizer(**stylizer_options(args, streaming=True))
-    if getattr(stylizer, "model_name", None) not in (None, stylizer.name):
-        print(f"livestyle video: '{stylizer.name}' runs its light net {stylizer.model_name} on the CPU "
-              f"(--model full for the full net)", file=sys.stderr)
+    if model_note(stylizer):
+        print(f"livestyle video: {model_note(stylizer)}", file=sys.stderr)
     stats = stylize_video(args.input, args.output, stylizer, start=args.start, duration=args.duration,
                           codec=args.codec, crf=args.crf, preset=args.preset, batch=args.batch,
                           progress=not args.no_progress)

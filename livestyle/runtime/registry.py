@@ -73,13 +73,25 @@ def list_styles(shared: str | Path | None = None) -> list[StyleInfo]:
     return _own_styles() + _engstrom_styles(shared_dir(shared))
 
 
+FAST_SUFFIX = "_fast"   # <style>_fast is the light CPU variant of <style>
+
+
+def fast_name(style: str) -> str:
+    return style + FAST_SUFFIX
+
+
+def base_name(style: str) -> str:
+    """The style a variant belongs to ('mosaic' for 'mosaic_fast'; a full net is its own)."""
+    return style.removesuffix(FAST_SUFFIX)
+
+
 def list_style_names(shared_dir: str | Path | None = None, variants: bool = True) -> list[str]:
     """Fixed styles by name; ``variants=False`` leaves out ``<name>_fast`` where ``<name>`` exists
     (``--model`` picks between the two, so a style picker should list the style once)."""
     names = [s.name for s in list_styles(shared_dir) if s.kind != "adain"]
     if variants:
         return names
-    return [n for n in names if not (n.endswith("_fast") and n.removesuffix("_fast") in names)]
+    return [n for n in names if base_name(n) == n or base_name(n) not in names]
 
 
 def fast_style_names(shared_dir: str | Path | None = None) -> list[str]:
@@ -91,8 +103,8 @@ def fast_style_names(shared_dir: str | Path | None = None) -> list[str]:
 def resolve_style(name: str, shared: str | Path | None = None, variant: str = "full") -> StyleInfo:
     """Look a style up by name; ``variant='fast'`` prefers the light CPU net when one exists."""
     styles = {s.name: s for s in list_styles(shared)}
-    if variant == "fast" and f"{name}_fast" in styles:
-        return styles[f"{name}_fast"]
+    if variant == "fast" and fast_name(name) in styles:
+        return styles[fast_name(name)]
     if name in styles:
         return styles[name]
     close = difflib.get_close_matches(name, list(styles), n=3, cutoff=0.5)

@@ -96,13 +96,14 @@ class Stylizer:
     blend_space = "output"
 
     def __init__(self, engine: Engine, name: str, size: int | None = None,
-                 preserve_color: str | None = None, blender: FrameBlender | None = None):
+                 preserve_color: str | None = None, blender: FrameBlender | None = None,
+                 model_name: str | None = None):
         if size is not None and not 16 <= size <= 16384:
             raise InputError(f"--size must be between 16 and 16384 pixels, got {size}")
         self.engine, self.name, self.size = engine, name, size
         self.preserve_color = parse_preserve_color(preserve_color)
         self.blender = blender
-        self.model_name: str | None = None   # the net that runs when it differs: a fast variant
+        self.model_name = model_name   # set when another net stands in for the style (a fast variant)
         self._flow_pool: ThreadPoolExecutor | None = None
 
     def extra_feeds(self, batch: int) -> dict[str, np.ndarray]:
@@ -192,9 +193,8 @@ def create_stylizer(style: str | None = None, style_images: list[str] | None = N
     engine = Engine(registry.onnx_for(info, fp16=fp16, int8=int8, shared=shared_dir), device=device,
                     share_cpu=streaming)
     # Named as asked ("mosaic" even when its fast net runs), so style pickers find their entry.
-    stylizer = Stylizer(engine, name, size=size, preserve_color=preserve_color, blender=blender)
-    stylizer.model_name = info.name
-    return stylizer
+    return Stylizer(engine, name, size=size, preserve_color=preserve_color, blender=blender,
+                    model_name=info.name)
 
 
 def _variant(model: str, device: str, streaming: bool) -> str:

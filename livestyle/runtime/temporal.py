@@ -66,11 +66,15 @@ def _shape(x) -> object:
     return getattr(x, "shape", type(x).__name__)
 
 
+def check_frame(image: np.ndarray) -> None:
+    if not isinstance(image, np.ndarray) or image.ndim != 3 or image.shape[0] != 3:
+        raise InputError(f"temporal blending needs the frame as [3, H, W] RGB, got {_shape(image)}")
+
+
 def check_features(features: np.ndarray, image: np.ndarray) -> None:
     if not isinstance(features, np.ndarray) or features.ndim != 3 or features.size == 0:
         raise InputError(f"temporal blending needs values [C, h, w], got {_shape(features)}")
-    if not isinstance(image, np.ndarray) or image.ndim != 3 or image.shape[0] != 3:
-        raise InputError(f"temporal blending needs the frame as [3, H, W] RGB, got {_shape(image)}")
+    check_frame(image)
     if image.shape[1] < features.shape[1] or image.shape[2] < features.shape[2]:
         raise InputError(f"frame {image.shape[1:]} is smaller than its features {features.shape[1:]}")
 
@@ -262,7 +266,6 @@ class Motion:
     It depends on the input frames only, so it can be computed while the net runs on the frame.
     """
 
-    image_hw: tuple[int, int]
     grey: np.ndarray | None = None       # None when blending is off
     mask: np.ndarray | None = None       # 0..1 at the flow grid; None: no previous frame to use
     flow: np.ndarray | None = None       # current -> previous at the flow grid; None: no flow mode
@@ -306,17 +309,15 @@ class TemporalBlender:
 
     def motion(self, image: np.ndarray) -> Motion:
         """Flow and reliability of ``image`` [3, H, W] against the frame before it."""
-        if not isinstance(image, np.ndarray) or image.ndim != 3 or image.shape[0] != 3:
-            raise InputError(f"temporal blending needs the frame as [3, H, W] RGB, got {_shape(image)}")
-        hw = image.shape[1:]
+        check_frame(image)
         if self.stability == 0.0:
-            return Motion(hw)
-        grey = grey_small(image, flow_size(hw, self.flow_long_side))
+            return Motion()
+        grey = grey_small(image, flow_size(image.shape[1:], self.flow_long_side))
         prev_grey, self._prev_grey = self._prev_grey, grey
         if prev_grey is None or prev_grey.shape != grey.shape:
-            return Motion(hw, grey)
+            return Motion(grey)
         mask, flow = reliability(grey, prev_grey, self.flow_mode)
-        return Motion(hw, grey, mask, flow)
+        return Motion(grey, mask, flow)
 
     def apply(self, features: np.ndarray, motion: Motion) -> np.ndarray:
         """``features`` of the frame ``motion`` describes, blended with the warped history."""
