@@ -8,7 +8,8 @@ Runs each style's split encoder/decoder ONNX graphs (CPU) over the shared clips 
 frames, with these methods (``--method`` replaces them; ``SPACE:FLOW:STABILITY[:detail]``):
   per-frame              no blending
   output:dis:A           TemporalBlender on the decoded RGB output (the runtime default)
-  output:dis:A:detail    the same with keep_detail (texture contrast restored)
+  output:dis:A:detail    with detail restoration (texture contrast restored: the runtime default)
+  output:dis:A:nodetail  without it (plain blending; SPACE:FLOW:A alone means the runtime default)
   output:dis:A:flow640   the same with flow estimated at up to 640 px instead of 320
   feature:dis:A          the blender on the encoder features
   output:none:A          no flow: exponential blending gated by the frame difference (still cameras)
@@ -34,7 +35,7 @@ import numpy as np
 from livestyle.paths import shared_dir, vgg_weights
 from livestyle.runtime import registry
 from livestyle.runtime.engine import Engine
-from livestyle.runtime.temporal import DEFAULT_STABILITY, FLOW_LONG_SIDE, TemporalBlender
+from livestyle.runtime.temporal import DEFAULT_KEEP_DETAIL, DEFAULT_STABILITY, FLOW_LONG_SIDE, TemporalBlender
 from livestyle.temporal_metrics import (flicker, ghost_ratio, measurement_flow, noisy_still, read_flo,
                                         resize_flow_to, revealed_mask, visible_mask, warping_error)
 
@@ -69,20 +70,21 @@ class Method:
     space: str = "none"       # 'none' (per-frame), 'feature' or 'output'
     flow: str = "dis"
     stability: float = 0.0
-    keep_detail: bool = False
+    keep_detail: bool = DEFAULT_KEEP_DETAIL
     flow_long_side: int = FLOW_LONG_SIDE
 
     @staticmethod
     def parse(spec: str) -> Method:
-        """``per-frame`` or ``SPACE:FLOW:STABILITY`` plus options ``:detail`` and ``:flowPX``."""
+        """``per-frame`` or ``SPACE:FLOW:STABILITY`` plus options ``:detail``/``:nodetail`` and ``:flowPX``."""
         if spec == "per-frame":
             return Method("per-frame")
         space, flow, a, *extra = spec.split(":")
         sides = [int(e[4:]) for e in extra if e.startswith("flow") and e[4:].isdigit()]
-        unknown = [e for e in extra if e != "detail" and not (e.startswith("flow") and e[4:].isdigit())]
+        unknown = [e for e in extra if e not in ("detail", "nodetail") and not (e.startswith("flow") and e[4:].isdigit())]
         if unknown or space not in ("output", "feature"):
-            raise SystemExit(f"bad method '{spec}': use per-frame or SPACE:FLOW:STABILITY[:detail][:flowPX]")
-        return Method(spec, space, flow, float(a), "detail" in extra, sides[-1] if sides else FLOW_LONG_SIDE)
+            raise SystemExit(f"bad method '{spec}': use per-frame or SPACE:FLOW:STABILITY[:detail|:nodetail][:flowPX]")
+        detail = "detail" in extra or (DEFAULT_KEEP_DETAIL and "nodetail" not in extra)
+        return Method(spec, space, flow, float(a), detail, sides[-1] if sides else FLOW_LONG_SIDE)
 
 
 # ----------------------------------------------------------------------------------- data
@@ -319,8 +321,8 @@ def main() -> None:
     ap.add_argument("--shared-dir")
     args = ap.parse_args()
     a = DEFAULT_STABILITY
-    specs = args.method or ["per-frame", f"output:dis:{a}", f"output:dis:{a}:detail", f"feature:dis:{a}",
-                            f"output:none:{a}"]
+    specs = args.method or ["per-frame", f"output:dis:{a}:detail", f"output:dis:{a}:nodetail",
+                            f"feature:dis:{a}:nodetail", f"output:none:{a}:detail"]
     methods = [Method.parse(s) for s in (specs if "per-frame" in specs else ["per-frame", *specs])]
     shared = shared_dir(args.shared_dir, must_exist=True)
     per_name = "per-frame"

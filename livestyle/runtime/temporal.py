@@ -37,6 +37,9 @@ FLOW_MODES = ("dis", "none")
 
 # Flow is estimated on grey frames at most this wide/high. DIS 'medium' at 320 px has about half
 # the end-point error of 'fast' (0.39 vs 0.76 px on Sintel alley_1 at 640 px) for ~5 ms per flow.
+# Refining down to the 320 px grid itself (finest scale 0) was measured too: lower error on the clean
+# Sintel renders but it follows film grain and sensor noise, which made real clips (marple8, fox,
+# office) less steady and cost twice as much (docs/temporal.md).
 FLOW_LONG_SIDE = 320
 DIS_PRESET = cv2.DISOPTICAL_FLOW_PRESET_MEDIUM
 
@@ -51,12 +54,15 @@ HISTORY_SHARPEN, SHARPEN_SIGMA = 0.15, 0.8
 # HIGH not at all. LOW sits well above camera noise; HIGH below a newly revealed object's contrast.
 PHOTO_LOW, PHOTO_HIGH = 4.0, 16.0
 # Flow vectors shorter than STILL_FLOW (flow-grid pixels) become zero where zero motion matches the
-# frame within STILL_MARGIN grey levels of the flow's match (interpolation averages noise, so the
-# flow's match is a little better even when nothing moves).
-STILL_FLOW, STILL_MARGIN = 0.25, 0.5
-# Optional detail restoration (keep_detail=True): fine detail below DETAIL_SIGMA grid pixels gets
-# its local energy (measured over DETAIL_WINDOW) back up to the current frame's, by at most
-# DETAIL_MAX_GAIN. Trades some steadiness for texture contrast (docs/temporal.md).
+# frame, over a Gaussian window of STILL_WINDOW_SIGMA grid pixels, within STILL_MARGIN grey levels
+# of the flow's match (interpolation averages noise, so the flow's match is a little better even
+# when nothing moves). On a still noisy camera this zeroes 99% of the frame (0.25 px: 83%).
+STILL_FLOW, STILL_MARGIN, STILL_WINDOW_SIGMA = 1.0, 0.5, 6.0
+# Detail restoration (on by default): fine detail below DETAIL_SIGMA grid pixels gets its local
+# energy (measured over DETAIL_WINDOW) back up to the current frame's, by at most DETAIL_MAX_GAIN.
+# Averaging frames washes out texture the net re-rolls every frame (candy_fast: Gram style loss
+# 1.21x of per-frame without it, 1.09x with it) for about 10% more warping error (docs/temporal.md).
+DEFAULT_KEEP_DETAIL = True
 DETAIL_SIGMA, DETAIL_WINDOW, DETAIL_MAX_GAIN = 1.0, 6.0, 1.5
 # Scene cut: the history is forgotten when less than this fraction of the frame is reliable.
 CUT_RELIABLE_FRACTION = 0.35
@@ -96,10 +102,19 @@ def grey_small(image_chw: np.ndarray, size_hw: tuple[int, int]) -> np.ndarray:
     return np.clip(grey + 0.5, 0, 255).astype(np.uint8)
 
 
-def dis_flow(src: np.ndarray, dst: np.ndarray, preset: int = DIS_PRESET) -> np.ndarray:
+def make_dis() -> cv2.DISOpticalFlow:
+    """A DIS optical-flow solver with livestyle's settings; reuse it: a fresh one allocates its
+    buffers on the first call, which costs about as much as the flow itself."""
+    return cv2.DISOpticalFlow_create(DIS_PRESET)
+
+
+def dis_flow(src: np.ndarray, dst: np.ndarray, dis: cv2.DISOpticalFlow | None = None) -> np.ndarray:
     """Flow [h, w, 2] (dx, dy) at ``src``'s pixels pointing to where they are in ``dst``."""
-    dis = cv2.DISOpticalFlow_create(preset)
-    return dis.calc(src, dst, None)
+    return (dis or make_dis()).calc(src, dst, None)
+
+
+def squared_length(flow: np.ndarray) -> np.ndarray:
+    return flow[..., 0] * flow[..., 0] + flow[..., 1] * flow[..., 1]
 
 
 def resize_flow(flow: np.ndarray, size_hw: tuple[int, int]) -> np.ndarray:
@@ -167,8 +182,8 @@ def consistency_mask(flow: np.ndarray, flow_back: np.ndarray) -> np.ndarray:
     """
     back = warp(np.ascontiguousarray(flow_back.transpose(2, 0, 1)), flow).transpose(1, 2, 0)
     total = flow + back
-    lhs = (total ** 2).sum(-1)
-    rhs = 0.01 * ((flow ** 2).sum(-1) + (back ** 2).sum(-1)) + 0.5
+    lhs = squared_length(total)
+    rhs = 0.01 * (squared_length(flow) + squared_length(back)) + 0.5
     return lhs <= rhs
 
 
@@ -177,26 +192,33 @@ def motion_boundary_mask(flow: np.ndarray) -> np.ndarray:
     gx_u, gy_u = np.gradient(flow[..., 0])
     gx_v, gy_v = np.gradient(flow[..., 1])
     grad = gx_u ** 2 + gy_u ** 2 + gx_v ** 2 + gy_v ** 2
-    return grad <= 0.01 * (flow ** 2).sum(-1) + 0.002
+    return grad <= 0.01 * squared_length(flow) + 0.002
+
+
+def window_error(grey: np.ndarray, other: np.ndarray, sigma: float) -> np.ndarray:
+    """|grey - other| averaged over a Gaussian window of ``sigma`` pixels."""
+    return cv2.GaussianBlur(np.abs(grey.astype(np.float32) - other.astype(np.float32)), (0, 0), sigma)
 
 
 def local_error(grey: np.ndarray, other: np.ndarray) -> np.ndarray:
     """|grey - other| averaged over a few pixels, so single noisy pixels do not decide anything."""
-    return cv2.GaussianBlur(np.abs(grey.astype(np.float32) - other.astype(np.float32)), (5, 5), 1.0)
+    return window_error(grey, other, 1.0)
 
 
-def prefer_still(flow: np.ndarray, grey: np.ndarray, prev_grey: np.ndarray, warped_prev: np.ndarray,
+def still_pixels(flow: np.ndarray, grey: np.ndarray, prev_grey: np.ndarray, warped_prev: np.ndarray,
                  tiny: float = STILL_FLOW, margin: float = STILL_MARGIN) -> np.ndarray:
-    """Sub-pixel flow set to zero where not moving explains the frame as well as the flow does.
+    """True where a tiny flow vector is better replaced by no motion at all.
 
-    On a still camera DIS returns jitter of ~0.1 px from sensor noise; following it would re-sample
+    On a still camera DIS returns jitter of up to a pixel from sensor noise on flat patches; following it would re-sample
     and shift the history every frame, which is flicker of its own. Only tiny vectors are candidates:
     the net paints texture on flat input too, so where things really move, zero motion would drag
     strokes even when the grey input looks the same either way.
     """
-    gain = local_error(grey, prev_grey) - local_error(grey, warped_prev)
-    still = (gain <= margin) & ((flow ** 2).sum(-1) < tiny ** 2)
-    return flow * ~still[..., None]
+    # Judged over a wide window: on flat patches neither explanation wins locally, but the window
+    # takes in enough texture to tell a real (coherent) motion from noise jitter.
+    wide = STILL_WINDOW_SIGMA
+    gain = window_error(grey, prev_grey, wide) - window_error(grey, warped_prev, wide)
+    return (gain <= margin) & (squared_length(flow) < tiny ** 2)
 
 
 def photometric_gate(grey: np.ndarray, warped_prev: np.ndarray,
@@ -206,20 +228,26 @@ def photometric_gate(grey: np.ndarray, warped_prev: np.ndarray,
     return np.clip((high - err) / (high - low), 0.0, 1.0)
 
 
-def reliability(grey: np.ndarray, prev_grey: np.ndarray, flow_mode: str) -> tuple[np.ndarray, np.ndarray | None]:
+def reliability(grey: np.ndarray, prev_grey: np.ndarray, flow_mode: str,
+                dis: cv2.DISOpticalFlow | None = None) -> tuple[np.ndarray, np.ndarray | None]:
     """Mask in 0..1 at the flow grid (1 = history reliable) and the flow current -> previous.
 
     With ``flow_mode='none'`` (still cameras) nothing is warped and only the frame difference gates.
     """
     if flow_mode == "none":
         return photometric_gate(grey, prev_grey), None
-    flow = dis_flow(grey, prev_grey)
-    flow_back = dis_flow(prev_grey, grey)
+    dis = dis or make_dis()
+    flow = dis_flow(grey, prev_grey, dis)
+    flow_back = dis_flow(prev_grey, grey, dis)
     ok = consistency_mask(flow, flow_back) & motion_boundary_mask(flow)
+    prev_f = prev_grey.astype(np.float32)
+    still = still_pixels(flow, grey, prev_grey, warp(prev_f, flow))
+    # Noise-driven jitter fails the consistency and boundary checks, yet where nothing moves the
+    # history lines up exactly: still pixels are reliable (the photometric gate still applies).
+    flow = flow * ~still[..., None]
+    ok |= still
     # One flow-grid pixel of margin: features see a neighbourhood, so a half-occluded pixel counts.
     ok = cv2.erode(ok.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(np.float32)
-    prev_f = prev_grey.astype(np.float32)
-    flow = prefer_still(flow, grey, prev_grey, warp(prev_f, flow))
     return ok * photometric_gate(grey, warp(prev_f, flow)), flow
 
 
@@ -237,16 +265,20 @@ def restore_detail(blended: np.ndarray, current: np.ndarray, sigma: float = DETA
     texture away (the Gram style loss notices, the eye hardly). Scaling the *blended* detail
     (whose phase follows the history, so it stays steady) brings the contrast back without
     bringing the flicker back; where blended and current agree the gain is 1. Never lowers detail.
+    The energies are smooth over ``window`` pixels, so they are measured on a 4x smaller grid
+    (a third of the cost, gains within 2% of the full-resolution ones).
     """
+    _, h, w = blended.shape
+    f = 4 if min(h, w) >= 16 * window else 1
+    small, sigma_small = (max(1, w // f), max(1, h // f)), window / f
     out = np.empty_like(blended)
     for c in range(blended.shape[0]):
-        base = cv2.GaussianBlur(blended[c], (0, 0), sigma)
-        detail = blended[c] - base
+        detail = blended[c] - cv2.GaussianBlur(blended[c], (0, 0), sigma)
         cur_detail = current[c] - cv2.GaussianBlur(current[c], (0, 0), sigma)
-        energy = cv2.GaussianBlur(detail * detail, (0, 0), window)
-        target = cv2.GaussianBlur(cur_detail * cur_detail, (0, 0), window)
+        energy, target = (cv2.GaussianBlur(cv2.resize(d * d, small, interpolation=cv2.INTER_AREA), (0, 0), sigma_small)
+                          for d in (detail, cur_detail))
         gain = np.clip(np.sqrt((target + 1e-3) / (energy + 1e-3)), 1.0, max_gain)
-        out[c] = base + gain * detail
+        out[c] = blended[c] + (cv2.resize(gain, (w, h), interpolation=cv2.INTER_LINEAR) - 1.0) * detail
     return out
 
 
@@ -286,7 +318,7 @@ class TemporalBlender:
 
     def __init__(self, stability: float = DEFAULT_STABILITY, flow: str = "dis",
                  flow_long_side: int = FLOW_LONG_SIDE, cut_fraction: float = CUT_RELIABLE_FRACTION,
-                 keep_detail: bool = False):
+                 keep_detail: bool = DEFAULT_KEEP_DETAIL):
         if not 0.0 <= float(stability) <= 1.0:
             raise InputError(f"stability must be in 0..1, got {stability}")
         if flow not in FLOW_MODES:
@@ -297,6 +329,7 @@ class TemporalBlender:
         self.flow_long_side, self.cut_fraction = flow_long_side, cut_fraction
         self.keep_detail = keep_detail
         self.stats = BlendStats()
+        self._dis: cv2.DISOpticalFlow | None = None  # one solver per blender: motions come in order
         self.reset()
 
     def reset(self) -> None:
@@ -316,7 +349,9 @@ class TemporalBlender:
         prev_grey, self._prev_grey = self._prev_grey, grey
         if prev_grey is None or prev_grey.shape != grey.shape:
             return Motion(grey)
-        mask, flow = reliability(grey, prev_grey, self.flow_mode)
+        if self._dis is None:
+            self._dis = make_dis()
+        mask, flow = reliability(grey, prev_grey, self.flow_mode, self._dis)
         return Motion(grey, mask, flow)
 
     def apply(self, features: np.ndarray, motion: Motion) -> np.ndarray:
