@@ -25,6 +25,7 @@ tens of milliseconds per 640x360 frame on a CPU, next to about a second for the 
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import cv2
@@ -130,9 +131,15 @@ def resize_flow(flow: np.ndarray, size_hw: tuple[int, int]) -> np.ndarray:
     return out
 
 
-def sample_maps(flow: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    h, w = flow.shape[:2]
+@functools.lru_cache(maxsize=8)
+def _pixel_grid(h: int, w: int) -> tuple[np.ndarray, np.ndarray]:
     xs, ys = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
+    xs.flags.writeable = ys.flags.writeable = False
+    return xs, ys
+
+
+def sample_maps(flow: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    xs, ys = _pixel_grid(*flow.shape[:2])
     return xs + flow[..., 0], ys + flow[..., 1]
 
 
@@ -155,8 +162,11 @@ def warp(values: np.ndarray, flow: np.ndarray, interp: int = cv2.INTER_LINEAR) -
 
 def resampling_blur(flow: np.ndarray) -> np.ndarray:
     """0..1 per pixel: how much a warp by ``flow`` low-passes (0 at whole pixels, 1 at half)."""
-    frac = flow - np.floor(flow)
-    return (4.0 * frac * (1.0 - frac)).mean(-1)
+    total = np.zeros(flow.shape[:2], np.float32)
+    for axis in (0, 1):  # one plane at a time: a mean over the interleaved last axis is 5x slower
+        frac = flow[..., axis] - np.floor(flow[..., axis])
+        total += frac * (1.0 - frac)
+    return 2.0 * total
 
 
 def sharpen(values: np.ndarray, amount: np.ndarray | float, sigma: float = SHARPEN_SIGMA) -> np.ndarray:

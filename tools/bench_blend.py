@@ -1,0 +1,74 @@
+#!/usr/bin/env python
+"""What temporal blending costs: the streaming stylizer timed per frame with and without it.
+
+  python tools/bench_blend.py --style mosaic --frames 48 --rounds 3
+
+Times the stylizer that ``video``/``cam`` build (``--model auto``: the fast net on a CPU) on the
+640x360 clip, frame by frame in order, in three settings: per-frame (``--stability 0``), blended
+without detail restoration, and the default (blended, detail restored). The settings take turns
+for ``--rounds`` rounds so a noisy machine slows them alike; the table gives the median over
+rounds and each blended setting's extra time relative to per-frame.
+"""
+from __future__ import annotations
+
+import cv2  # noqa: F401  (before av: the two ship different ffmpeg builds)
+
+import argparse
+import statistics
+import time
+
+from livestyle.cli.common import positive_int
+from livestyle.media.video import VideoReader
+from livestyle.paths import shared_dir
+from livestyle.runtime.stylizer import create_stylizer
+
+CLIP = "videos/clips/big_buck_bunny_cut.mp4"
+SETTINGS = {"per-frame": (0.0, False), "blended": (None, False), "blended + detail (default)": (None, True)}
+
+
+def time_stylizer(stylizer, frames: list) -> float:
+    """Milliseconds per frame over ``frames`` in order, after a short warm-up."""
+    stylizer.reset()
+    for frame in frames[:3]:
+        stylizer(frame)
+    stylizer.reset()
+    t0 = time.perf_counter()
+    for frame in frames:
+        stylizer(frame)
+    return (time.perf_counter() - t0) / len(frames) * 1e3
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--style", default="mosaic")
+    p.add_argument("--model", choices=("auto", "full", "fast"), default="auto")
+    p.add_argument("--frames", type=positive_int, default=48)
+    p.add_argument("--rounds", type=positive_int, default=3)
+    p.add_argument("--shared-dir")
+    args = p.parse_args()
+
+    with VideoReader(shared_dir(args.shared_dir) / CLIP) as reader:
+        frames = [f.image for _, f in zip(range(args.frames), reader)]
+    stylizers = {}
+    for name, (stability, detail) in SETTINGS.items():
+        stylizers[name] = create_stylizer(args.style, model=args.model, stability=stability, streaming=True,
+                                          shared_dir=args.shared_dir)
+        if stylizers[name].blender is not None:
+            stylizers[name].blender.keep_detail = detail
+    times: dict[str, list[float]] = {name: [] for name in SETTINGS}
+    for _ in range(args.rounds):
+        for name, stylizer in stylizers.items():
+            times[name].append(time_stylizer(stylizer, frames))
+
+    base = statistics.median(times["per-frame"])
+    h, w = frames[0].shape[:2]
+    print(f"net: {stylizers['per-frame'].model_name}  {w}x{h}  {len(frames)} frames x {args.rounds} rounds (CPU)")
+    print(f"{'setting':<28} {'ms/frame':>9} {'FPS':>6} {'extra vs per-frame':>19}")
+    for name, ts in times.items():
+        ms = statistics.median(ts)
+        print(f"{name:<28} {ms:9.1f} {1e3 / ms:6.1f} {(ms - base) / base:19.1%}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
