@@ -80,7 +80,8 @@ class Method:
             return Method("per-frame")
         space, flow, a, *extra = spec.split(":")
         sides = [int(e[4:]) for e in extra if e.startswith("flow") and e[4:].isdigit()]
-        unknown = [e for e in extra if e not in ("detail", "nodetail") and not (e.startswith("flow") and e[4:].isdigit())]
+        flags = ("detail", "nodetail")
+        unknown = [e for e in extra if e not in flags and not (e.startswith("flow") and e[4:].isdigit())]
         if unknown or space not in ("output", "feature"):
             raise SystemExit(f"bad method '{spec}': use per-frame or SPACE:FLOW:STABILITY[:detail|:nodetail][:flowPX]")
         detail = "detail" in extra or (DEFAULT_KEEP_DETAIL and "nodetail" not in extra)

@@ -219,10 +219,10 @@ def still_pixels(flow: np.ndarray, grey: np.ndarray, prev_grey: np.ndarray, warp
                  tiny: float = STILL_FLOW, margin: float = STILL_MARGIN) -> np.ndarray:
     """True where a tiny flow vector is better replaced by no motion at all.
 
-    On a still camera DIS returns jitter of up to a pixel from sensor noise on flat patches; following it would re-sample
-    and shift the history every frame, which is flicker of its own. Only tiny vectors are candidates:
-    the net paints texture on flat input too, so where things really move, zero motion would drag
-    strokes even when the grey input looks the same either way.
+    On a still camera DIS returns jitter of up to a pixel from sensor noise on flat patches;
+    following it would re-sample and shift the history every frame, which is flicker of its own.
+    Only short vectors are candidates: the net paints texture on flat input too, so where things
+    really move, zero motion would drag strokes even when the grey input looks the same either way.
     """
     # Judged over a wide window: on flat patches neither explanation wins locally, but the window
     # takes in enough texture to tell a real (coherent) motion from noise jitter.
@@ -380,7 +380,9 @@ class TemporalBlender:
         if reliable < self.cut_fraction:
             return self._remember(features, BlendStats(reliable, cut=True, first=False))
         flow = motion.flow
-        history = prev if flow is None else warp_history(prev, resize_flow(flow, feat_hw))
+        # Detail restoration gives back what resampling blurred too, so the history needs no sharpening.
+        sharpen_amount = 0.0 if self.keep_detail else HISTORY_SHARPEN
+        history = prev if flow is None else warp_history(prev, resize_flow(flow, feat_hw), sharpen_amount)
         current = features.astype(np.float32)
         out = blend(current, history, mask, self.stability)
         if self.keep_detail:
