@@ -19,8 +19,9 @@ steadies far more (warping error 0.2-0.6x of per-frame vs 0.55-1.05x for feature
 resolution: a decoder is not shift-equivariant at sub-feature-pixel shifts, so warped features do
 not decode to warped strokes), which is why the stylizers blend their output by default.
 
-Flow and masks are computed on small grey frames (320 px long side), so the blender costs a few
-tens of milliseconds per 640x360 frame on a CPU, next to about a second for the net.
+Flow and masks are computed on small grey frames (320 px long side), and the stylizer estimates
+the flow on a second thread while the net runs: blending adds about 10-12% to the fast CPU net's
+frame time at 640x360 (tools/bench_blend.py, docs/temporal.md).
 """
 
 from __future__ import annotations
