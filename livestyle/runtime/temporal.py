@@ -252,14 +252,16 @@ def reliability(grey: np.ndarray, prev_grey: np.ndarray, flow_mode: str,
     flow_back = dis_flow(prev_grey, grey, dis)
     ok = consistency_mask(flow, flow_back) & motion_boundary_mask(flow)
     prev_f = prev_grey.astype(np.float32)
-    still = still_pixels(flow, grey, prev_grey, warp(prev_f, flow))
+    warped_prev = warp(prev_f, flow)
+    still = still_pixels(flow, grey, prev_grey, warped_prev)
     # Noise-driven jitter fails the consistency and boundary checks, yet where nothing moves the
     # history lines up exactly: still pixels are reliable (the photometric gate still applies).
     flow = flow * ~still[..., None]
+    warped_prev = np.where(still, prev_f, warped_prev)  # a zero vector samples the pixel itself
     ok |= still
     # One flow-grid pixel of margin: features see a neighbourhood, so a half-occluded pixel counts.
     ok = cv2.erode(ok.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(np.float32)
-    return ok * photometric_gate(grey, warp(prev_f, flow)), flow
+    return ok * photometric_gate(grey, warped_prev), flow
 
 
 def blend(features: np.ndarray, warped_prev: np.ndarray, mask: np.ndarray, stability: float) -> np.ndarray:
@@ -340,7 +342,8 @@ class TemporalBlender:
         self.flow_long_side, self.cut_fraction = flow_long_side, cut_fraction
         self.keep_detail = keep_detail
         self.stats = BlendStats()
-        self._dis: cv2.DISOpticalFlow | None = None  # one solver per blender: motions come in order
+        # One solver per blender, reused: motions are made one at a time, in order.
+        self._dis = make_dis() if flow == "dis" else None
         self.reset()
 
     def reset(self) -> None:
@@ -360,8 +363,6 @@ class TemporalBlender:
         prev_grey, self._prev_grey = self._prev_grey, grey
         if prev_grey is None or prev_grey.shape != grey.shape:
             return Motion(grey)
-        if self._dis is None:
-            self._dis = make_dis()
         mask, flow = reliability(grey, prev_grey, self.flow_mode, self._dis)
         return Motion(grey, mask, flow)
 
