@@ -388,10 +388,16 @@ def _file(path: Path, data: bytes) -> Path:
     return path
 
 
+def _truncated(path: Path, keep: int) -> Path:
+    return _file(path, path.read_bytes()[:keep])
+
+
 BAD = {
     "missing": (lambda d: (d / "nope.mp4", d / "out.mp4"), "not found"),
     "zero-length": (lambda d: (_file(d / "empty.mp4", b""), d / "out.mp4"), "empty"),
-    "corrupt": (lambda d: (_file(d / "junk.mp4", os.urandom(4096)), d / "out.mp4"), "not a readable video"),
+    # Fixed bytes, not random ones: FFmpeg's probe now and then reads random bytes as an MP3 stream.
+    "corrupt": (lambda d: (_file(d / "junk.mp4", b"this is not a video\n" * 200), d / "out.mp4"), "not a readable video"),
+    "truncated": (lambda d: (_truncated(make_clip(d / "cut.mp4"), 2048), d / "out.mp4"), "not a readable video"),
     "no video stream": (lambda d: (_audio_only(d / "sound.m4a"), d / "out.mp4"), "no video stream"),
     "missing output folder": (lambda d: (make_clip(d / "in.mp4"), d / "nowhere" / "out.mp4"), "does not exist"),
     "output is input": (lambda d: (make_clip(d / "in.mp4"), d / "." / "in.mp4"), "is the input"),
