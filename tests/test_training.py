@@ -47,17 +47,25 @@ def train(out, content, steps, extra=()):
 
 @needs_shared
 def test_few_steps_lower_the_loss_and_resume_is_exact(tmp_path, tiny_content):
-    hist = train(tmp_path / "a", tiny_content, 12)
+    ramp = ["--warmup", "10"]  # the stop falls inside the ramp, which must continue where it was
+    hist = train(tmp_path / "a", tiny_content, 12, ramp)
     first, last = hist[0]["total"], np.mean([r["total"] for r in hist[-3:]])
     assert last < first
     # 8 steps, stop, resume to 12: identical loss curve to the uninterrupted run.
-    train(tmp_path / "b", tiny_content, 8)
-    resumed = train(tmp_path / "b", tiny_content, 12, ["--resume"])
+    train(tmp_path / "b", tiny_content, 8, ramp)
+    resumed = train(tmp_path / "b", tiny_content, 12, ["--resume", *ramp])
     assert [r["step"] for r in resumed] == list(range(1, 13))
     assert resumed[8]["total"] == pytest.approx(hist[8]["total"], rel=1e-4)
     from livestyle.checkpoints import build_model, load_checkpoint
     net = build_model(load_checkpoint(tmp_path / "b/mosaic.pt", "johnson"))
     assert net(torch.rand(1, 3, 32, 32) * 255).shape == (1, 3, 32, 32)
+
+
+def test_learning_rate_ramps_up_then_holds():
+    from livestyle.training.loop import LoopConfig, learning_rate
+    ramp = LoopConfig(steps=100, lr=1e-3, warmup_steps=4)
+    assert [learning_rate(ramp, s) for s in range(6)] == pytest.approx([2.5e-4, 5e-4, 7.5e-4, 1e-3, 1e-3, 1e-3])
+    assert learning_rate(LoopConfig(steps=100, lr=1e-3), 0) == 1e-3
 
 
 @needs_shared

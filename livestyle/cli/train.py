@@ -50,6 +50,8 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--batch-size", type=positive_int, default=8)
     p.add_argument("--image-size", type=positive_int, default=256, help="training crop size")
     p.add_argument("--lr", type=float, help="Adam learning rate (default: 1e-3 johnson, 1e-4 adain)")
+    p.add_argument("--warmup", type=int, default=0, metavar="STEPS",
+                   help="ramp the learning rate up linearly over this many steps (use with --init-from)")
     p.add_argument("--checkpoint-every", type=positive_int, default=500)
     p.add_argument("--sample-every", type=positive_int, default=500)
     p.add_argument("--log-every", type=positive_int, default=50, help="steps per loss-history row")
@@ -80,7 +82,7 @@ def run(args: argparse.Namespace) -> int:
     content_dirs = args.content_dir or [shared / "content/train"]
     content = ImageBank.from_folders(content_dirs, "content")
     lr = args.lr or (1e-4 if args.family == "adain" else 1e-3)
-    loop = LoopConfig(steps=args.steps, lr=lr, checkpoint_every=args.checkpoint_every,
+    loop = LoopConfig(steps=args.steps, lr=lr, warmup_steps=args.warmup, checkpoint_every=args.checkpoint_every,
                       sample_every=args.sample_every, log_every=args.log_every, time_limit_s=args.time_limit)
 
     if args.family == "johnson":

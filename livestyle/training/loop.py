@@ -41,11 +41,24 @@ class TrainingTask(Protocol):
 class LoopConfig:
     steps: int
     lr: float = 1e-3
+    # Linear learning-rate ramp over the first steps. A fresh Adam moves every weight by about
+    # ``lr`` per step whatever its gradient, which throws a warm-started net far off before the
+    # moment estimates settle (measured: udnie fine-tuned at 5e-4, style weight 2.5, without a
+    # ramp had 1.5x the style and content loss of its starting point after 100 steps).
+    warmup_steps: int = 0
     checkpoint_every: int = 500
     sample_every: int = 500
     log_every: int = 50
     time_limit_s: float | None = None  # stop (after a checkpoint) before a job's wall clock runs out
     extra: dict = field(default_factory=dict)
+
+
+def learning_rate(config: LoopConfig, step: int) -> float:
+    """The rate for the step that follows ``step`` finished steps (a pure function of the step, so
+    a resumed run continues the ramp exactly)."""
+    if config.warmup_steps <= 0:
+        return config.lr
+    return config.lr * min(1.0, (step + 1) / config.warmup_steps)
 
 
 def pick_device(name: str = "auto") -> torch.device:
@@ -104,6 +117,8 @@ def run_training(task: TrainingTask, out_dir: Path, config: LoopConfig, device: 
                 losses = task.losses(step)
             optimizer.zero_grad(set_to_none=True)
             losses["total"].backward()
+            for group in optimizer.param_groups:
+                group["lr"] = learning_rate(config, step)
             optimizer.step()
             step += 1
             for k, v in losses.items():
