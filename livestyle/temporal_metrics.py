@@ -64,8 +64,10 @@ def grey_u8(rgb01: np.ndarray) -> np.ndarray:
 def measurement_flow(src01: np.ndarray, dst01: np.ndarray) -> np.ndarray:
     """Flow for the metric, src -> dst: DIS 'medium' at full resolution.
 
-    Deliberately a different (slower, more accurate) setting than the runtime blender's small
-    'fast' flow, so the metric is not simply rewarding the blender for agreeing with itself.
+    Finer than the runtime blender's flow (DIS 'medium' on a grid of at most 480 px), yet the same
+    algorithm, so on the clips a blender flow closer to this one is rewarded a little for agreeing
+    with the ruler: the Sintel pairs (ground-truth flow) and marple8 (DeepFlow) are the unbiased
+    checks, and docs/temporal.md reads them separately.
     """
     dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
     return dis.calc(grey_u8(src01), grey_u8(dst01), None)

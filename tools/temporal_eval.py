@@ -10,7 +10,7 @@ frames, with these methods (``--method`` replaces them; ``SPACE:FLOW:STABILITY[:
   output:dis:A           TemporalBlender on the decoded RGB output (the runtime default)
   output:dis:A:detail    with detail restoration (texture contrast restored: the runtime default)
   output:dis:A:nodetail  without it (plain blending; SPACE:FLOW:A alone means the runtime default)
-  output:dis:A:flow640   the same with flow estimated at up to 640 px instead of 320
+  output:dis:A:flowPX    the same with flow estimated at up to PX pixels instead of the default 480
   feature:dis:A          the blender on the encoder features
   output:none:A          no flow: exponential blending gated by the frame difference (still cameras)
 and prints warping error (Lai et al. 2018; ground-truth flow for the Sintel pair, DeepFlow for

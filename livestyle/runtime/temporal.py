@@ -19,8 +19,8 @@ steadies far more (warping error 0.2-0.6x of per-frame vs 0.55-1.05x for feature
 resolution: a decoder is not shift-equivariant at sub-feature-pixel shifts, so warped features do
 not decode to warped strokes), which is why the stylizers blend their output by default.
 
-Flow and masks are computed on small grey frames (320 px long side), and the stylizer estimates
-the flow on a second thread while the net runs: blending adds about 10-12% to the fast CPU net's
+Flow and masks are computed on small grey frames (480 px long side), and the stylizer estimates
+the flow on a second thread while the net runs: blending adds about 7-16% to the fast CPU net's
 frame time at 640x360 (tools/bench_blend.py, docs/temporal.md).
 """
 
@@ -37,12 +37,15 @@ from ..errors import InputError
 DEFAULT_STABILITY = 0.8
 FLOW_MODES = ("dis", "none")
 
-# Flow is estimated on grey frames at most this wide/high. DIS 'medium' at 320 px has about half
-# the end-point error of 'fast' (0.39 vs 0.76 px on Sintel alley_1 at 640 px) for ~5 ms per flow.
-# Refining down to the 320 px grid itself (finest scale 0) was measured too: lower error on the clean
-# Sintel renders but it follows film grain and sensor noise, which made real clips (marple8, fox,
-# office) less steady and cost twice as much (docs/temporal.md).
-FLOW_LONG_SIDE = 320
+# Flow is estimated on grey frames at most this wide/high. How far the history can be trusted is
+# set by the flow's precision: with ground-truth flow the blend would leave 0.07-0.12x of the
+# per-frame warping error on the Sintel pairs, with DIS 0.5-0.7x (docs/temporal.md). A 480 px grid
+# instead of 320 lowered the warping error on every sequence but marple8 (mean 0.46 -> 0.38,
+# mosaic_fast) and the ghosting, with the same still-camera flicker; it costs no extra frame time
+# because the flow runs on its own thread while the net runs (640 px did: +45%). DIS 'medium' has
+# about half the end-point error of 'fast'. Refining to the grid itself (finest scale 0) follows
+# film grain and sensor noise, which made real clips less steady.
+FLOW_LONG_SIDE = 480
 DIS_PRESET = cv2.DISOPTICAL_FLOW_PRESET_MEDIUM
 
 # The history is re-sampled every frame, so interpolation blur compounds: bicubic keeps more
