@@ -80,6 +80,17 @@ def test_warm_start_is_recorded_in_the_checkpoint(tmp_path, tiny_content):
 
 
 @needs_shared
+def test_content_layer_choice_changes_the_loss_and_is_recorded(tmp_path, tiny_content):
+    shallow = train(tmp_path / "a", tiny_content, 1)
+    deep = train(tmp_path / "b", tiny_content, 1, ["--content-layer", "relu3_3"])
+    # Same batch, same initial net: only the content term can differ.
+    assert deep[0]["mosaic/style"] == pytest.approx(shallow[0]["mosaic/style"], rel=1e-5)
+    assert deep[0]["mosaic/content"] != pytest.approx(shallow[0]["mosaic/content"], rel=1e-2)
+    from livestyle.checkpoints import load_checkpoint
+    assert load_checkpoint(tmp_path / "b/mosaic.pt", "johnson")["meta"]["settings"]["content_layer"] == "relu3_3"
+
+
+@needs_shared
 def test_loss_network_reproduces_known_feature_statistics():
     from livestyle.training.losses import load_loss_network
     vgg = load_loss_network(VGG)

@@ -21,6 +21,8 @@ def add_parser(p: argparse.ArgumentParser) -> None:
     j.add_argument("--variant", choices=("full", "fast", "both"), default="full",
                    help="full = paper-sized net; fast = light CPU net; both trains the two")
     j.add_argument("--content-weight", type=float, default=1.0)
+    j.add_argument("--content-layer", choices=("relu2_2", "relu3_3"), default="relu2_2",
+                   help="VGG-16 layer of the content loss (Johnson et al. use relu2_2)")
     j.add_argument("--tv-weight", type=float, default=0.3)
     j.add_argument("--style-size", type=positive_int, default=512, help="long side of the style image")
     _common(j)
@@ -101,7 +103,7 @@ def run(args: argparse.Namespace) -> int:
         per_job_weight = [w for w in weights for _ in variants]
         settings = JohnsonSettings(image_size=args.image_size, batch_size=args.batch_size,
                                    style_size=args.style_size, content_weight=args.content_weight,
-                                   tv_weight=args.tv_weight, seed=args.seed)
+                                   tv_weight=args.tv_weight, content_layer=args.content_layer, seed=args.seed)
         task = JohnsonTask(jobs, content, vgg, settings, device, style_weights=per_job_weight)
     elif args.family == "distill":
         task = _distill_task(args, content, device)

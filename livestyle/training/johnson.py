@@ -31,6 +31,7 @@ class JohnsonSettings:
     content_weight: float = 1.0
     style_weight: float = 20.0
     tv_weight: float = 1.0
+    content_layer: str = CONTENT_LAYER
     seed: int = 0
 
 
@@ -100,7 +101,7 @@ class JohnsonTask:
         b = s.batch_size
         for i, job in enumerate(self.jobs):
             fi = {k: v[i * b:(i + 1) * b] for k, v in feats.items()}
-            c = content_loss(fi, content_feats, CONTENT_LAYER)
+            c = content_loss(fi, content_feats, s.content_layer)
             st = gram_style_loss(fi, self.style_targets[i])
             tv = total_variation(y01[i * b:(i + 1) * b].float())
             loss = s.content_weight * c + self.style_weights[i] * st + s.tv_weight * tv
