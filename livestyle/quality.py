@@ -7,7 +7,7 @@ lower content loss = more of the photo kept.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
@@ -17,7 +17,7 @@ import torch
 
 from .media.images import list_images, read_image
 from .models.ops import channel_mean_std
-from .training.losses import (CONTENT_LAYER, GRAM_STYLE_LAYERS, content_loss, gram_style_loss, gram_targets,
+from .training.losses import (CONTENT_LAYER, GRAM_STYLE_LAYERS, content_loss, gram_style_terms, gram_targets,
                               load_loss_network, relative_mse)
 
 Method = Callable[[np.ndarray], np.ndarray]  # BGR uint8 -> BGR uint8
@@ -38,6 +38,7 @@ class QualityScore:
     content: float        # relu2_2 loss vs the photo (relative)
     mean_std_style: float  # AdaIN-style loss on channel mean/std (relative, same layers)
     photos: int
+    style_by_layer: dict[str, float] = field(default_factory=dict)  # the style loss's terms
 
 
 class QualityMeter:
@@ -50,6 +51,13 @@ class QualityMeter:
 
     @torch.no_grad()
     def score_pair(self, photo_bgr: np.ndarray, output_bgr: np.ndarray) -> tuple[float, float, float]:
+        """(Gram style loss, content loss, mean/std style loss) of one output."""
+        style_terms, content, mean_std = self.score_pair_by_layer(photo_bgr, output_bgr)
+        return sum(style_terms.values()), content, mean_std
+
+    @torch.no_grad()
+    def score_pair_by_layer(self, photo_bgr: np.ndarray, output_bgr: np.ndarray) -> tuple[dict, float, float]:
+        """As ``score_pair``, with the Gram style loss split into its layers."""
         if output_bgr.shape != photo_bgr.shape:
             output_bgr = cv2.resize(output_bgr, (photo_bgr.shape[1], photo_bgr.shape[0]))
         fp = self.vgg(_to_tensor(photo_bgr))
@@ -59,15 +67,19 @@ class QualityMeter:
             m, s = channel_mean_std(fo[name])
             tm, ts = channel_mean_std(self.style_feats[name])
             ms += float(relative_mse(m, tm) + relative_mse(s, ts))
-        return (float(gram_style_loss(fo, self.style_grams)), float(content_loss(fo, fp, CONTENT_LAYER)), ms)
+        terms = {name: float(v) for name, v in gram_style_terms(fo, self.style_grams).items()}
+        return terms, float(content_loss(fo, fp, CONTENT_LAYER)), ms
 
     def score(self, method: Method, photos: list[Path], size: int = 384) -> QualityScore:
-        rows = []
+        rows, layers = [], []
         for p in photos:
             photo = resize_long(read_image(p), size)
-            rows.append(self.score_pair(photo, method(photo)))
-        arr = np.array(rows)
-        return QualityScore(float(arr[:, 0].mean()), float(arr[:, 1].mean()), float(arr[:, 2].mean()), len(rows))
+            terms, content, mean_std = self.score_pair_by_layer(photo, method(photo))
+            rows.append((sum(terms.values()), content, mean_std))
+            layers.append(list(terms.values()))
+        arr, by_layer = np.array(rows), np.array(layers).mean(0)
+        return QualityScore(float(arr[:, 0].mean()), float(arr[:, 1].mean()), float(arr[:, 2].mean()), len(rows),
+                            dict(zip(self.style_grams, map(float, by_layer))))
 
 
 def eval_photos(shared: Path) -> list[Path]:

@@ -112,6 +112,8 @@ def test_quality_meter_ranks_stylised_above_photo():
     plain = meter.score(lambda x: x, photos, size=128)
     styled = meter.score(create_stylizer("starry_night"), photos, size=128)
     assert styled.style < 0.7 * plain.style and styled.content > plain.content
+    assert list(styled.style_by_layer) == ["relu1_2", "relu2_2", "relu3_3", "relu4_3"]
+    assert sum(styled.style_by_layer.values()) == pytest.approx(styled.style, rel=1e-5)
 
 
 @pytest.mark.parametrize("case", ["empty_content", "bad_style", "unwritable"])

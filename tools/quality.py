@@ -96,6 +96,7 @@ def main() -> None:
     ap.add_argument("--gatys-steps", type=int, default=50)
     ap.add_argument("--photos", type=int, help="use only the first N eval photos")
     ap.add_argument("--size", type=int, default=256, help="long side of the eval photos")
+    ap.add_argument("--per-layer", action="store_true", help="also print the Gram style loss of each VGG layer")
     ap.add_argument("--sheet", type=Path, help="also write a contact sheet (rows: methods, columns: photos)")
     ap.add_argument("--sheet-photos", type=int, default=4)
     ap.add_argument("--shared-dir")
@@ -115,10 +116,12 @@ def main() -> None:
                                                                   args.gatys_steps)
     methods = {name: remembered(m) for name, m in methods.items()}  # the sheet reuses the scored outputs
     print(f"style image {style.name}, {len(photos)} photos at long side {args.size}")
-    print(f"{'method':<28} {'style (Gram)':>12} {'content':>8} {'mean/std':>9}")
+    layers = list(meter.style_grams) if args.per_layer else []
+    print(f"{'method':<28} {'style (Gram)':>12} {'content':>8} {'mean/std':>9}" + "".join(f" {n:>8}" for n in layers))
     for name, method in methods.items():
         score = meter.score(method, photos, args.size)
-        print(f"{name:<28} {score.style:>12.2f} {score.content:>8.2f} {score.mean_std_style:>9.2f}")
+        print(f"{name:<28} {score.style:>12.2f} {score.content:>8.2f} {score.mean_std_style:>9.2f}"
+              + "".join(f" {score.style_by_layer[n]:>8.3f}" for n in layers))
     if args.sheet:
         write_sheet(args.sheet, style, methods, photos[:args.sheet_photos], args.size)
         print(f"contact sheet: {args.sheet}")

@@ -32,13 +32,18 @@ def gram_targets(features: dict[str, torch.Tensor], layers=GRAM_STYLE_LAYERS) ->
     return {name: gram_matrix(features[name].float()) for name in layers}
 
 
-def gram_style_loss(features: dict[str, torch.Tensor], targets: dict[str, torch.Tensor]) -> torch.Tensor:
-    """Sum over layers of the relative Gram error; targets broadcast over the batch."""
-    total = 0.0
+def gram_style_terms(features: dict[str, torch.Tensor], targets: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Relative Gram error of each layer; targets broadcast over the batch."""
+    terms = {}
     for name, target in targets.items():
         g = gram_matrix(features[name].float())
-        total = total + relative_mse(g, target.expand_as(g))
-    return total
+        terms[name] = relative_mse(g, target.expand_as(g))
+    return terms
+
+
+def gram_style_loss(features: dict[str, torch.Tensor], targets: dict[str, torch.Tensor]) -> torch.Tensor:
+    """Sum over layers of the relative Gram error."""
+    return sum(gram_style_terms(features, targets).values())
 
 
 def content_loss(features: dict[str, torch.Tensor], targets: dict[str, torch.Tensor],
