@@ -68,6 +68,12 @@ def test_learning_rate_ramps_up_then_holds():
     assert learning_rate(LoopConfig(steps=100, lr=1e-3), 0) == 1e-3
 
 
+def test_negative_warmup_is_refused(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["train", "johnson", "--style-image", "x.jpg", "-o", "out", "--warmup", "-3"])
+    assert exc.value.code == 2 and "--warmup: must be at least 0, got -3" in capsys.readouterr().err
+
+
 @needs_shared
 def test_warm_start_is_recorded_in_the_checkpoint(tmp_path, tiny_content):
     """Fine-tuning from an earlier net keeps its provenance (the manifest shows it after export)."""

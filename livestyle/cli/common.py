@@ -19,14 +19,23 @@ def add_device(p: argparse.ArgumentParser, fp16: bool = True) -> None:
                        help="8-bit graphs calibrated on photos (fastest on CPUs; fixed styles only)")
 
 
-def positive_int(text: str) -> int:
+def whole_number(text: str, minimum: int = 1) -> int:
     try:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a whole number, got '{text}'") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be positive, got {value}")
+    if value < minimum:
+        raise argparse.ArgumentTypeError(f"must be positive, got {value}" if minimum == 1
+                                         else f"must be at least {minimum}, got {value}")
     return value
+
+
+def positive_int(text: str) -> int:
+    return whole_number(text, 1)
+
+
+def non_negative_int(text: str) -> int:
+    return whole_number(text, 0)
 
 
 def size_arg(text: str) -> int:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from .common import add_shared_dir, positive_int
+from .common import add_shared_dir, non_negative_int, positive_int
 
 
 def add_parser(p: argparse.ArgumentParser) -> None:
@@ -52,7 +52,7 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--batch-size", type=positive_int, default=8)
     p.add_argument("--image-size", type=positive_int, default=256, help="training crop size")
     p.add_argument("--lr", type=float, help="Adam learning rate (default: 1e-3 johnson, 1e-4 adain)")
-    p.add_argument("--warmup", type=int, default=0, metavar="STEPS",
+    p.add_argument("--warmup", type=non_negative_int, default=0, metavar="STEPS",
                    help="ramp the learning rate up linearly over this many steps (use with --init-from)")
     p.add_argument("--checkpoint-every", type=positive_int, default=500)
     p.add_argument("--sample-every", type=positive_int, default=500)

@@ -20,7 +20,7 @@ resolution: a decoder is not shift-equivariant at sub-feature-pixel shifts, so w
 not decode to warped strokes), which is why the stylizers blend their output by default.
 
 Flow and masks are computed on small grey frames (480 px long side), and the stylizer estimates
-the flow on a second thread while the net runs: blending adds about 7-16% to the fast CPU net's
+the flow on a second thread while the net runs: blending adds about 14-16% to the fast CPU net's
 frame time at 640x360 (tools/bench_blend.py, docs/temporal.md).
 """
 
@@ -39,10 +39,10 @@ FLOW_MODES = ("dis", "none")
 
 # Flow is estimated on grey frames at most this wide/high. How far the history can be trusted is
 # set by the flow's precision: with ground-truth flow the blend would leave 0.07-0.12x of the
-# per-frame warping error on the Sintel pairs, with DIS 0.5-0.7x (docs/temporal.md). A 480 px grid
+# per-frame warping error on the Sintel pairs, with DIS 0.4-0.6x (docs/temporal.md). A 480 px grid
 # instead of 320 lowered the warping error on every sequence but marple8 (mean 0.46 -> 0.38,
-# mosaic_fast) and the ghosting, with the same still-camera flicker; it costs no extra frame time
-# because the flow runs on its own thread while the net runs (640 px did: +45%). DIS 'medium' has
+# mosaic_fast) and the ghosting, with the same still-camera flicker; its extra frame time was within
+# the machine's noise because the flow runs on its own thread while the net runs (640 px: +45%). DIS 'medium' has
 # about half the end-point error of 'fast'. Refining to the grid itself (finest scale 0) follows
 # film grain and sensor noise, which made real clips less steady.
 FLOW_LONG_SIDE = 480
