@@ -26,3 +26,16 @@ def test_temporal_eval_rejects_a_malformed_method():
     run = subprocess.run([sys.executable, str(TOOLS / "temporal_eval.py"), "--method", "output:dis:0.8:sharp"],
                          capture_output=True, text=True, timeout=120)
     assert run.returncode != 0 and "bad method" in run.stderr
+
+
+@needs_shared
+def test_temporal_oracle_exact_flow_beats_dis_on_sintel():
+    """The claim docs/temporal.md rests on: with ground-truth flow the same blend is far steadier."""
+    run = subprocess.run([sys.executable, str(TOOLS / "temporal_oracle.py"), "--style", "mosaic_fast"],
+                         capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr
+    rows = [line.split() for line in run.stdout.splitlines() if line.startswith("mosaic_fast")]
+    assert len(rows) == 4  # alley_1 and cave_2, final and clean
+    for row in rows:
+        with_dis, with_gt = float(row[-2]), float(row[-1])
+        assert with_gt < 0.5 * with_dis < 0.5, row
