@@ -82,6 +82,9 @@ def test_warm_start_is_recorded_in_the_checkpoint(tmp_path, tiny_content):
     from livestyle.checkpoints import load_checkpoint
     meta = load_checkpoint(tmp_path / "b/mosaic.pt", "johnson")["meta"]
     assert meta["warm_start"] == {"checkpoint": "mosaic.pt", "steps": 2}
+    train(tmp_path / "b", tiny_content, 4, ["--resume"])  # a resumed run keeps where it started from
+    meta = load_checkpoint(tmp_path / "b/mosaic.pt", "johnson")["meta"]
+    assert meta["steps"] == 4 and meta["warm_start"] == {"checkpoint": "mosaic.pt", "steps": 2}
     assert "warm_start" not in load_checkpoint(tmp_path / "a/mosaic.pt", "johnson")["meta"]
 
 

@@ -118,6 +118,8 @@ def run(args: argparse.Namespace) -> int:
         task = AdaINTask(content, styles, vgg, settings, device)
     if args.init_from:
         print(f"warm start from {args.init_from}: {', '.join(task.init_from(args.init_from)) or 'nothing matched'}")
+    elif args.resume and args.family == "johnson":
+        task.recall_warm_starts(args.output)
     run_training(task, args.output, loop, device, resume=args.resume)
     print(f"checkpoints in {args.output}")
     return 0

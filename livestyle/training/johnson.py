@@ -86,6 +86,17 @@ class JohnsonTask:
                 loaded.append(key)
         return loaded
 
+    def recall_warm_starts(self, out_dir: Path) -> None:
+        """On --resume: keep the warm-start records of the checkpoints this run wrote before."""
+        from ..checkpoints import load_checkpoint
+
+        for key in self.nets:
+            path = Path(out_dir) / f"{key}.pt"
+            if key not in self.warm_starts and path.is_file():
+                record = load_checkpoint(path, "johnson").get("meta", {}).get("warm_start")
+                if record:
+                    self.warm_starts[key] = record
+
     def trainable(self) -> dict[str, torch.nn.Module]:
         return self.nets
 
