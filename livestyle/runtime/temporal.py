@@ -38,13 +38,13 @@ DEFAULT_STABILITY = 0.8
 FLOW_MODES = ("dis", "none")
 
 # Flow is estimated on grey frames at most this wide/high. How far the history can be trusted is
-# set by the flow's precision: with ground-truth flow the blend would leave 0.07-0.12x of the
+# set by the flow's precision: with ground-truth flow the blend would leave 0.06-0.12x of the
 # per-frame warping error on the Sintel pairs, with DIS 0.4-0.6x (docs/temporal.md). A 480 px grid
 # instead of 320 lowered the warping error on every sequence but marple8 (mean 0.46 -> 0.38,
-# mosaic_fast) and the ghosting, with the same still-camera flicker; its extra frame time was within
-# the machine's noise because the flow runs on its own thread while the net runs (640 px: +45%). DIS 'medium' has
-# about half the end-point error of 'fast'. Refining to the grid itself (finest scale 0) follows
-# film grain and sensor noise, which made real clips less steady.
+# mosaic_fast) and the ghosting, with the same still-camera flicker; its extra frame time was
+# within the machine's noise because the flow runs on its own thread while the net runs (640 px:
+# +45%). DIS 'medium' has about half the end-point error of 'fast'. Refining to the grid itself
+# (finest scale 0) follows film grain and sensor noise, which made real clips less steady.
 FLOW_LONG_SIDE = 480
 DIS_PRESET = cv2.DISOPTICAL_FLOW_PRESET_MEDIUM
 
@@ -66,7 +66,7 @@ STILL_FLOW, STILL_MARGIN, STILL_WINDOW_SIGMA = 1.0, 0.5, 6.0
 # Detail restoration (on by default): fine detail below DETAIL_SIGMA grid pixels gets its local
 # energy (measured over DETAIL_WINDOW) back up to the current frame's, by at most DETAIL_MAX_GAIN.
 # Averaging frames washes out texture the net re-rolls every frame (candy_fast: Gram style loss
-# 1.21x of per-frame without it, 1.09x with it) for about 10% more warping error (docs/temporal.md).
+# 1.21x of per-frame without it, 1.10x with it) for 5-13% more warping error (docs/temporal.md).
 DEFAULT_KEEP_DETAIL = True
 DETAIL_SIGMA, DETAIL_WINDOW, DETAIL_MAX_GAIN = 1.0, 6.0, 1.5
 # Scene cut: the history is forgotten when less than this fraction of the frame is reliable.
