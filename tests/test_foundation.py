@@ -228,6 +228,19 @@ def test_version_and_help_do_not_import_torch():
     subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)
 
 
+@pytest.mark.parametrize("command", [["cam"], ["video"], ["image"], ["demo"], ["export"], ["styles"], ["bench"],
+                                     ["paint"], ["train", "johnson"], ["train", "adain"], ["train", "distill"]])
+def test_every_help_explains_its_options(command, capsys):
+    with pytest.raises(SystemExit) as done:
+        main(command + ["--help"])
+    assert done.value.code == 0
+    text = " ".join(capsys.readouterr().out.split())  # argparse wraps lines anywhere
+    assert "(default: None)" not in text
+    assert "(default: False)" not in text
+    # an option whose help already names its default is not given a second one
+    assert "(default: file stem) (default" not in text
+
+
 def test_bench_prints_a_table(capsys, tmp_path):
     nets = "mosaic,magenta26" if HAVE_SHARED else "mosaic"
     assert main(["bench", "--nets", nets, "--resolutions", "64x48", "--backends", "torch,ort-cpu,ort-cuda",

@@ -22,7 +22,7 @@ def add_parser(p: argparse.ArgumentParser) -> None:
     p.add_argument("--backends", default="torch,ort-cpu,ort-cpu-fp16",
                    help="comma list of torch, ort-cpu, ort-cpu-fp16, ort-cpu-int8, ort-cuda, ort-cuda-fp16")
     p.add_argument("--repeats", type=positive_int, default=5, help="timed frames per configuration")
-    p.add_argument("--warmup", type=int, default=1)
+    p.add_argument("--warmup", type=int, default=1, help="untimed frames before each configuration")
     p.add_argument("--json", type=Path, help="also write the table as JSON here")
     add_shared_dir(p)
 

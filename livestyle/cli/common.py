@@ -5,6 +5,20 @@ from __future__ import annotations
 import argparse
 
 
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
+    """Option defaults in --help where they say something; descriptions and epilogs kept as written.
+
+    Unset options (None/False) show no default, and a help text that already explains its default
+    is not given a second one.
+    """
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if action.default is None or action.default is False or "default" in text:
+            return text
+        return super()._get_help_string(action)
+
+
 def add_shared_dir(p: argparse.ArgumentParser) -> None:
     p.add_argument("--shared-dir", metavar="DIR",
                    help="folder with the third-party data (default: $LIVESTYLE_SHARED or ../shared)")

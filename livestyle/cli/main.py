@@ -7,6 +7,7 @@ import importlib
 import sys
 
 from .. import __version__
+from .common import HelpFormatter
 
 COMMANDS = {
     "demo": "Stylise a bundled photo with the default style and say where the result went.",
@@ -37,7 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
                 continue  # command not built yet
             raise
         p = sub.add_parser(name, help=summary, description=summary,
-                           formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                           formatter_class=HelpFormatter)
         module.add_parser(p)
         p.set_defaults(_run=module.run)
     return parser

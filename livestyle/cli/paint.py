@@ -6,7 +6,7 @@ import argparse
 import time
 from pathlib import Path
 
-from .common import add_device, add_shared_dir
+from .common import HelpFormatter, add_device, add_shared_dir
 
 DESCRIPTION = """\
 Gatys optimisation: slow, best-quality stylisation of one photo.
@@ -28,19 +28,10 @@ examples:
   livestyle paint photo.jpg --style-image scream.jpg --preserve-color luminance --size 1024 -o big.jpg"""
 
 
-class _Formatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
-    """Defaults in the option help (none shown for unset ones), description/epilog kept as written."""
-
-    def _get_help_string(self, action: argparse.Action) -> str:
-        if action.default is None or action.default is False:
-            return action.help or ""
-        return super()._get_help_string(action)
-
-
 def add_parser(p: argparse.ArgumentParser) -> None:
     # Defaults are literals so that --help does not import torch; tests/test_gatys.py checks that
     # they equal PaintSettings' defaults.
-    p.description, p.epilog, p.formatter_class = DESCRIPTION, EPILOG, _Formatter
+    p.description, p.epilog, p.formatter_class = DESCRIPTION, EPILOG, HelpFormatter
     p.add_argument("content", type=Path, help="photo to stylise")
     p.add_argument("--style-image", action="append", required=True, type=Path, metavar="STYLE",
                    help="painting whose style to copy; repeat to mix several styles")

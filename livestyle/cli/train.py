@@ -5,14 +5,14 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from .common import add_shared_dir, non_negative_int, positive_int
+from .common import HelpFormatter, add_shared_dir, non_negative_int, positive_int
 
 
 def add_parser(p: argparse.ArgumentParser) -> None:
     sub = p.add_subparsers(dest="family", metavar="FAMILY", required=True)
 
     j = sub.add_parser("johnson", help="fixed-style feed-forward net(s) (Johnson et al. 2016)",
-                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                       formatter_class=HelpFormatter)
     j.add_argument("--style-image", action="append", required=True, type=Path,
                    help="style painting; repeat to train several nets in one pass (shared content work)")
     j.add_argument("--name", action="append", help="style name per --style-image (default: file stem)")
@@ -20,23 +20,23 @@ def add_parser(p: argparse.ArgumentParser) -> None:
                    help="style weight; one value for all, or one per --style-image (default 20)")
     j.add_argument("--variant", choices=("full", "fast", "both"), default="full",
                    help="full = paper-sized net; fast = light CPU net; both trains the two")
-    j.add_argument("--content-weight", type=float, default=1.0)
+    j.add_argument("--content-weight", type=float, default=1.0, help="weight of the content (photo) loss")
     j.add_argument("--content-layer", choices=("relu2_2", "relu3_3"), default="relu2_2",
                    help="VGG-16 layer of the content loss (Johnson et al. use relu2_2)")
-    j.add_argument("--tv-weight", type=float, default=0.3)
+    j.add_argument("--tv-weight", type=float, default=0.3, help="weight of the total-variation (smoothness) loss")
     j.add_argument("--style-size", type=positive_int, default=512, help="long side of the style image")
     _common(j)
 
     a = sub.add_parser("adain", help="AdaIN decoder for arbitrary styles (Huang & Belongie 2017)",
-                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                       formatter_class=HelpFormatter)
     a.add_argument("--style-dir", type=Path, action="append", help="folder(s) of paintings "
                    "(default: <shared>/styles)")
-    a.add_argument("--style-weight", type=float, default=2.0)
-    a.add_argument("--content-weight", type=float, default=1.0)
+    a.add_argument("--style-weight", type=float, default=2.0, help="weight of the mean/std style loss")
+    a.add_argument("--content-weight", type=float, default=1.0, help="weight of the loss against the AdaIN target")
     _common(a)
 
     d = sub.add_parser("distill", help="fast CPU net(s) distilled from our full nets (no VGG: cheap on a CPU)",
-                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                       formatter_class=HelpFormatter)
     d.add_argument("--teacher", action="append", required=True, metavar="STYLE",
                    help="a style shipped in exported/ (or a Johnson checkpoint .pt); repeatable")
     d.add_argument("--bank-size", type=positive_int, default=2048, help="crops with precomputed teacher outputs")
@@ -48,22 +48,23 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--content-dir", type=Path, action="append",
                    help="folder(s) of training photos (default: <shared>/content/train)")
     p.add_argument("-o", "--output", type=Path, required=True, help="output folder for checkpoints")
-    p.add_argument("--steps", type=positive_int, default=20000)
-    p.add_argument("--batch-size", type=positive_int, default=8)
+    p.add_argument("--steps", type=positive_int, default=20000, help="optimiser steps in all (a resumed run counts on)")
+    p.add_argument("--batch-size", type=positive_int, default=8, help="photos per step")
     p.add_argument("--image-size", type=positive_int, default=256, help="training crop size")
     p.add_argument("--lr", type=float, help="Adam learning rate (default: 1e-3 johnson, 1e-4 adain)")
     p.add_argument("--warmup", type=non_negative_int, default=0, metavar="STEPS",
                    help="ramp the learning rate up linearly over this many steps (use with --init-from)")
-    p.add_argument("--checkpoint-every", type=positive_int, default=500)
-    p.add_argument("--sample-every", type=positive_int, default=500)
+    p.add_argument("--checkpoint-every", type=positive_int, default=500, help="steps between checkpoints")
+    p.add_argument("--sample-every", type=positive_int, default=500, help="steps between sample images")
     p.add_argument("--log-every", type=positive_int, default=50, help="steps per loss-history row")
     p.add_argument("--time-limit", type=float, help="stop cleanly (with a checkpoint) after this many seconds")
     p.add_argument("--resume", action="store_true", help="continue from OUTPUT/train_state.pt")
     p.add_argument("--init-from", type=Path, metavar="DIR",
                    help="warm-start from model checkpoints (<name>.pt) of an earlier run; fresh optimiser")
     p.add_argument("--vgg-weights", type=Path, help="VGG-16 weights (default: <shared>/weights/vgg/...)")
-    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
+                   help="auto = CUDA with mixed precision when present, else CPU")
+    p.add_argument("--seed", type=int, default=0, help="seed of the random crops and flips (each batch is a function of seed and step)")
     add_shared_dir(p)
 
 
