@@ -88,6 +88,57 @@ def test_warm_start_is_recorded_in_the_checkpoint(tmp_path, tiny_content):
     assert "warm_start" not in load_checkpoint(tmp_path / "a/mosaic.pt", "johnson")["meta"]
 
 
+def test_weight_average_follows_the_weights_and_swaps_back():
+    from livestyle.training.averaging import WeightAverage
+    net = torch.nn.Linear(2, 1)
+    with torch.no_grad():
+        net.weight.fill_(1.0)
+    average = WeightAverage({"net": net}, decay=0.75)
+    with torch.no_grad():
+        net.weight.fill_(5.0)
+    average.update()                                   # 0.75 * 1 + 0.25 * 5
+    assert torch.allclose(average.averages["net"]["weight"], torch.full((1, 2), 2.0))
+    with average.swapped_in():
+        assert torch.allclose(net.weight, torch.full((1, 2), 2.0))
+    assert torch.allclose(net.weight, torch.full((1, 2), 5.0))
+    with pytest.raises(ValueError):
+        WeightAverage({"net": net}, decay=1.0)
+
+
+@needs_shared
+def test_ema_checkpoint_is_the_average_and_resumes_exactly(tmp_path, tiny_content):
+    from livestyle.checkpoints import load_checkpoint, load_torch_file
+
+    def saved_and_raw(folder):
+        saved = load_checkpoint(folder / "mosaic.pt", "johnson")
+        return saved, load_torch_file(folder / "train_state.pt", what="state")["modules"]["mosaic"]
+
+    ema = ["--ema", "0.5", "--lr", "0.02"]  # a large rate: one step moves the weights far past fp16 rounding
+    train(tmp_path / "a", tiny_content, 8, ema)
+    saved, raw = saved_and_raw(tmp_path / "a")
+    assert saved["meta"]["settings"]["ema_decay"] == 0.5
+    moved = [k for k, v in saved["state_dict"].items() if not torch.equal(v, raw[k].half())]
+    assert len(moved) > len(raw) // 2, "the saved net should be the average, not the last step's weights"
+    # 7 steps, stop, resume to 8: the same average as the uninterrupted run, one update on.
+    train(tmp_path / "b", tiny_content, 7, ema)
+    before = load_checkpoint(tmp_path / "b/mosaic.pt", "johnson")["state_dict"]
+    train(tmp_path / "b", tiny_content, 8, ["--resume", *ema])
+    after, last = saved_and_raw(tmp_path / "b")
+    steps_apart = 0.0
+    for k, v in saved["state_dict"].items():
+        assert torch.equal(after["state_dict"][k], v), k
+        expected = 0.5 * before[k].float() + 0.5 * last[k].float()
+        assert torch.allclose(after["state_dict"][k].float(), expected, atol=2e-3), k
+        steps_apart = max(steps_apart, float((after["state_dict"][k].float() - before[k].float()).abs().max()))
+    assert steps_apart > 1e-2  # the recurrence check above is not met by standing still
+
+
+def test_ema_decay_must_be_below_one(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["train", "johnson", "--style-image", "x.jpg", "-o", "out", "--ema", "1"])
+    assert exc.value.code == 2 and "--ema: a decay of 1 would never move the average" in capsys.readouterr().err
+
+
 @needs_shared
 def test_content_layer_choice_changes_the_loss_and_is_recorded(tmp_path, tiny_content):
     shallow = train(tmp_path / "a", tiny_content, 1)

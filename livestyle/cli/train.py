@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from .common import HelpFormatter, add_shared_dir, non_negative_int, positive_int
+from .common import HelpFormatter, add_shared_dir, non_negative_int, positive_int, unit_float
 
 
 def add_parser(p: argparse.ArgumentParser) -> None:
@@ -44,6 +44,13 @@ def add_parser(p: argparse.ArgumentParser) -> None:
     _common(d)
 
 
+def _decay(text: str) -> float:
+    value = unit_float(text)
+    if value == 1.0:
+        raise argparse.ArgumentTypeError("a decay of 1 would never move the average; use a value below 1")
+    return value
+
+
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--content-dir", type=Path, action="append",
                    help="folder(s) of training photos (default: <shared>/content/train)")
@@ -54,6 +61,9 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--lr", type=float, help="Adam learning rate (default: 1e-3 johnson, 1e-4 adain)")
     p.add_argument("--warmup", type=non_negative_int, default=0, metavar="STEPS",
                    help="ramp the learning rate up linearly over this many steps (use with --init-from)")
+    p.add_argument("--ema", type=_decay, default=0.0, metavar="DECAY",
+                   help="save an exponential moving average of the weights instead of the last step's "
+                        "(e.g. 0.99: about the last 100 steps; 0 = off); can be switched on at --resume")
     p.add_argument("--checkpoint-every", type=positive_int, default=500, help="steps between checkpoints")
     p.add_argument("--sample-every", type=positive_int, default=500, help="steps between sample images")
     p.add_argument("--log-every", type=positive_int, default=50, help="steps per loss-history row")
@@ -64,7 +74,7 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--vgg-weights", type=Path, help="VGG-16 weights (default: <shared>/weights/vgg/...)")
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
                    help="auto = CUDA with mixed precision when present, else CPU")
-    p.add_argument("--seed", type=int, default=0, help="seed of the random crops and flips (each batch is a function of seed and step)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the initial weights and of the random crops (each batch is a function of seed and step)")
     add_shared_dir(p)
 
 
@@ -85,7 +95,8 @@ def run(args: argparse.Namespace) -> int:
     content_dirs = args.content_dir or [shared / "content/train"]
     content = ImageBank.from_folders(content_dirs, "content")
     lr = args.lr or (1e-4 if args.family == "adain" else 1e-3)
-    loop = LoopConfig(steps=args.steps, lr=lr, warmup_steps=args.warmup, checkpoint_every=args.checkpoint_every,
+    loop = LoopConfig(steps=args.steps, lr=lr, warmup_steps=args.warmup, average_decay=args.ema,
+                      checkpoint_every=args.checkpoint_every,
                       sample_every=args.sample_every, log_every=args.log_every, time_limit_s=args.time_limit)
 
     if args.family == "johnson":
@@ -104,7 +115,8 @@ def run(args: argparse.Namespace) -> int:
         per_job_weight = [w for w in weights for _ in variants]
         settings = JohnsonSettings(image_size=args.image_size, batch_size=args.batch_size,
                                    style_size=args.style_size, content_weight=args.content_weight,
-                                   tv_weight=args.tv_weight, content_layer=args.content_layer, seed=args.seed)
+                                   tv_weight=args.tv_weight, content_layer=args.content_layer, seed=args.seed,
+                                   ema_decay=args.ema)
         task = JohnsonTask(jobs, content, vgg, settings, device, style_weights=per_job_weight)
     elif args.family == "distill":
         task = _distill_task(args, content, device)

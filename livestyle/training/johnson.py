@@ -33,6 +33,7 @@ class JohnsonSettings:
     tv_weight: float = 1.0
     content_layer: str = CONTENT_LAYER
     seed: int = 0
+    ema_decay: float = 0.0     # the loop saves averaged weights (LoopConfig.average_decay); kept for the record
 
 
 @dataclass

@@ -1,0 +1,56 @@
+"""Exponential moving average of a net's weights (Polyak averaging) for the saved models.
+
+At the small batches a CPU affords, consecutive checkpoints of one run scatter widely (udnie
+fine-tune, eval style loss 0.97 at step 1,200 and 0.89 at step 1,304 with the same settings);
+the averaged weights sit in the middle of that scatter instead of wherever the last step left
+them. The raw weights keep training; only what is saved and sampled is averaged.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from typing import Iterator
+
+import torch
+
+
+class WeightAverage:
+    """``avg = decay * avg + (1 - decay) * weights`` after every optimiser step, per module."""
+
+    def __init__(self, modules: dict[str, torch.nn.Module], decay: float):
+        if not 0.0 < decay < 1.0:
+            raise ValueError(f"averaging decay must be in (0, 1), got {decay}")
+        self.modules, self.decay = modules, decay
+        self.averages = {name: self._floats(m) for name, m in modules.items()}
+
+    @staticmethod
+    def _floats(module: torch.nn.Module) -> dict[str, torch.Tensor]:
+        return {k: v.detach().clone() for k, v in module.state_dict().items() if v.is_floating_point()}
+
+    @torch.no_grad()
+    def update(self) -> None:
+        for name, module in self.modules.items():
+            current = module.state_dict()
+            avg = self.averages[name]
+            keys = list(avg)
+            torch._foreach_lerp_([avg[k] for k in keys], [current[k].detach() for k in keys], 1.0 - self.decay)
+
+    def state_dict(self) -> dict:
+        return {"decay": self.decay, "averages": self.averages}
+
+    def load_state_dict(self, state: dict) -> None:
+        for name, avg in state["averages"].items():
+            if name in self.averages:
+                self.averages[name] = {k: v.clone() for k, v in avg.items()}
+
+    @contextmanager
+    def swapped_in(self) -> Iterator[None]:
+        """The modules hold the averaged weights inside the block and their own ones after it."""
+        saved = {name: self._floats(m) for name, m in self.modules.items()}
+        try:
+            for name, module in self.modules.items():
+                module.load_state_dict(self.averages[name], strict=False)
+            yield
+        finally:
+            for name, module in self.modules.items():
+                module.load_state_dict(saved[name], strict=False)
