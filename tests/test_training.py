@@ -61,6 +61,34 @@ def test_few_steps_lower_the_loss_and_resume_is_exact(tmp_path, tiny_content):
     assert net(torch.rand(1, 3, 32, 32) * 255).shape == (1, 3, 32, 32)
 
 
+@needs_shared
+def test_sigterm_stops_training_with_a_resumable_checkpoint(tmp_path, tiny_content):
+    """kill (SIGTERM) ends a run like Ctrl-C, also one a script started in the background with
+    SIGINT ignored; the loop's last checkpoint is written either way."""
+    import re
+    import signal
+    import subprocess
+    import sys
+    import time
+    out, log = tmp_path / "run", tmp_path / "stderr.txt"
+    args = [sys.executable, "-m", "livestyle", "train", "johnson", "--style-image", str(SHARED / "styles/mosaic.jpg"),
+            "--content-dir", str(tiny_content), "-o", str(out), "--steps", "100000", "--batch-size", "1",
+            "--image-size", "32", "--style-size", "64", "--checkpoint-every", "100000", "--device", "cpu"]
+    with open(log, "w") as err:
+        proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=err,
+                                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
+        deadline = time.monotonic() + 120
+        # tqdm shows a rate ("6.1step/s", not "?step/s") once steps have been taken
+        while (not re.search(r"[0-9]step/s", log.read_text()) and time.monotonic() < deadline
+               and proc.poll() is None):
+            time.sleep(0.2)
+        proc.send_signal(signal.SIGTERM)
+        code = proc.wait(timeout=120)
+    assert code == 130 and "interrupted" in log.read_text()
+    from livestyle.checkpoints import load_torch_file
+    assert load_torch_file(out / "train_state.pt", what="state")["step"] > 0
+
+
 def test_learning_rate_ramps_up_then_holds():
     from livestyle.training.loop import LoopConfig, learning_rate
     ramp = LoopConfig(steps=100, lr=1e-3, warmup_steps=4)

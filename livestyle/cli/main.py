@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import signal
 import sys
+import threading
+from contextlib import contextmanager
+from typing import Iterator
 
 from .. import __version__
 from .common import HelpFormatter
@@ -44,6 +48,28 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+@contextmanager
+def _stops_as_interrupts() -> Iterator[None]:
+    """SIGTERM (kill, timeout, service managers) ends a command the way Ctrl-C does, so a video is
+    finalised and a training run leaves a resumable checkpoint. SIGINT is re-armed too: a shell
+    script that starts a command with '&' hands it SIGINT ignored, and 'kill -INT' would do nothing."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -53,7 +79,8 @@ def main(argv: list[str] | None = None) -> int:
     from ..errors import LivestyleError
 
     try:
-        return int(args._run(args) or 0)
+        with _stops_as_interrupts():
+            return int(args._run(args) or 0)
     except LivestyleError as exc:
         print(f"livestyle {args.command}: error: {exc}", file=sys.stderr)
         return exc.exit_code
