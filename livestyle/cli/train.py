@@ -74,7 +74,8 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--vgg-weights", type=Path, help="VGG-16 weights (default: <shared>/weights/vgg/...)")
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
                    help="auto = CUDA with mixed precision when present, else CPU")
-    p.add_argument("--seed", type=int, default=0, help="seed of the initial weights and of the random crops (each batch is a function of seed and step)")
+    p.add_argument("--seed", type=int, default=0,
+                   help="seed of the initial weights and of the random crops (a batch is a function of seed and step)")
     add_shared_dir(p)
 
 

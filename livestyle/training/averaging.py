@@ -31,9 +31,8 @@ class WeightAverage:
     def update(self) -> None:
         for name, module in self.modules.items():
             current = module.state_dict()
-            avg = self.averages[name]
-            keys = list(avg)
-            torch._foreach_lerp_([avg[k] for k in keys], [current[k].detach() for k in keys], 1.0 - self.decay)
+            for key, avg in self.averages[name].items():
+                avg.lerp_(current[key], 1.0 - self.decay)
 
     def state_dict(self) -> dict:
         return {"decay": self.decay, "averages": self.averages}
