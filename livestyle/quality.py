@@ -71,14 +71,15 @@ class QualityMeter:
         return terms, float(content_loss(fo, fp, CONTENT_LAYER)), ms
 
     def score(self, method: Method, photos: list[Path], size: int = 384) -> QualityScore:
-        rows, layers = [], []
+        layers, rows = [], []
         for p in photos:
             photo = resize_long(read_image(p), size)
             terms, content, mean_std = self.score_pair_by_layer(photo, method(photo))
-            rows.append((sum(terms.values()), content, mean_std))
-            layers.append(list(terms.values()))
-        arr, by_layer = np.array(rows), np.array(layers).mean(0)
-        return QualityScore(float(arr[:, 0].mean()), float(arr[:, 1].mean()), float(arr[:, 2].mean()), len(rows),
+            layers.append([terms[name] for name in self.style_grams])
+            rows.append((content, mean_std))
+        by_layer, (content, mean_std) = np.mean(layers, axis=0), np.mean(rows, axis=0)
+        # the mean of per-photo sums is the sum of per-layer means
+        return QualityScore(float(by_layer.sum()), float(content), float(mean_std), len(rows),
                             dict(zip(self.style_grams, map(float, by_layer))))
 
 
