@@ -60,12 +60,15 @@ def build_model(ckpt: dict) -> torch.nn.Module:
     """Rebuild the net a checkpoint describes and load its weights (fp16 weights become fp32)."""
     from .models.adain import AdaINDecoder
     from .models.johnson import TransformerConfig, TransformerNet
+    from .models.light_adain import LightAdaINConfig, LightAdaINNet
 
     arch = ckpt["arch"]
     if arch == "johnson":
         net: torch.nn.Module = TransformerNet(TransformerConfig.from_dict(ckpt["config"]))
     elif arch == "adain_decoder":
         net = AdaINDecoder()
+    elif arch == "light_adain":
+        net = LightAdaINNet(LightAdaINConfig.from_dict(ckpt["config"]))
     else:
         raise ModelError(f"unknown architecture '{arch}' in checkpoint")
     try:

@@ -35,6 +35,18 @@ def add_parser(p: argparse.ArgumentParser) -> None:
     a.add_argument("--content-weight", type=float, default=1.0, help="weight of the loss against the AdaIN target")
     _common(a)
 
+    la = sub.add_parser("adain-light", help="livestyle's light arbitrary-style net: student encoder "
+                        "distilled from VGG-16 + small decoder (runs without VGG)", formatter_class=HelpFormatter)
+    la.add_argument("--style-dir", type=Path, action="append", help="folder(s) of paintings "
+                    "(default: <shared>/styles, held-out paintings excluded)")
+    la.add_argument("--style-weight", type=float, default=2.5, help="weight of the mean/std style loss")
+    la.add_argument("--content-weight", type=float, default=1.0, help="weight of the loss against the AdaIN target")
+    la.add_argument("--distill-weight", type=float, default=5.0,
+                    help="weight of the feature-distillation loss (student taps vs VGG relu1_1..relu4_1)")
+    la.add_argument("--stage", choices=("joint", "decoder"), default="joint",
+                    help="joint = encoder, heads and decoder together; decoder = encoder frozen")
+    _common(la)
+
     d = sub.add_parser("distill", help="fast CPU net(s) distilled from our full nets (no VGG: cheap on a CPU)",
                        formatter_class=HelpFormatter)
     d.add_argument("--teacher", action="append", required=True, metavar="STYLE",
@@ -58,7 +70,7 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--steps", type=positive_int, default=20000, help="optimiser steps in all (a resumed run counts on)")
     p.add_argument("--batch-size", type=positive_int, default=8, help="photos per step")
     p.add_argument("--image-size", type=positive_int, default=256, help="training crop size")
-    p.add_argument("--lr", type=float, help="Adam learning rate (default: 1e-3 johnson, 1e-4 adain)")
+    p.add_argument("--lr", type=float, help="Adam learning rate (default: 1e-3 johnson and distill, 1e-4 adain, 5e-4 adain-light)")
     p.add_argument("--warmup", type=non_negative_int, default=0, metavar="STEPS",
                    help="ramp the learning rate up linearly over this many steps (use with --init-from)")
     p.add_argument("--ema", type=_decay, default=0.0, metavar="DECAY",
@@ -95,7 +107,7 @@ def run(args: argparse.Namespace) -> int:
     vgg = vgg_weights(args.vgg_weights, shared)
     content_dirs = args.content_dir or [shared / "content/train"]
     content = ImageBank.from_folders(content_dirs, "content")
-    lr = args.lr or (1e-4 if args.family == "adain" else 1e-3)
+    lr = args.lr or {"adain": 1e-4, "adain-light": 5e-4}.get(args.family, 1e-3)
     loop = LoopConfig(steps=args.steps, lr=lr, warmup_steps=args.warmup, average_decay=args.ema,
                       checkpoint_every=args.checkpoint_every,
                       sample_every=args.sample_every, log_every=args.log_every, time_limit_s=args.time_limit)
@@ -121,6 +133,17 @@ def run(args: argparse.Namespace) -> int:
         task = JohnsonTask(jobs, content, vgg, settings, device, style_weights=per_job_weight)
     elif args.family == "distill":
         task = _distill_task(args, content, device)
+    elif args.family == "adain-light":
+        from ..training.adain import HELD_OUT_STYLES
+        from ..training.light_adain import LightAdaINSettings, LightAdaINTask
+
+        styles = ImageBank.from_folders(args.style_dir or [shared / "styles"], "style",
+                                        exclude=HELD_OUT_STYLES, max_side=512)
+        settings = LightAdaINSettings(image_size=args.image_size, batch_size=args.batch_size,
+                                      style_weight=args.style_weight, content_weight=args.content_weight,
+                                      distill_weight=args.distill_weight, stage=args.stage,
+                                      ema_decay=args.ema, seed=args.seed)
+        task = LightAdaINTask(content, styles, vgg, settings, device)
     else:
         from ..training.adain import HELD_OUT_STYLES, AdaINSettings, AdaINTask
 

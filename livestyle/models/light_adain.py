@@ -1,0 +1,159 @@
+"""livestyle's light arbitrary-style net: a small student encoder, AdaIN, a small decoder.
+
+The VGG-16 is only the teacher and the loss network while training (training/light_adain.py);
+nothing of it is needed to run this net, so its weights are wholly livestyle's own.
+
+Recipe (facts from the papers, our own code):
+* Student encoder at about 1/4 of VGG's widths up to relu4_1, with 1x1 linear "heads" that lift
+  each tap to the teacher's channel count for feature distillation (Wang et al., Collaborative
+  Distillation, CVPR 2020). The heads are training-only and never exported.
+* Depthwise-separable 3x3 convs past the first two layers (MicroAST, Wang et al. AAAI 2023; our
+  own fast Johnson nets got 6x faster on a 2-core CPU with them, docs/performance.md).
+* Decoder without normalisation layers (they would undo the statistics AdaIN just set) and
+  nearest upsampling + conv instead of transposed convs (no checkerboard).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from .ops import adain, channel_mean_std
+
+# The VGG-16 taps the student mirrors, with the teacher's channel counts.
+TEACHER_TAPS = (("relu1_1", 64), ("relu2_1", 128), ("relu3_1", 256), ("relu4_1", 512))
+
+
+@dataclass(frozen=True)
+class LightAdaINConfig:
+    """Architecture of a :class:`LightAdaINNet`; saved beside the weights in checkpoints."""
+
+    widths: tuple[int, int, int, int] = (16, 32, 64, 128)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "LightAdaINConfig":
+        return cls(widths=tuple(d["widths"]))
+
+
+class SeparableConv(nn.Sequential):
+    """Reflection pad, depthwise 3x3 (optionally strided), pointwise 1x1, optional ReLU."""
+
+    def __init__(self, cin: int, cout: int, stride: int = 1, relu: bool = True):
+        layers: list[nn.Module] = [nn.ReflectionPad2d(1), nn.Conv2d(cin, cin, 3, stride, groups=cin, bias=False),
+                                   nn.Conv2d(cin, cout, 1)]
+        if relu:
+            layers.append(nn.ReLU(inplace=True))
+        super().__init__(*layers)
+
+
+class PlainConv(nn.Sequential):
+    """Reflection-padded dense 3x3 conv; used where there are too few channels to separate."""
+
+    def __init__(self, cin: int, cout: int, stride: int = 1, relu: bool = True):
+        layers: list[nn.Module] = [nn.ReflectionPad2d(1), nn.Conv2d(cin, cout, 3, stride)]
+        if relu:
+            layers.append(nn.ReLU(inplace=True))
+        super().__init__(*layers)
+
+
+class Upsample2x(nn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.interpolate(x, scale_factor=2.0, mode="nearest")
+
+
+class LightEncoder(nn.Module):
+    """RGB 0..1 -> four taps at 1, 1/2, 1/4 and 1/8 resolution, like VGG's relu1_1..relu4_1."""
+
+    def __init__(self, widths: tuple[int, int, int, int]):
+        super().__init__()
+        w1, w2, w3, w4 = widths
+        self.stages = nn.ModuleList([
+            PlainConv(3, w1),
+            PlainConv(w1, w2, stride=2),
+            nn.Sequential(SeparableConv(w2, w3, stride=2), SeparableConv(w3, w3)),
+            nn.Sequential(SeparableConv(w3, w4, stride=2), SeparableConv(w4, w4)),
+        ])
+        self.register_buffer("mean", torch.tensor((0.485, 0.456, 0.406)).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("std", torch.tensor((0.229, 0.224, 0.225)).view(1, 3, 1, 1), persistent=False)
+
+    def taps(self, rgb01: torch.Tensor) -> list[torch.Tensor]:
+        x = (rgb01 - self.mean) / self.std
+        out = []
+        for stage in self.stages:
+            x = stage(x)
+            out.append(x)
+        return out
+
+    def forward(self, rgb01: torch.Tensor) -> torch.Tensor:
+        return self.taps(rgb01)[-1]
+
+
+class LightDecoder(nn.Module):
+    """Mirror of the encoder: deepest features -> RGB 0..1 (unclamped)."""
+
+    def __init__(self, widths: tuple[int, int, int, int]):
+        super().__init__()
+        w1, w2, w3, w4 = widths
+        self.body = nn.Sequential(
+            # Extra depth where it is cheap (1/8 resolution): most of the frame time is the last,
+            # full-resolution layers.
+            SeparableConv(w4, w4), SeparableConv(w4, w4), Upsample2x(),
+            SeparableConv(w4, w3), SeparableConv(w3, w3), Upsample2x(),
+            SeparableConv(w3, w2), Upsample2x(),
+            SeparableConv(w2, w1),
+            PlainConv(w1, 3, relu=False),
+        )
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        return self.body(features)
+
+
+class DistillationHeads(nn.Module):
+    """1x1 convs lifting the student taps to the teacher's channel counts (training only)."""
+
+    def __init__(self, widths: tuple[int, int, int, int]):
+        super().__init__()
+        self.heads = nn.ModuleList([nn.Conv2d(w, c, 1) for w, (_, c) in zip(widths, TEACHER_TAPS)])
+
+    def forward(self, taps: list[torch.Tensor]) -> dict[str, torch.Tensor]:
+        return {name: head(t) for (name, _), head, t in zip(TEACHER_TAPS, self.heads, taps)}
+
+
+class LightAdaINNet(nn.Module):
+    """Encoder + decoder; RGB 0..255 in and out, like every livestyle graph.
+
+    The method names match :class:`~livestyle.models.adain.AdaINContentNet` so the export and
+    runtime treat both arbitrary-style nets alike: ``stylize_features`` is the per-frame encoder
+    graph (style mean/std and alpha as inputs), ``decode`` the decoder graph, ``style_stats`` the
+    once-per-painting graph.
+    """
+
+    def __init__(self, config: LightAdaINConfig = LightAdaINConfig()):
+        super().__init__()
+        self.config = config
+        self.encoder = LightEncoder(config.widths)
+        self.decoder = LightDecoder(config.widths)
+
+    def encode(self, rgb255: torch.Tensor) -> torch.Tensor:
+        return self.encoder(rgb255 / 255.0)
+
+    def style_stats(self, rgb255: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return channel_mean_std(self.encode(rgb255))
+
+    def stylize_features(self, rgb255: torch.Tensor, style_mean: torch.Tensor, style_std: torch.Tensor,
+                         alpha: torch.Tensor) -> torch.Tensor:
+        content = self.encode(rgb255)
+        return alpha * adain(content, style_mean, style_std) + (1 - alpha) * content
+
+    def decode(self, features: torch.Tensor) -> torch.Tensor:
+        return self.decoder(features) * 255.0
+
+    def forward(self, rgb255: torch.Tensor, style_mean: torch.Tensor, style_std: torch.Tensor,
+                alpha: torch.Tensor) -> torch.Tensor:
+        return self.decode(self.stylize_features(rgb255, style_mean, style_std, alpha))
