@@ -78,6 +78,21 @@ def mix_pairs(stats: torch.Tensor, partner: torch.Tensor, weight: torch.Tensor) 
     return w * stats + (1 - w) * stats[partner]
 
 
+def distillation_loss(lifted: dict[str, torch.Tensor], teacher: dict[str, torch.Tensor]) -> torch.Tensor:
+    """Relative feature error per tap against the teacher scaled to unit RMS per sample.
+
+    The VGG-16 here is Caffe-scale (relu4_1 in the hundreds): unscaled, the 1x1 heads would spend
+    thousands of small Adam steps growing their weights to that scale before learning anything
+    (measured: the loss stayed at 4.00 -> 3.99 over the first 100 steps).
+    """
+    total = 0.0
+    for name in TEACHER_LAYERS:
+        t = teacher[name].float()
+        rms = t.pow(2).mean(dim=(1, 2, 3), keepdim=True).sqrt().clamp_min(1e-6)
+        total = total + relative_mse(lifted[name], t / rms)
+    return total
+
+
 class LightAdaINTask:
     family = ARCH
 
@@ -134,8 +149,7 @@ class LightAdaINTask:
         losses: dict[str, torch.Tensor] = {}
         if s.stage == "joint":
             lifted_c, lifted_s = self.heads(taps_c), self.heads(taps_s)
-            losses["distill"] = sum(relative_mse(lifted_c[n], tc[n]) + relative_mse(lifted_s[n], ts[n])
-                                    for n in TEACHER_LAYERS) / 2
+            losses["distill"] = (distillation_loss(lifted_c, tc) + distillation_loss(lifted_s, ts)) / 2
         sm, ss = (mix_pairs(x, partner, weight) for x in channel_mean_std(taps_s[-1].float()))
         out = self.net.decoder(adain(taps_c[-1].float(), sm, ss))
         fo = self.teacher(out)
