@@ -2,17 +2,20 @@
 
 Training checkpoints add optimiser state, the step and the loss history so ``--resume`` continues
 exactly. Every file read goes through :func:`load_torch_file` so a corrupt file gives one clear line.
+This is where weight files become nets: :func:`build_model` for livestyle's own checkpoints,
+:func:`load_vgg16` for the shared VGG-16 (the loss network and the AdaIN encoder), so that
+``models/`` stays free of file I/O.
 """
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from .errors import ModelError, OutputError
+from .errors import ModelError
+from .fileio import write_atomically
 
 FORMAT = "livestyle-checkpoint/1"
 
@@ -29,15 +32,9 @@ def load_torch_file(path, what: str = "checkpoint") -> Any:
 
 
 def atomic_save(obj: Any, path) -> Path:
-    """Write to a temporary name beside the target, then rename: no half-written checkpoints."""
+    """Save ``obj`` whole or not at all: a killed run never leaves a half-written checkpoint."""
     path = Path(path)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-        torch.save(obj, tmp)
-        os.replace(tmp, path)
-    except OSError as exc:
-        raise OutputError(f"cannot write {path}: {exc.strerror}; choose a writable -o path") from exc
+    write_atomically(path, lambda tmp: torch.save(obj, tmp), hint="; choose a writable -o path")
     return path
 
 
@@ -76,4 +73,16 @@ def build_model(ckpt: dict) -> torch.nn.Module:
     except RuntimeError as exc:
         raise ModelError(f"checkpoint weights do not fit the '{arch}' architecture: "
                          f"{str(exc).splitlines()[0]}") from exc
+    return net.eval()
+
+
+def load_vgg16(weights_path, layers: tuple[str, ...]):
+    """The shared VGG-16 (``paths.vgg_weights``) returning the named ReLU ``layers``, frozen, in eval mode.
+
+    One loader for every use: the training losses, Gatys, the quality meter and the AdaIN encoder.
+    """
+    from .models.vgg import VGG16Features
+
+    net = VGG16Features(tuple(dict.fromkeys(layers)))  # a layer named twice is computed once
+    net.load_shared_state_dict(load_torch_file(weights_path, what="VGG-16 weights"))
     return net.eval()

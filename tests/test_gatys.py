@@ -16,8 +16,9 @@ from livestyle.paths import VGG16_WEIGHTS, shared_dir
 
 torch = pytest.importorskip("torch")
 
-from livestyle.training.gatys import (INITS, OPTIMIZERS, PaintSettings, load_gatys_network,  # noqa: E402
-                                      measure_losses, normalise_style_weights, paint, scale_plan)
+from livestyle.mixing import mix_weights  # noqa: E402
+from livestyle.paint import (INITS, OPTIMIZERS, PaintSettings, load_gatys_network, measure_losses,  # noqa: E402
+                             paint, scale_plan)
 
 SIZE = 64
 VGG_FILE = VGG16_WEIGHTS
@@ -125,12 +126,12 @@ def test_style_weights_are_honoured(vgg, photo, starry, scream):
 
 
 def test_style_weights_are_normalised_and_checked():
-    assert normalise_style_weights([0.7, 0.3], 2) == pytest.approx([0.7, 0.3])
-    assert normalise_style_weights([2, 2], 2) == pytest.approx([0.5, 0.5])
-    assert normalise_style_weights(None, 4) == pytest.approx([0.25] * 4)
+    assert mix_weights([0.7, 0.3], 2) == pytest.approx([0.7, 0.3])
+    assert mix_weights([2, 2], 2) == pytest.approx([0.5, 0.5])
+    assert mix_weights(None, 4) == pytest.approx([0.25] * 4)
     for bad, count in (([1.0], 2), ([1, -1], 2), ([0, 0], 2), (None, 0)):
         with pytest.raises(InputError):
-            normalise_style_weights(bad, count)
+            mix_weights(bad, count)
 
 
 @pytest.mark.parametrize("changes, message", [

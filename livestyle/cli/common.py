@@ -76,7 +76,7 @@ def add_stylizer_options(p: argparse.ArgumentParser, temporal: bool = True) -> N
                    help="registered style (see 'livestyle styles'); unset: the default style")
     g.add_argument("--style-image", action="append", metavar="IMG",
                    help="any painting as the style (AdaIN); repeat to mix several")
-    g.add_argument("--style-weights", type=_weights, metavar="W1,W2,...",
+    g.add_argument("--style-weights", metavar="W1,W2,...",
                    help="mixing weights, one per --style-image")
     g.add_argument("--alpha", type=unit_float, default=1.0, help="style strength, 0 = photo, 1 = full style")
     g.add_argument("--model", choices=("auto", "full", "fast"), default="auto",
@@ -101,14 +101,17 @@ def _add_temporal_options(g) -> None:
                         "none = cheaper, for a still camera")
 
 
-def _weights(text: str) -> list[float]:
+def parse_style_weights(text: str | None) -> list[float] | None:
+    """``--style-weights`` as typed ("0.7,0.3") -> numbers. Parsed in ``run``, not by argparse, so a
+    bad value is one ``error:`` line like every other; ``livestyle.mixing`` checks the numbers."""
+    from ..errors import InputError
+
+    if text is None:
+        return None
     try:
-        values = [float(v) for v in text.split(",") if v.strip()]
+        return [float(part) for part in text.split(",") if part.strip()]
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected numbers separated by commas, got '{text}'") from None
-    if not values or any(v < 0 for v in values):
-        raise argparse.ArgumentTypeError(f"weights must be non-negative numbers, got '{text}'")
-    return values
+        raise InputError(f"--style-weights must be comma-separated numbers such as 0.7,0.3, got '{text}'") from None
 
 
 def model_note(stylizer) -> str | None:
@@ -121,7 +124,8 @@ def model_note(stylizer) -> str | None:
 
 def stylizer_options(args: argparse.Namespace, streaming: bool = False) -> dict:
     """``create_stylizer`` keyword arguments from the options above (``streaming``: video, cam)."""
-    return dict(style=args.style, style_images=args.style_image, style_weights=args.style_weights,
+    return dict(style=args.style, style_images=args.style_image,
+                style_weights=parse_style_weights(args.style_weights),
                 alpha=args.alpha, size=args.size, device=args.device, fp16=args.fp16, int8=args.int8,
                 preserve_color=args.preserve_color, shared_dir=args.shared_dir,
                 model=getattr(args, "model", "auto"), stability=getattr(args, "stability", None), flow=getattr(args, "flow", "dis"),

@@ -6,7 +6,7 @@ import argparse
 import time
 from pathlib import Path
 
-from .common import HelpFormatter, add_device, add_shared_dir
+from .common import HelpFormatter, add_device, add_shared_dir, parse_style_weights
 
 DESCRIPTION = """\
 Gatys optimisation: slow, best-quality stylisation of one photo.
@@ -64,25 +64,14 @@ def add_parser(p: argparse.ArgumentParser) -> None:
     add_shared_dir(p)
 
 
-def _parse_weights(text: str | None) -> list[float] | None:
-    from ..errors import InputError
-
-    if text is None:
-        return None
-    try:
-        return [float(part) for part in text.split(",")]
-    except ValueError:
-        raise InputError(f"--style-weights must be comma-separated numbers such as 0.7,0.3, got '{text}'") from None
-
-
 def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
+    from ..devices import pick_device
     from ..errors import OutputError
     from ..media.images import IMAGE_SUFFIXES, check_writable, write_image
+    from ..paint import PaintSettings, paint, scale_plan
     from ..paths import vgg_weights
-    from ..training.gatys import PaintSettings, paint, scale_plan
-    from ..training.loop import pick_device
 
     output = check_writable(args.output)
     if output.suffix.lower() not in IMAGE_SUFFIXES:
@@ -91,7 +80,7 @@ def run(args: argparse.Namespace) -> int:
                              style_weight=args.style_weight, content_weight=args.content_weight,
                              tv_weight=args.tv_weight, content_layer=args.content_layer, init=args.init,
                              preserve_color=args.preserve_color, seed=args.seed)
-    weights = _parse_weights(args.style_weights)
+    weights = parse_style_weights(args.style_weights)
     vgg = vgg_weights(args.vgg_weights, args.shared_dir)
     device = pick_device(args.device)
 

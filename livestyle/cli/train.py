@@ -94,10 +94,11 @@ def _common(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     import torch
 
+    from ..devices import pick_device
     from ..errors import InputError
     from ..paths import shared_dir, vgg_weights
     from ..training.data import ImageBank
-    from ..training.loop import LoopConfig, pick_device, run_training
+    from ..training.loop import LoopConfig, run_training
 
     device = pick_device(args.device)
     torch.manual_seed(args.seed)  # same seed, same initial weights: runs are reproducible

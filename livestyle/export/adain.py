@@ -14,9 +14,8 @@ import numpy as np
 import torch
 import torch.nn as nn
 
-from ..checkpoints import build_model, load_checkpoint
+from ..checkpoints import build_model, load_checkpoint, load_vgg16
 from ..models.adain import STYLE_LAYERS, AdaINContentNet, AdaINStyleEncoder
-from ..training.losses import load_loss_network
 from .onnx import FEATURE_TOLERANCE, ExportSpec, check_feeds_parity, export_split, write_checked
 
 GRAPH_FILES = {"style": "style.onnx", "encoder": "encoder.onnx", "decoder": "decoder.onnx"}
@@ -36,7 +35,7 @@ class StyleStatsGraph(nn.Module):
 
 
 def build_adain_net(decoder_checkpoint: Path, vgg_weights: Path) -> AdaINContentNet:
-    encoder = load_loss_network(vgg_weights, STYLE_LAYERS)
+    encoder = load_vgg16(vgg_weights, STYLE_LAYERS)
     decoder = build_model(load_checkpoint(decoder_checkpoint, "adain_decoder"))
     return AdaINContentNet(encoder, decoder).float().eval()
 
@@ -78,19 +77,18 @@ def publish_adain_decoder(checkpoint: Path, exported: Path, vgg_weights: Path,
     import shutil
     import tempfile
 
-    from ..checkpoints import load_checkpoint
-    from .onnx import sha256, write_manifest_entry
+    from ..fileio import sha256_file, write_atomically
+    from .onnx import write_manifest_entry
 
     ckpt = load_checkpoint(checkpoint, "adain_decoder")
     with tempfile.TemporaryDirectory() as tmp:
         facts = export_adain(checkpoint, vgg_weights, Path(tmp), fp16=False, images=images)
     target = Path(exported) / "adain_decoder.pt"
     if Path(checkpoint).resolve() != target.resolve():
-        shutil.copyfile(checkpoint, target.with_name(target.name + ".tmp"))
-        Path(target.with_name(target.name + ".tmp")).replace(target)
+        write_atomically(target, lambda tmp: shutil.copyfile(checkpoint, tmp))
     meta = ckpt.get("meta", {})
     entry = {"role": "style", "kind": "adain", "variant": "full", "file": target.name,
-             "sha256": sha256(target), "licence": DECODER_LICENCE, "steps": meta.get("steps"),
+             "sha256": sha256_file(target), "licence": DECODER_LICENCE, "steps": meta.get("steps"),
              "training": meta.get("settings"), "held_out_styles": meta.get("held_out_styles"),
              "final_losses": meta.get("final_losses"),
              "parity": {k: v for k, v in facts.items() if "parity" in k}}

@@ -9,9 +9,7 @@ A graph that fails its parity check is never written under its final name.
 from __future__ import annotations
 
 import copy
-import hashlib
 import json
-import os
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +19,10 @@ import numpy as np
 import torch
 import torch.nn as nn
 
-from ..errors import ModelError, OutputError, ParityError
+from ..errors import ModelError, ParityError
+# export/light_adain.py takes ``sha256`` from here.
+from ..fileio import sha256_file as sha256
+from ..fileio import write_atomically
 
 OPSET = 17
 FP32_TOLERANCE = 1.0   # grey levels on 0..255
@@ -66,14 +67,6 @@ def image_spec(net: nn.Module, fp16: bool = False) -> ExportSpec:
                       {"image": axes, "stylized": axes})
 
 
-def sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def _export_graph(spec: ExportSpec, path: Path) -> None:
     import onnx
 
@@ -93,13 +86,13 @@ def parity_images(shared: Path | None, count: int = 3, long_side: int = 256) -> 
     """
     import cv2
 
+    from ..imageops import resize_long_side
+
     images = []
     folder = (shared / "content" / "eval") if shared else None
     if folder and folder.is_dir():
         for p in sorted(folder.glob("*.jpg"))[:count]:
-            bgr = cv2.imread(str(p))
-            f = long_side / max(bgr.shape[:2])
-            bgr = cv2.resize(bgr, None, fx=f, fy=f, interpolation=cv2.INTER_AREA)
+            bgr = resize_long_side(cv2.imread(str(p)), long_side, enlarge=cv2.INTER_AREA)
             h, w = (s // SIZE_MULTIPLE * SIZE_MULTIPLE for s in bgr.shape[:2])
             images.append(bgr[:h, :w, ::-1].astype(np.float32))
     if not images:
@@ -143,22 +136,9 @@ def check_feeds_parity(reference: nn.Module, onnx_path: Path, feeds_list: list[d
 
 
 def write_checked_file(out_path: Path, build: Callable[[Path], float]) -> float:
-    """Run ``build`` into a temporary name beside ``out_path`` (it writes and checks the graph,
-    raising on failure), then rename: a graph that fails its check is never seen."""
-    out_path = Path(out_path)
-    try:
-        out_path.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise OutputError(f"cannot create {out_path.parent}: {exc.strerror}") from exc
-    tmp = out_path.with_name(f".{out_path.name}.tmp{os.getpid()}")
-    try:
-        diff = build(tmp)
-        os.replace(tmp, out_path)
-    except OSError as exc:
-        raise OutputError(f"cannot write {out_path}: {exc.strerror}") from exc
-    finally:
-        tmp.unlink(missing_ok=True)
-    return diff
+    """``build(tmp)`` writes and checks the graph (raising on failure) under a temporary name;
+    only a graph that passed is renamed to ``out_path``."""
+    return write_atomically(out_path, build)
 
 
 def write_checked(spec: ExportSpec, out_path: Path, check: Callable[[Path], float]) -> float:
@@ -276,6 +256,5 @@ def write_manifest_entry(manifest_path: Path, name: str, entry: dict) -> None:
             raise ModelError(f"{manifest_path} is not valid JSON; delete it and re-export") from exc
     manifest.setdefault("format", "livestyle-manifest/1")
     manifest.setdefault("models", {})[name] = entry
-    tmp = manifest_path.with_name(f".{manifest_path.name}.tmp{os.getpid()}")
-    tmp.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
-    os.replace(tmp, manifest_path)
+    text = json.dumps(manifest, indent=2, sort_keys=True) + "\n"
+    write_atomically(manifest_path, lambda tmp: tmp.write_text(text))

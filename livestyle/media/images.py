@@ -9,31 +9,10 @@ import cv2
 import numpy as np
 
 from ..errors import InputError, OutputError
+from ..fileio import write_atomically
+from ..imageops import to_bgr
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
-
-
-def to_bgr(image: np.ndarray) -> np.ndarray:
-    """Grey, grey+alpha, BGR or BGRA (any integer/float depth) -> BGR uint8.
-
-    Alpha is dropped rather than composited: style transfer repaints the whole frame anyway.
-    """
-    if image.dtype == np.uint16:
-        image = (image / 257.0).round().astype(np.uint8)
-    elif image.dtype != np.uint8:
-        image = np.clip(image * (255.0 if image.max() <= 1.0 else 1.0), 0, 255).round().astype(np.uint8)
-    if image.ndim == 2:
-        return cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
-    channels = image.shape[2]
-    if channels == 1:
-        return cv2.cvtColor(image[:, :, 0], cv2.COLOR_GRAY2BGR)
-    if channels == 2:
-        return cv2.cvtColor(image[:, :, 0], cv2.COLOR_GRAY2BGR)
-    if channels == 4:
-        return cv2.cvtColor(image, cv2.COLOR_BGRA2BGR)
-    if channels == 3:
-        return np.ascontiguousarray(image)
-    raise InputError(f"image has {channels} channels; expected 1 (grey), 3 (colour) or 4 (with alpha)")
 
 
 def read_image(path, what: str = "image") -> np.ndarray:
@@ -68,7 +47,7 @@ def check_writable(path) -> Path:
 
 
 def write_image(path, image_bgr: np.ndarray) -> Path:
-    """Encode in memory, then write to a temporary name and rename: never a half-written file."""
+    """Encode in memory first, so a format problem fails before the file is touched."""
     path = check_writable(path)
     suffix = path.suffix.lower() or ".png"
     if suffix not in IMAGE_SUFFIXES:
@@ -76,13 +55,7 @@ def write_image(path, image_bgr: np.ndarray) -> Path:
     ok, encoded = cv2.imencode(suffix, image_bgr)
     if not ok:
         raise OutputError(f"could not encode the result as {suffix}")
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    try:
-        encoded.tofile(str(tmp))
-        os.replace(tmp, path)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise OutputError(f"cannot write {path}: {exc.strerror}") from exc
+    write_atomically(path, lambda tmp: encoded.tofile(str(tmp)))
     return path
 
 

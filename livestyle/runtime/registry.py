@@ -158,9 +158,9 @@ def onnx_for(style: StyleInfo, fp16: bool = False, int8: bool = False, shared: s
 
 def _file_tag(path: Path) -> str:
     """Short content hash, so cached exports follow a retrained checkpoint instead of going stale."""
-    import hashlib
+    from ..fileio import sha256_file
 
-    return hashlib.sha256(path.read_bytes()).hexdigest()[:10]
+    return sha256_file(path)[:10]
 
 
 def weights_for(style: StyleInfo) -> Path:

@@ -9,15 +9,14 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-import cv2
-import numpy as np
 import torch
 
-from ..checkpoints import atomic_save, make_checkpoint
+from ..checkpoints import atomic_save, load_vgg16, make_checkpoint
 from ..models.adain import STYLE_LAYERS, AdaINDecoder
 from ..models.ops import adain, channel_mean_std
 from .data import ImageBank
-from .losses import load_loss_network, mean_std_style_loss, relative_mse
+from .losses import mean_std_style_loss, relative_mse
+from .samples import write_sample_grid
 
 # Kept out of training so generalisation is judged on paintings the decoder never saw.
 HELD_OUT_STYLES = ("woman_in_peasant_dress", "woman_in_peasant_dress_cropped", "brushstrokes",
@@ -39,7 +38,7 @@ class AdaINTask:
     def __init__(self, content: ImageBank, styles: ImageBank, vgg_weights: Path,
                  settings: AdaINSettings, device: torch.device):
         self.content, self.styles, self.settings, self.device = content, styles, settings, device
-        self.encoder = load_loss_network(vgg_weights, STYLE_LAYERS).to(device)
+        self.encoder = load_vgg16(vgg_weights, STYLE_LAYERS).to(device)
         self.decoder = AdaINDecoder().to(device)
         self._sample_c = content.batch(settings.seed + 7919, 0, 4, settings.image_size).to(device)
         self._sample_s = styles.batch(settings.seed + 104729, 0, 4, settings.image_size).to(device)
@@ -87,7 +86,4 @@ class AdaINTask:
         fc = self.encoder(self._sample_c / 255.0)["relu4_1"]
         sm, ss = channel_mean_std(self.encoder(self._sample_s / 255.0)["relu4_1"])
         out = self.decoder(adain(fc, sm, ss)).clamp(0, 1) * 255.0
-        rows = [self._sample_c, self._sample_s, out]
-        grid = torch.cat([torch.cat(list(r), dim=2) for r in rows], dim=1)
-        img = grid.permute(1, 2, 0).byte().cpu().numpy()[:, :, ::-1]
-        cv2.imwrite(str(Path(out_dir) / f"sample_{step:06d}.jpg"), np.ascontiguousarray(img))
+        write_sample_grid(out_dir, step, [self._sample_c, self._sample_s, out])

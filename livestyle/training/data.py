@@ -13,6 +13,7 @@ import numpy as np
 import torch
 
 from ..errors import InputError
+from ..imageops import resize_long_side
 from ..media.images import list_images, read_image
 
 
@@ -31,8 +32,7 @@ class ImageBank:
                 self.skipped.append(p)
                 continue
             if max_side and max(bgr.shape[:2]) > max_side:
-                f = max_side / max(bgr.shape[:2])
-                bgr = cv2.resize(bgr, None, fx=f, fy=f, interpolation=cv2.INTER_AREA)
+                bgr = resize_long_side(bgr, max_side)
             self.images.append(np.ascontiguousarray(bgr[:, :, ::-1]))
         if not self.images:
             raise InputError(f"none of the {len(paths)} {what} images could be read")
@@ -71,7 +71,6 @@ def load_style_image(path, size: int | None) -> torch.Tensor:
     if min(bgr.shape[:2]) < 16:
         raise InputError(f"style image {path} is {bgr.shape[1]}x{bgr.shape[0]} px; use one of at least 64 px")
     if size:
-        f = size / max(bgr.shape[:2])
-        bgr = cv2.resize(bgr, None, fx=f, fy=f, interpolation=cv2.INTER_AREA if f < 1 else cv2.INTER_CUBIC)
+        bgr = resize_long_side(bgr, size)
     rgb = np.ascontiguousarray(bgr[:, :, ::-1])
     return torch.from_numpy(rgb).permute(2, 0, 1)[None].float()

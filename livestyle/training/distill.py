@@ -11,7 +11,6 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -19,6 +18,7 @@ import torch.nn.functional as F
 from ..checkpoints import atomic_save, build_model, load_checkpoint, make_checkpoint
 from ..models.johnson import FAST_CONFIG, TransformerConfig, TransformerNet
 from .data import ImageBank
+from .samples import write_sample_grid
 
 CHUNK = 16
 
@@ -124,6 +124,4 @@ class DistillTask:
         rows = [x]
         for name, net in self.students.items():
             rows += [self.targets[name][self._sample_idx].float().to(self.device), net(x).clamp(0, 255)]
-        grid = torch.cat([torch.cat(list(r), dim=2) for r in rows], dim=1)  # input, then teacher/student
-        img = grid.permute(1, 2, 0).byte().cpu().numpy()[:, :, ::-1]
-        cv2.imwrite(str(Path(out_dir) / f"sample_{step:06d}.jpg"), np.ascontiguousarray(img))
+        write_sample_grid(out_dir, step, rows)  # input, then teacher and student per style

@@ -10,13 +10,12 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-import cv2
-import numpy as np
 import torch
 
 from ..checkpoints import atomic_save, make_checkpoint
 from ..models.johnson import FAST_CONFIG, FULL_CONFIG, TransformerNet
 from .data import ImageBank, load_style_image
+from .samples import write_sample_grid
 from .losses import (CONTENT_LAYER, content_loss, gram_style_loss, gram_targets,
                      load_loss_network, total_variation)
 
@@ -139,8 +138,5 @@ class JohnsonTask:
 
     @torch.no_grad()
     def write_samples(self, out_dir: Path, step: int) -> None:
-        rows = [self._sample]
-        rows += [net(self._sample).clamp(0, 255) for net in self.nets.values()]
-        grid = torch.cat([torch.cat(list(r), dim=2) for r in rows], dim=1)  # rows: input, each net
-        img = grid.permute(1, 2, 0).byte().cpu().numpy()[:, :, ::-1]
-        cv2.imwrite(str(Path(out_dir) / f"sample_{step:06d}.jpg"), np.ascontiguousarray(img))
+        rows = [self._sample] + [net(self._sample).clamp(0, 255) for net in self.nets.values()]
+        write_sample_grid(out_dir, step, rows)

@@ -66,15 +66,6 @@ def learning_rate(config: LoopConfig, step: int) -> float:
     return config.lr * min(1.0, (step + 1) / config.warmup_steps)
 
 
-def pick_device(name: str = "auto") -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        from ..errors import DeviceError
-        raise DeviceError("--device cuda asked for, but PyTorch sees no CUDA GPU; use --device cpu")
-    return torch.device(name)
-
-
 def run_training(task: TrainingTask, out_dir: Path, config: LoopConfig, device: torch.device,
                  resume: bool = False, progress: bool = True,
                  on_log: Callable[[dict], None] | None = None) -> list[dict]:

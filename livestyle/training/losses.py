@@ -9,10 +9,9 @@ weights works for Gatys, Johnson and AdaIN alike.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 
+from ..checkpoints import load_vgg16
 from ..models.ops import channel_mean_std, gram_matrix
 from ..models.vgg import VGG16Features
 
@@ -69,18 +68,6 @@ def total_variation(img: torch.Tensor) -> torch.Tensor:
     return dh + dw
 
 
-@dataclass
-class LossWeights:
-    content: float = 1.0
-    style: float = 20.0
-    tv: float = 1.0
-
-
 def load_loss_network(weights_path, layers=GRAM_STYLE_LAYERS + (CONTENT_LAYER,)) -> VGG16Features:
-    """The one place that builds the VGG-16 loss network from the shared weights file."""
-    from ..checkpoints import load_torch_file
-
-    unique = tuple(dict.fromkeys(layers))
-    net = VGG16Features(unique)
-    net.load_shared_state_dict(load_torch_file(weights_path, what="VGG-16 weights"))
-    return net.eval()
+    """The VGG-16 loss network with the taps these losses read by default (Gram style + content)."""
+    return load_vgg16(weights_path, layers)

@@ -1,8 +1,10 @@
 """Gatys et al. optimisation ("Image style transfer using convolutional neural networks", CVPR 2016).
 
-The image pixels themselves are optimised against the relative Gram style loss, content loss and
-total variation of losses.py, on the shared VGG-16 loss network. Slow, but the best quality for a
-single photo, and it works with any style image (or a weighted mix of several) without training.
+A stylisation method beside the feed-forward nets of ``runtime/``: no trained net, the image
+pixels themselves are optimised against the relative Gram style loss, content loss and total
+variation of ``training/losses.py``, on the shared VGG-16 loss network. Slow, but the best quality
+for a single photo, and it works with any style image (or a weighted mix of several) without
+training.
 
 Large outputs are painted coarse-to-fine (as in Gatys et al. 2017, "Controlling perceptual factors
 in neural style transfer", for high resolutions): the image is first optimised at a small size, where a step
@@ -20,12 +22,14 @@ import cv2
 import numpy as np
 import torch
 
-from ..color import PreserveColor, apply_preserve_color, match_color_histogram, parse_preserve_color
-from ..errors import InputError
-from ..media.images import read_image, to_bgr
-from ..models.vgg import LAYER_INDEX, VGG16Features
-from .losses import GRAM_STYLE_LAYERS, content_loss, gram_style_loss, gram_targets, load_loss_network, \
-    total_variation
+from .checkpoints import load_vgg16
+from .color import PreserveColor, apply_preserve_color, match_color_histogram, parse_preserve_color
+from .errors import InputError
+from .imageops import resize_long_side, to_bgr
+from .media.images import read_image
+from .mixing import mix_weights
+from .models.vgg import LAYER_INDEX, VGG16Features
+from .training.losses import GRAM_STYLE_LAYERS, content_loss, gram_style_loss, gram_targets, total_variation
 
 OPTIMIZERS = ("lbfgs", "adam")
 INITS = ("content", "noise")
@@ -93,7 +97,7 @@ def scale_plan(size: int, steps: int, coarsest: int = COARSEST_SIZE) -> list[tup
 def load_gatys_network(weights_path, content_layer: str = PaintSettings.content_layer) -> VGG16Features:
     """The shared VGG-16 loss network with the Gram style layers and ``content_layer``."""
     _check_layer(content_layer)
-    return load_loss_network(weights_path, GRAM_STYLE_LAYERS + (content_layer,))
+    return load_vgg16(weights_path, GRAM_STYLE_LAYERS + (content_layer,))
 
 
 def _check_layer(layer: str) -> None:
@@ -115,15 +119,6 @@ def _image(source, what: str) -> np.ndarray:
     return to_bgr(source) if isinstance(source, np.ndarray) else read_image(source, what=what)
 
 
-def _resize_long(bgr: np.ndarray, long_side: int) -> np.ndarray:
-    h, w = bgr.shape[:2]
-    f = long_side / max(h, w)
-    size = (max(1, round(w * f)), max(1, round(h * f)))
-    if size == (w, h):
-        return bgr
-    return cv2.resize(bgr, size, interpolation=cv2.INTER_AREA if f < 1 else cv2.INTER_CUBIC)
-
-
 def _to_tensor(bgr: np.ndarray, device: torch.device) -> torch.Tensor:
     rgb = np.ascontiguousarray(bgr[:, :, ::-1])
     return torch.from_numpy(rgb).permute(2, 0, 1)[None].float().div_(255.0).to(device)
@@ -132,21 +127,6 @@ def _to_tensor(bgr: np.ndarray, device: torch.device) -> torch.Tensor:
 def _to_bgr(rgb01: torch.Tensor) -> np.ndarray:
     rgb = rgb01.detach()[0].clamp(0, 1).mul(255.0).round().byte().permute(1, 2, 0).cpu().numpy()
     return np.ascontiguousarray(rgb[:, :, ::-1])
-
-
-def normalise_style_weights(weights: Sequence[float] | None, count: int) -> list[float]:
-    """Weights per style image, scaled to sum to 1 (equal when ``None``)."""
-    if count == 0:
-        raise InputError("give at least one style image")
-    if weights is None:
-        return [1.0 / count] * count
-    weights = [float(w) for w in weights]
-    if len(weights) != count:
-        raise InputError(f"{len(weights)} style weight(s) given for {count} style image(s); give one per image")
-    if any(not np.isfinite(w) or w < 0 for w in weights) or sum(weights) <= 0:
-        raise InputError(f"style weights must be non-negative with a positive sum, got {weights}")
-    total = sum(weights)
-    return [w / total for w in weights]
 
 
 class GatysObjective:
@@ -181,11 +161,11 @@ def _floats(parts: dict[str, torch.Tensor], total: torch.Tensor) -> dict[str, fl
 
 def _level_objective(vgg, content01: torch.Tensor, styles, weights, s: PaintSettings) -> GatysObjective:
     style_side = max(MIN_SIZE, round(max(content01.shape[-2:]) * s.style_scale))
-    styles01 = [_to_tensor(_resize_long(style, style_side), content01.device) for style in styles]
+    styles01 = [_to_tensor(resize_long_side(style, style_side), content01.device) for style in styles]
     return GatysObjective(vgg, content01, styles01, weights, s.content_layer)
 
 
-def _optimise(x: torch.Tensor, objective: GatysObjective, s: PaintSettings, steps: int,
+def _optimize(x: torch.Tensor, objective: GatysObjective, s: PaintSettings, steps: int,
               report: Callable[[int, dict[str, float]], None]) -> torch.Tensor:
     x = x.detach().clone(memory_format=torch.contiguous_format).requires_grad_(True)
     count = 0
@@ -249,7 +229,7 @@ def paint(content, styles: Sequence, vgg, settings: PaintSettings | None = None,
     mode = parse_preserve_color(s.preserve_color)
     content_bgr = _image(content, "content image")
     style_bgrs = [_image(style, "style image") for style in styles]
-    weights = normalise_style_weights(style_weights, len(style_bgrs))
+    weights = mix_weights(style_weights, len(style_bgrs))
     device = torch.device(device)
     net = _network(vgg, s.content_layer).to(device)
     if mode is PreserveColor.HISTOGRAM:
@@ -258,7 +238,7 @@ def paint(content, styles: Sequence, vgg, settings: PaintSettings | None = None,
     plan = scale_plan(s.size, s.steps, min(s.coarsest_size, s.size))
     x = None
     for level, (long_side, steps) in enumerate(plan):
-        content_level = _resize_long(content_bgr, long_side)
+        content_level = resize_long_side(content_bgr, long_side)
         if min(content_level.shape[:2]) < MIN_SIDE:
             h, w = content_bgr.shape[:2]
             raise InputError(f"content image is {w}x{h} px: too narrow to paint at {long_side} px "
@@ -278,10 +258,10 @@ def paint(content, styles: Sequence, vgg, settings: PaintSettings | None = None,
             if progress is not None:
                 progress(PaintProgress(level, len(plan), shape[0], shape[1], step, steps, losses))
 
-        x = _optimise(x, objective, s, steps, report)
+        x = _optimize(x, objective, s, steps, report)
 
     result = apply_preserve_color(mode if mode is PreserveColor.LUMINANCE else None,
-                                  _to_bgr(x), _resize_long(content_bgr, s.size))
+                                  _to_bgr(x), resize_long_side(content_bgr, s.size))
     with torch.no_grad():
         parts = objective(_to_tensor(result, device))
     return PaintResult(result, _floats(parts, _weighted_total(parts, s)))
@@ -296,7 +276,7 @@ def measure_losses(image, content, styles: Sequence, vgg, style_weights: Sequenc
     """
     s = settings or PaintSettings()
     image_bgr = _image(image, "image")
-    weights = normalise_style_weights(style_weights, len(styles))
+    weights = mix_weights(style_weights, len(styles))
     device = torch.device(device)
     net = _network(vgg, s.content_layer).to(device)
     h, w = image_bgr.shape[:2]

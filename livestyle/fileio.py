@@ -1,0 +1,50 @@
+"""Files written whole or not at all, and content hashes of files.
+
+Every output livestyle writes (images, checkpoints, ONNX graphs, manifests) goes through
+:func:`write_atomically`: a crash, Ctrl-C or a failed check mid-write never leaves a half-written
+file under the final name, where a later run would take it for a good one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import TypeVar
+
+from .errors import OutputError
+
+T = TypeVar("T")
+
+
+def write_atomically(path, write: Callable[[Path], T], hint: str = "") -> T:
+    """``write(tmp)`` into a hidden name beside ``path``, then rename it to ``path``.
+
+    The rename is atomic within a folder, so readers see the old file or the new one. Whatever
+    ``write`` raises propagates (the temporary file goes either way); an ``OSError`` becomes an
+    :class:`OutputError` naming ``path``, with ``hint`` (say, what to do) appended.
+    """
+    path = Path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"cannot create {path.parent}: {exc.strerror}{hint}") from exc
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    try:
+        result = write(tmp)
+        os.replace(tmp, path)
+    except OSError as exc:
+        raise OutputError(f"cannot write {path}: {exc.strerror}{hint}") from exc
+    finally:
+        tmp.unlink(missing_ok=True)
+    return result
+
+
+def sha256_file(path) -> str:
+    """Hex SHA-256 of a file's bytes, read in 1 MiB chunks (weights can be hundreds of MB)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
