@@ -107,7 +107,7 @@ class BenchCase:
 
 
 def _runner(case: BenchCase, shared: Path, painting: Path) -> Callable:
-    from .runtime.stylizer import create_stylizer
+    from .runtime.factory import create_stylizer
 
     if case.net == MAGENTA_NET:
         if case.backend != "ort-cpu":

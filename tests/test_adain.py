@@ -37,7 +37,7 @@ def photo() -> np.ndarray:
 
 @pytest.fixture(scope="module")
 def starry():
-    from livestyle.runtime.stylizer import create_stylizer
+    from livestyle.runtime.factory import create_stylizer
 
     return create_stylizer(style_images=[STYLES / "starry_night.jpg"], size=SIZE)
 
@@ -78,7 +78,7 @@ def test_any_painting_restyles_a_photo(starry, photo):
 
 
 def test_style_is_encoded_once_not_per_frame(photo):
-    from livestyle.runtime.stylizer import create_stylizer
+    from livestyle.runtime.factory import create_stylizer
 
     stylizer = create_stylizer(style_images=[STYLES / "udnie.jpg"], size=96)
     calls = []
@@ -90,7 +90,7 @@ def test_style_is_encoded_once_not_per_frame(photo):
 
 
 def test_alpha_trades_style_for_content(photo):
-    from livestyle.runtime.stylizer import create_stylizer
+    from livestyle.runtime.factory import create_stylizer
 
     small = cv2.resize(photo, (SIZE, SIZE * photo.shape[0] // photo.shape[1]))
     outs = {a: create_stylizer(style_images=[STYLES / "candy.jpg"], alpha=a, size=SIZE)(small).astype(float)
@@ -106,7 +106,7 @@ def test_mixing_weights_interpolate_style_statistics(starry, photo):
     single_b = starry.with_style([cv2.imread(str(b))])
     np.testing.assert_allclose(mixed.style_mean, 0.25 * only_a.style_mean + 0.75 * single_b.style_mean,
                                rtol=1e-5, atol=1e-4)
-    assert mixed.engine is starry.engine  # a new painting reuses the sessions
+    assert mixed.encoder is starry.encoder  # a new painting reuses the sessions
     weighted_a = starry.with_style([cv2.imread(str(a)), cv2.imread(str(b))], [1, 0])
     assert np.abs(weighted_a(photo).astype(int) - only_a(photo).astype(int)).max() <= 1
 
@@ -116,7 +116,7 @@ def test_grey_and_rgba_paintings_work(starry, photo, tmp_path):
     rgba = cv2.cvtColor(cv2.imread(str(STYLES / "mosaic.jpg")), cv2.COLOR_BGR2BGRA)
     cv2.imwrite(str(tmp_path / "grey.png"), grey)
     cv2.imwrite(str(tmp_path / "rgba.png"), rgba)
-    from livestyle.runtime.adain import read_style_images
+    from livestyle.runtime.factory import read_style_images
 
     for img in read_style_images([tmp_path / "grey.png", tmp_path / "rgba.png"]):
         assert starry.with_style([img])(photo).shape == photo.shape
@@ -124,7 +124,7 @@ def test_grey_and_rgba_paintings_work(starry, photo, tmp_path):
 
 @pytest.mark.parametrize("case", ["missing", "corrupt", "tiny", "weights", "both", "adain-name"])
 def test_bad_style_input_is_a_clear_error(case, tmp_path):
-    from livestyle.runtime.stylizer import create_stylizer
+    from livestyle.runtime.factory import create_stylizer
 
     kwargs = {"style_images": [STYLES / "udnie.jpg"], "size": 64}
     if case == "missing":
@@ -147,7 +147,7 @@ def test_bad_style_input_is_a_clear_error(case, tmp_path):
 
 
 def test_missing_encoder_weights_name_the_fix(tmp_path):
-    from livestyle.runtime.stylizer import create_stylizer
+    from livestyle.runtime.factory import create_stylizer
 
     with pytest.raises(ModelError, match="--shared-dir"):
         create_stylizer(style_images=[STYLES / "udnie.jpg"], shared_dir=tmp_path)

@@ -16,7 +16,7 @@ from livestyle.checkpoints import build_model, load_checkpoint
 from livestyle.errors import InputError
 from livestyle.media.images import read_image
 from livestyle.runtime import engine, registry
-from livestyle.runtime.stylizer import create_stylizer
+from livestyle.runtime.factory import create_stylizer
 
 FAST = registry.fast_style_names()
 
@@ -55,7 +55,7 @@ def test_auto_takes_the_fast_net_for_streams_on_a_cpu():
 
 def test_auto_keeps_the_full_net_on_a_gpu(monkeypatch):
     monkeypatch.setattr(engine, "choose_providers", lambda device="auto": ["CUDAExecutionProvider"])
-    from livestyle.runtime.stylizer import _variant
+    from livestyle.runtime.factory import _variant
 
     assert _variant("auto", "auto", streaming=True) == "full"
 

@@ -17,7 +17,7 @@ from livestyle.export.onnx import StylizeGraph, check_parity, export_image_net, 
 from livestyle.media.images import read_image
 from livestyle.runtime import registry
 from livestyle.runtime.engine import Engine
-from livestyle.runtime.stylizer import create_stylizer
+from livestyle.runtime.factory import create_stylizer
 
 from conftest import HAVE_SHARED, SHARED, needs_shared
 

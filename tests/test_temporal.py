@@ -16,8 +16,8 @@ import torch
 from conftest import SHARED, needs_shared
 from livestyle.errors import InputError
 from livestyle.paths import exported_dir
-from livestyle.runtime.temporal import (DEFAULT_STABILITY, TemporalBlender, consistency_mask, dis_flow,
-                                        motion_boundary_mask, restore_detail, warp)
+from livestyle.runtime.flow import consistency_mask, dis_flow, motion_boundary_mask, warp
+from livestyle.runtime.temporal import DEFAULT_STABILITY, TemporalBlender, restore_detail
 from livestyle.temporal_metrics import (flicker, measurement_flow, noisy_still, read_flo, resize_flow_to,
                                         visible_mask, warping_error)
 
@@ -235,7 +235,7 @@ def test_still_camera_is_recognised_as_still():
 def test_streaming_stylizer_blends_its_output_by_default():
     """What `video`/`cam` build: the single mosaic graph with output-space blending, steadier than
     the same graph per frame, and back to per-frame after reset() (a new clip has no history)."""
-    from livestyle.runtime.stylizer import create_stylizer
+    from livestyle.runtime.factory import create_stylizer
 
     frames = read_clip("fox", 5, (160, 160))
     bgr = [np.ascontiguousarray((f[:, :, ::-1] * 255).round().astype(np.uint8)) for f in frames]
@@ -261,7 +261,7 @@ def test_two_graph_split_matches_the_one_graph_net():
     from livestyle.runtime import registry
     from livestyle.runtime.engine import Engine
     from livestyle.runtime.split import SplitStylizer
-    from livestyle.runtime.stylizer import create_stylizer
+    from livestyle.runtime.factory import create_stylizer
 
     info = registry.resolve_style("mosaic")
     encoder, decoder = registry.split_onnx_for(info)

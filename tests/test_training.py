@@ -192,7 +192,7 @@ def test_loss_network_reproduces_known_feature_statistics():
 @needs_shared
 def test_quality_meter_ranks_stylised_above_photo():
     from livestyle.quality import QualityMeter, eval_photos
-    from livestyle.runtime.stylizer import create_stylizer
+    from livestyle.runtime.factory import create_stylizer
     meter = QualityMeter(VGG, SHARED / "styles/starry_night.jpg")
     photos = eval_photos(SHARED)[:2]
     plain = meter.score(lambda x: x, photos, size=128)

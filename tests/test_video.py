@@ -139,9 +139,9 @@ import os, sys, types
 import cv2  # before av (test_video imports it): see livestyle/media/video.py
 sys.path[:0] = [{tests!r}, {repo!r}]
 from test_video import Invert
-module = types.ModuleType("livestyle.runtime.stylizer")
+module = types.ModuleType("livestyle.runtime.factory")
 module.create_stylizer = lambda **kw: Invert(delay=float(os.environ.get("STAND_IN_DELAY", "0")))
-sys.modules["livestyle.runtime.stylizer"] = module
+sys.modules["livestyle.runtime.factory"] = module
 from livestyle.cli.main import main
 sys.exit(main(sys.argv[1:]))
 """.format(tests=str(Path(__file__).resolve().parent), repo=str(REPO))
@@ -168,22 +168,22 @@ def finish(proc: subprocess.Popen, timeout: float = 60) -> tuple[str, str]:
 def stand_in(monkeypatch):
     """Route the CLI's create_stylizer to the stand-in; the list records every call's options."""
     calls: list[dict] = []
-    module = types.ModuleType("livestyle.runtime.stylizer")
+    module = types.ModuleType("livestyle.runtime.factory")
 
     def create_stylizer(**kwargs):
         calls.append(kwargs)
         return Invert(name=kwargs.get("style") or "invert")
 
     module.create_stylizer = create_stylizer
-    monkeypatch.setitem(sys.modules, "livestyle.runtime.stylizer", module)
+    monkeypatch.setitem(sys.modules, "livestyle.runtime.factory", module)
     return calls
 
 
 def real_create_stylizer():
     try:
-        from livestyle.runtime.stylizer import create_stylizer
+        from livestyle.runtime.factory import create_stylizer
     except ImportError as exc:
-        pytest.skip(f"livestyle.runtime.stylizer.create_stylizer not importable yet ({exc})")
+        pytest.skip(f"livestyle.runtime.factory.create_stylizer not importable yet ({exc})")
     return create_stylizer
 
 

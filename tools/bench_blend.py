@@ -21,7 +21,7 @@ import time
 from livestyle.cli.common import positive_int
 from livestyle.media.video import VideoReader
 from livestyle.paths import shared_dir
-from livestyle.runtime.stylizer import create_stylizer
+from livestyle.runtime.factory import create_stylizer
 
 CLIP = "videos/clips/big_buck_bunny_cut.mp4"
 SETTINGS = {"per-frame": (0.0, False, None), "blended": (None, False, None),

@@ -115,7 +115,7 @@ def main() -> int:
     if args.stand_in:
         stylizer = StandIn()
     else:
-        from livestyle.runtime.stylizer import create_stylizer
+        from livestyle.runtime.factory import create_stylizer
 
         stylizer = create_stylizer(**stylizer_options(args, streaming=True))
     shared = shared_dir(args.shared_dir)

@@ -33,12 +33,12 @@ def method_for(net: str):
             with torch.inference_mode():
                 return finish(model(torch.from_numpy(p.tensor)[None])[0].numpy(), p)
         return run
-    from livestyle.runtime.stylizer import create_stylizer
+    from livestyle.runtime.factory import create_stylizer
     return create_stylizer(net, device="cpu")
 
 
 def adain_method(style: Path, alpha: float = 1.0):
-    from livestyle.runtime.stylizer import create_stylizer
+    from livestyle.runtime.factory import create_stylizer
 
     return create_stylizer(style_images=[style], alpha=alpha, device="cpu")
 
@@ -67,7 +67,7 @@ def magenta_method(style: Path, shared: Path):
 
 
 def gatys_method(style: Path, vgg: Path, size: int, steps: int):
-    from livestyle.training.gatys import PaintSettings, load_gatys_network, paint
+    from livestyle.paint import PaintSettings, load_gatys_network, paint
 
     net = load_gatys_network(vgg)
     return lambda bgr: paint(bgr, [style], net, PaintSettings(size=size, steps=steps)).image

@@ -17,7 +17,7 @@ import numpy as np
 from livestyle.media.images import read_image, write_image
 from livestyle.paths import shared_dir
 from livestyle.quality import resize_long
-from livestyle.runtime.stylizer import create_stylizer
+from livestyle.runtime.factory import create_stylizer
 
 CELL = 320
 

@@ -111,7 +111,7 @@ def _stylizers(args):
     """
     from ..media.images import list_images, read_image
     from ..runtime.registry import list_style_names
-    from ..runtime.stylizer import create_stylizer
+    from ..runtime.factory import create_stylizer
 
     options = stylizer_options(args, streaming=True)
     stylizer = create_stylizer(**options)

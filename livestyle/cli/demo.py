@@ -46,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
 
     from ..media.images import check_writable, read_image, write_image
     from ..paths import shared_dir
-    from ..runtime.stylizer import create_stylizer
+    from ..runtime.factory import create_stylizer
 
     check_writable(args.output)
     photo_path = shared_dir(args.shared_dir) / DEMO_PHOTO
@@ -57,6 +57,6 @@ def run(args: argparse.Namespace) -> int:
     result = stylizer(photo)
     elapsed = time.perf_counter() - started
     write_image(args.output, np.concatenate([photo, result], axis=1))
-    print(f"stylised {source} with '{stylizer.name}' on {stylizer.engine.backend} in {elapsed:.2f} s")
+    print(f"stylised {source} with '{stylizer.name}' on {stylizer.backend} in {elapsed:.2f} s")
     print(f"wrote {args.output.resolve()} (left: photo, right: stylised)")
     return 0

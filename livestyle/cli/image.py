@@ -42,7 +42,7 @@ def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from ..media.images import check_writable, read_image, write_image
-    from ..runtime.stylizer import create_stylizer
+    from ..runtime.factory import create_stylizer
 
     pairs = _targets(args.inputs, args.output)
     for _, dst in pairs:

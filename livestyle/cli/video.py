@@ -50,7 +50,7 @@ def add_parser(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from ..errors import InputError
     from ..pipeline import check_video_job, stylize_video
-    from ..runtime.stylizer import create_stylizer
+    from ..runtime.factory import create_stylizer
 
     if args.duration is not None and args.duration <= 0:
         raise InputError("--duration must be more than 0")

@@ -5,13 +5,12 @@ encoder -> AdaIN (style mean/std as graph inputs) -> optional blending -> decode
 from __future__ import annotations
 
 import copy
-from pathlib import Path
 
-import cv2
 import numpy as np
 
 from ..errors import InputError
-from ..media.images import read_image, to_bgr
+from ..imageops import resize_long_side
+from ..mixing import mix_weights
 from .engine import Engine
 from .split import SplitStylizer
 from .stylizer import FrameBlender
@@ -25,22 +24,8 @@ def style_tensor(style_bgr: np.ndarray, style_size: int = STYLE_SIZE) -> np.ndar
     h, w = style_bgr.shape[:2]
     if min(h, w) < MIN_STYLE_SIDE:
         raise InputError(f"style image is only {w}x{h} px; use one of at least {MIN_STYLE_SIDE} px")
-    f = style_size / max(h, w)
-    resized = cv2.resize(style_bgr, None, fx=f, fy=f,
-                         interpolation=cv2.INTER_AREA if f < 1 else cv2.INTER_CUBIC)
-    rgb = resized[:, :, ::-1].astype(np.float32).transpose(2, 0, 1)
+    rgb = resize_long_side(style_bgr, style_size)[:, :, ::-1].astype(np.float32).transpose(2, 0, 1)
     return np.ascontiguousarray(rgb[None])
-
-
-def mix_weights(count: int, weights: list[float] | None) -> np.ndarray:
-    if weights is None:
-        return np.full(count, 1.0 / count, np.float32)
-    if len(weights) != count:
-        raise InputError(f"got {len(weights)} --style-weights for {count} style images; give one per image")
-    total = float(sum(weights))
-    if total <= 0:
-        raise InputError("--style-weights must not all be zero")
-    return np.asarray(weights, np.float32) / total
 
 
 class AdaINStylizer(SplitStylizer):
@@ -71,7 +56,7 @@ class AdaINStylizer(SplitStylizer):
         Belongie 2017, sec. 7)."""
         if not styles:
             raise InputError("give at least one style image")
-        w = mix_weights(len(styles), weights)
+        w = np.asarray(mix_weights(weights, len(styles)), np.float32)
         stats = [self.style_stats(s) for s in styles]
         self.style_mean = np.ascontiguousarray(sum(wi * m for wi, (m, _) in zip(w, stats)), np.float32)
         self.style_std = np.ascontiguousarray(sum(wi * s for wi, (_, s) in zip(w, stats)), np.float32)
@@ -91,26 +76,3 @@ class AdaINStylizer(SplitStylizer):
             raise InputError("no style image set; call set_style() first")
         return {"style_mean": self.style_mean, "style_std": self.style_std, "alpha": self.alpha}
 
-
-def read_style_images(items: list) -> list[np.ndarray]:
-    """Paths are read; arrays (a painting uploaded live) are taken as they are."""
-    return [to_bgr(x) if isinstance(x, np.ndarray) else read_image(x, what="style image") for x in items]
-
-
-def create_adain_stylizer(style_images: list, style_weights: list[float] | None = None,
-                          alpha: float = 1.0, size: int | None = None, device: str = "auto",
-                          fp16: bool = False, preserve_color: str | None = None, shared_dir=None,
-                          blender: FrameBlender | None = None,
-                          style_size: int = STYLE_SIZE, share_cpu: bool = False) -> AdaINStylizer:
-    from .registry import adain_graphs
-
-    styles = read_style_images(style_images)  # bad paths fail before any graph is built
-    graphs = adain_graphs(fp16=fp16, shared=shared_dir)
-    stylizer = AdaINStylizer(Engine(graphs["style"], device=device),
-                             Engine(graphs["encoder"], device=device, share_cpu=share_cpu),
-                             Engine(graphs["decoder"], device=device, share_cpu=share_cpu), size=size,
-                             preserve_color=preserve_color, alpha=alpha, blender=blender,
-                             style_size=style_size)
-    name = "+".join("painting" if isinstance(p, np.ndarray) else Path(p).stem for p in style_images)
-    stylizer.set_style(styles, style_weights, name=name)
-    return stylizer

@@ -19,14 +19,22 @@ class SplitStylizer(Stylizer):
     def __init__(self, encoder: Engine, decoder: Engine, name: str, size: int | None = None,
                  preserve_color: str | None = None, blender: FrameBlender | None = None,
                  blend_space: str = "output"):
-        super().__init__(encoder, name, size=size, preserve_color=preserve_color, blender=blender)
+        super().__init__(name, size=size, preserve_color=preserve_color, blender=blender)
         if blend_space not in ("output", "feature"):
             raise ValueError(f"blend_space must be 'output' or 'feature', got {blend_space!r}")
-        self.decoder = decoder
+        self.encoder, self.decoder = encoder, decoder
         self.blend_space = blend_space
 
+    @property
+    def backend(self) -> str:
+        return self.encoder.backend
+
+    def extra_feeds(self, batch: int) -> dict[str, np.ndarray]:
+        """Graph inputs besides the image that the encoder takes (AdaIN: the style statistics)."""
+        return {}
+
     def run_graph(self, batch: np.ndarray) -> np.ndarray:
-        features = self.engine.run({"image": batch, **self.extra_feeds(len(batch))})[0]
+        features = self.encoder.run({"image": batch, **self.extra_feeds(len(batch))})[0]
         if self.blender is not None and self.blend_space == "feature":
             features = np.stack([self.blender(f, img) for f, img in zip(features, batch)])
         return self.decoder.run({"features": features})[0]

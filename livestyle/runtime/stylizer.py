@@ -3,6 +3,10 @@
 Pre-processing, the engine run and post-processing are separate pure steps. Frames are resized
 to ``size`` (long side) for speed, reflection-padded to the graph's multiple of 4 (reflection,
 not zeros, so no dark border seeps in), stylised, cropped back and returned at the input size.
+
+:class:`Stylizer` is the contract every stylisation family codes against; :class:`GraphStylizer`
+runs one graph (the fixed-style nets). Two-graph families live in ``split.py`` and ``adain.py``,
+and ``factory.py`` builds whichever a command asks for: this module imports none of them.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ import numpy as np
 
 from ..color import apply_preserve_color, parse_preserve_color
 from ..errors import InputError
-from ..media.images import to_bgr
+from ..imageops import resize_long_side, to_bgr
 from .engine import Engine
 
 SIZE_MULTIPLE = 4
@@ -31,7 +35,8 @@ class Prepared:
     input_hw: tuple[int, int]   # size of the frame the caller gave
 
 
-def check_frame(frame: np.ndarray) -> np.ndarray:
+def bgr_frame(frame: np.ndarray) -> np.ndarray:
+    """Any image a caller hands in, as the BGR uint8 HxWx3 frame stylizers work on."""
     if not isinstance(frame, np.ndarray) or frame.ndim not in (2, 3) or frame.size == 0:
         raise InputError(f"expected an image array HxWx3, got {getattr(frame, 'shape', type(frame))}")
     if frame.ndim == 3 and frame.shape[2] == 3 and frame.dtype == np.uint8:
@@ -40,13 +45,9 @@ def check_frame(frame: np.ndarray) -> np.ndarray:
 
 
 def prepare(frame_bgr: np.ndarray, size: int | None, multiple: int = SIZE_MULTIPLE) -> Prepared:
-    frame_bgr = check_frame(frame_bgr)
+    frame_bgr = bgr_frame(frame_bgr)
     h, w = frame_bgr.shape[:2]
-    work = frame_bgr
-    if size and max(h, w) != size:
-        f = size / max(h, w)
-        wh = (max(1, round(w * f)), max(1, round(h * f)))
-        work = cv2.resize(frame_bgr, wh, interpolation=cv2.INTER_AREA if f < 1 else cv2.INTER_LINEAR)
+    work = resize_long_side(frame_bgr, size, enlarge=cv2.INTER_LINEAR) if size else frame_bgr
     wh_ = work.shape[:2]
     pad_h, pad_w = (-wh_[0]) % multiple, (-wh_[1]) % multiple
     if pad_h or pad_w:
@@ -85,7 +86,7 @@ class FrameBlender(Protocol):
 
 
 class Stylizer:
-    """Stylises BGR frames with one ONNX graph; subclasses add graph inputs (AdaIN style stats).
+    """Stylizes BGR frames; a subclass says how its net runs (:meth:`run_graph`, :attr:`backend`).
 
     With a ``blender`` consecutive calls are treated as a video: each frame's decoded output is
     blended with the previous result along the optical flow (output space, the measured best;
@@ -95,22 +96,24 @@ class Stylizer:
     size_multiple = SIZE_MULTIPLE   # the graph's total stride: input sides are padded to it
     blend_space = "output"
 
-    def __init__(self, engine: Engine, name: str, size: int | None = None,
-                 preserve_color: str | None = None, blender: FrameBlender | None = None,
-                 model_name: str | None = None):
+    def __init__(self, name: str, size: int | None = None, preserve_color: str | None = None,
+                 blender: FrameBlender | None = None, model_name: str | None = None):
         if size is not None and not 16 <= size <= 16384:
             raise InputError(f"--size must be between 16 and 16384 pixels, got {size}")
-        self.engine, self.name, self.size = engine, name, size
+        self.name, self.size = name, size
         self.preserve_color = parse_preserve_color(preserve_color)
         self.blender = blender
         self.model_name = model_name   # set when another net stands in for the style (a fast variant)
         self._flow_pool: ThreadPoolExecutor | None = None
 
-    def extra_feeds(self, batch: int) -> dict[str, np.ndarray]:
-        return {}
+    @property
+    def backend(self) -> str:
+        """What runs the net, e.g. 'ort-cpu' or 'ort-cuda' (for messages and benchmarks)."""
+        raise NotImplementedError
 
     def run_graph(self, batch: np.ndarray) -> np.ndarray:
-        return self.engine.run({"image": batch, **self.extra_feeds(len(batch))})[0]
+        """[N, 3, H, W] float RGB 0..255 (sides multiples of ``size_multiple``) -> the same shape."""
+        raise NotImplementedError
 
     def infer(self, batch: np.ndarray) -> np.ndarray:
         if self.blender is None or self.blend_space != "output":
@@ -143,7 +146,7 @@ class Stylizer:
             for j, i in enumerate(idx):
                 outputs[i] = finish(result[j], prepared[i])
         if self.preserve_color is not None:
-            outputs = [apply_preserve_color(self.preserve_color, o, check_frame(f))
+            outputs = [apply_preserve_color(self.preserve_color, o, bgr_frame(f))
                        for o, f in zip(outputs, frames)]
         return outputs  # type: ignore[return-value]
 
@@ -153,68 +156,19 @@ class Stylizer:
             self.blender.reset()
 
 
-def create_stylizer(style: str | None = None, style_images: list[str] | None = None,
-                    style_weights: list[float] | None = None, alpha: float = 1.0,
-                    size: int | None = None, device: str = "auto", fp16: bool = False,
-                    preserve_color: str | None = None, shared_dir=None,
-                    stability: float | None = None, model: str = "auto", flow: str = "dis",
-                    streaming: bool = False, int8: bool = False) -> Stylizer:
-    """Build the stylizer a command asked for: a named fixed style, or AdaIN from style images.
+class GraphStylizer(Stylizer):
+    """One graph, ``image`` -> ``stylized``: the fixed-style nets (Johnson, Engstrom, fast students)."""
 
-    ``streaming`` (video, cam) turns temporal blending on at its default strength unless
-    ``stability`` says otherwise; single images are never blended. ``model='auto'`` uses a
-    style's fast variant for streams on a CPU when one is shipped.
-    """
-    from . import registry
+    def __init__(self, engine: Engine, name: str, size: int | None = None,
+                 preserve_color: str | None = None, blender: FrameBlender | None = None,
+                 model_name: str | None = None):
+        super().__init__(name, size=size, preserve_color=preserve_color, blender=blender,
+                         model_name=model_name)
+        self.engine = engine
 
-    blender = _make_blender(stability, flow, streaming)
-    if int8 and fp16:
-        raise InputError("choose one of --fp16 and --int8")
-    if style_images:
-        if model == "fast":
-            raise InputError("--model fast is for fixed styles (--style); --style-image uses the AdaIN net")
-        if int8:
-            raise InputError("--int8 is for fixed styles (--style); AdaIN's statistics need full precision")
-        if style:
-            raise InputError("give either --style or --style-image, not both")
-        from .adain import create_adain_stylizer
+    @property
+    def backend(self) -> str:
+        return self.engine.backend
 
-        return create_adain_stylizer(style_images, style_weights, alpha, size, device, fp16,
-                                     preserve_color, shared_dir, blender, share_cpu=streaming)
-    if style_weights:
-        raise InputError("--style-weights mixes several --style-image paintings; it does nothing with --style")
-    name = style or registry.default_style(shared_dir)
-    info = registry.resolve_style(name, shared_dir, variant=_variant(model, device, streaming))
-    if model == "fast" and info.variant != "fast":
-        raise InputError(f"'{name}' has no fast variant; use --model full or auto "
-                         f"(fast nets: {', '.join(registry.fast_style_names(shared_dir)) or 'none'})")
-    if info.kind == "adain":
-        raise InputError(f"'{name}' stylises with any painting: use --style-image IMG instead of --style")
-    engine = Engine(registry.onnx_for(info, fp16=fp16, int8=int8, shared=shared_dir), device=device,
-                    share_cpu=streaming)
-    # Named as asked ("mosaic" even when its fast net runs), so style pickers find their entry.
-    return Stylizer(engine, name, size=size, preserve_color=preserve_color, blender=blender,
-                    model_name=info.name)
-
-
-def _variant(model: str, device: str, streaming: bool) -> str:
-    """``auto`` takes the fast net only where it matters: frames in a stream on a CPU."""
-    if model not in ("auto", "full", "fast"):
-        raise InputError(f"unknown --model '{model}'; use auto, full or fast")
-    if model != "auto":
-        return model
-    if not streaming:
-        return "full"
-    from .engine import choose_providers
-
-    return "fast" if choose_providers(device)[0] == "CPUExecutionProvider" else "full"
-
-
-def _make_blender(stability: float | None, flow: str, streaming: bool):
-    if stability is not None and not 0.0 <= stability <= 1.0:
-        raise InputError(f"--stability must be in 0..1, got {stability}")
-    if stability == 0 or (stability is None and not streaming):
-        return None
-    from .temporal import DEFAULT_STABILITY, TemporalBlender
-
-    return TemporalBlender(stability=DEFAULT_STABILITY if stability is None else stability, flow=flow)
+    def run_graph(self, batch: np.ndarray) -> np.ndarray:
+        return self.engine.run({"image": batch})[0]

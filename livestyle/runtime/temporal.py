@@ -19,20 +19,21 @@ steadies far more (warping error 0.2-0.6x of per-frame vs 0.55-1.05x for feature
 resolution: a decoder is not shift-equivariant at sub-feature-pixel shifts, so warped features do
 not decode to warped strokes), which is why the stylizers blend their output by default.
 
-Flow and masks are computed on small grey frames (480 px long side), and the stylizer estimates
-the flow on a second thread while the net runs: blending adds about 14-16% to the fast CPU net's
+Flow and masks are computed on small grey frames (480 px long side) with the toolkit in
+``flow.py``, and the stylizer estimates the flow on a second thread while the net runs: blending adds about 14-16% to the fast CPU net's
 frame time at 640x360 (tools/bench_blend.py, docs/temporal.md).
 """
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
 
 import cv2
 import numpy as np
 
 from ..errors import InputError
+from .flow import (consistency_mask, dis_flow, flow_size, grey_small, make_dis, motion_boundary_mask,
+                   resampling_blur, resize_flow, squared_length, warp)
 
 DEFAULT_STABILITY = 0.8
 FLOW_MODES = ("dis", "none")
@@ -46,7 +47,6 @@ FLOW_MODES = ("dis", "none")
 # +45%). DIS 'medium' has about half the end-point error of 'fast'. Refining to the grid itself
 # (finest scale 0) follows film grain and sensor noise, which made real clips less steady.
 FLOW_LONG_SIDE = 480
-DIS_PRESET = cv2.DISOPTICAL_FLOW_PRESET_MEDIUM
 
 # The history is re-sampled every frame, so interpolation blur compounds: bicubic keeps more
 # detail than bilinear, and a mild unsharp mask (amount, sigma in grid pixels) gives back what one
@@ -77,7 +77,8 @@ def _shape(x) -> object:
     return getattr(x, "shape", type(x).__name__)
 
 
-def check_frame(image: np.ndarray) -> None:
+def check_chw_image(image: np.ndarray) -> None:
+    """The blender's frame convention: [3, H, W] RGB (the stylizer's prepared tensor)."""
     if not isinstance(image, np.ndarray) or image.ndim != 3 or image.shape[0] != 3:
         raise InputError(f"temporal blending needs the frame as [3, H, W] RGB, got {_shape(image)}")
 
@@ -85,92 +86,9 @@ def check_frame(image: np.ndarray) -> None:
 def check_features(features: np.ndarray, image: np.ndarray) -> None:
     if not isinstance(features, np.ndarray) or features.ndim != 3 or features.size == 0:
         raise InputError(f"temporal blending needs values [C, h, w], got {_shape(features)}")
-    check_frame(image)
+    check_chw_image(image)
     if image.shape[1] < features.shape[1] or image.shape[2] < features.shape[2]:
         raise InputError(f"frame {image.shape[1:]} is smaller than its features {features.shape[1:]}")
-
-
-def flow_size(image_hw: tuple[int, int], long_side: int = FLOW_LONG_SIDE) -> tuple[int, int]:
-    """(h, w) the flow is estimated at: the frame shrunk so its long side is at most ``long_side``."""
-    h, w = image_hw
-    f = min(1.0, long_side / max(h, w))
-    return max(8, round(h * f)), max(8, round(w * f))
-
-
-def grey_small(image_chw: np.ndarray, size_hw: tuple[int, int]) -> np.ndarray:
-    """[3, H, W] RGB 0..255 -> uint8 grey [h, w] (area-averaged, which also averages out noise)."""
-    r, g, b = image_chw.astype(np.float32, copy=False)
-    grey = 0.299 * r + 0.587 * g + 0.114 * b
-    h, w = size_hw
-    if grey.shape != (h, w):
-        grey = cv2.resize(grey, (w, h), interpolation=cv2.INTER_AREA)
-    return np.clip(grey + 0.5, 0, 255).astype(np.uint8)
-
-
-def make_dis() -> cv2.DISOpticalFlow:
-    """A DIS optical-flow solver with livestyle's settings; reuse it: a fresh one allocates its
-    buffers on the first call, which costs about as much as the flow itself."""
-    return cv2.DISOpticalFlow_create(DIS_PRESET)
-
-
-def dis_flow(src: np.ndarray, dst: np.ndarray, dis: cv2.DISOpticalFlow | None = None) -> np.ndarray:
-    """Flow [h, w, 2] (dx, dy) at ``src``'s pixels pointing to where they are in ``dst``."""
-    return (dis or make_dis()).calc(src, dst, None)
-
-
-def squared_length(flow: np.ndarray) -> np.ndarray:
-    return flow[..., 0] * flow[..., 0] + flow[..., 1] * flow[..., 1]
-
-
-def resize_flow(flow: np.ndarray, size_hw: tuple[int, int]) -> np.ndarray:
-    """Resample a flow field to another grid; vectors are scaled with the grid (pixels change size)."""
-    h, w = size_hw
-    fh, fw = flow.shape[:2]
-    if (fh, fw) == (h, w):
-        return flow
-    interp = cv2.INTER_AREA if h < fh else cv2.INTER_LINEAR
-    out = cv2.resize(flow, (w, h), interpolation=interp)
-    out[..., 0] *= w / fw
-    out[..., 1] *= h / fh
-    return out
-
-
-@functools.lru_cache(maxsize=8)
-def _pixel_grid(h: int, w: int) -> tuple[np.ndarray, np.ndarray]:
-    xs, ys = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
-    xs.flags.writeable = ys.flags.writeable = False
-    return xs, ys
-
-
-def sample_maps(flow: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    xs, ys = _pixel_grid(*flow.shape[:2])
-    return xs + flow[..., 0], ys + flow[..., 1]
-
-
-def warp(values: np.ndarray, flow: np.ndarray, interp: int = cv2.INTER_LINEAR) -> np.ndarray:
-    """Backward warp: out[..., y, x] = values[..., y + dy, x + dx] (bilinear, edges replicated).
-
-    ``values`` is [h, w] or [C, h, w] with any C. cv2.remap handles at most 4 channels reliably
-    (more silently switch it to fixed-point maps, 512 returns garbage), so channels go one at a time,
-    which is as fast as chunking on these small grids.
-    """
-    map_x, map_y = sample_maps(flow)
-    if values.ndim == 2:
-        return cv2.remap(values, map_x, map_y, interp, borderMode=cv2.BORDER_REPLICATE)
-    src = np.ascontiguousarray(values, dtype=np.float32)
-    out = np.empty_like(src)
-    for c in range(src.shape[0]):
-        cv2.remap(src[c], map_x, map_y, interp, dst=out[c], borderMode=cv2.BORDER_REPLICATE)
-    return out
-
-
-def resampling_blur(flow: np.ndarray) -> np.ndarray:
-    """0..1 per pixel: how much a warp by ``flow`` low-passes (0 at whole pixels, 1 at half)."""
-    total = np.zeros(flow.shape[:2], np.float32)
-    for axis in (0, 1):  # one plane at a time: a mean over the interleaved last axis is 5x slower
-        frac = flow[..., axis] - np.floor(flow[..., axis])
-        total += frac * (1.0 - frac)
-    return 2.0 * total
 
 
 def sharpen(values: np.ndarray, amount: np.ndarray | float, sigma: float = SHARPEN_SIGMA) -> np.ndarray:
@@ -187,26 +105,6 @@ def warp_history(history: np.ndarray, flow: np.ndarray, amount: float = HISTORY_
     if amount == 0.0:
         return warped
     return sharpen(warped, (amount * resampling_blur(flow)).astype(np.float32))
-
-
-def consistency_mask(flow: np.ndarray, flow_back: np.ndarray) -> np.ndarray:
-    """True where ``flow`` (a -> b) agrees with ``flow_back`` (b -> a); Ruder et al. 2016, eq. 5.
-
-    A pixel that is occluded in b lands on something else there, whose flow does not point back.
-    """
-    back = warp(np.ascontiguousarray(flow_back.transpose(2, 0, 1)), flow).transpose(1, 2, 0)
-    total = flow + back
-    lhs = squared_length(total)
-    rhs = 0.01 * (squared_length(flow) + squared_length(back)) + 0.5
-    return lhs <= rhs
-
-
-def motion_boundary_mask(flow: np.ndarray) -> np.ndarray:
-    """True away from motion boundaries (Ruder et al. 2016): the flow is smeared across them."""
-    gx_u, gy_u = np.gradient(flow[..., 0])
-    gx_v, gy_v = np.gradient(flow[..., 1])
-    grad = gx_u ** 2 + gy_u ** 2 + gx_v ** 2 + gy_v ** 2
-    return grad <= 0.01 * squared_length(flow) + 0.002
 
 
 def window_error(grey: np.ndarray, other: np.ndarray, sigma: float) -> np.ndarray:
@@ -359,7 +257,7 @@ class TemporalBlender:
 
     def motion(self, image: np.ndarray) -> Motion:
         """Flow and reliability of ``image`` [3, H, W] against the frame before it."""
-        check_frame(image)
+        check_chw_image(image)
         if self.stability == 0.0:
             return Motion()
         grey = grey_small(image, flow_size(image.shape[1:], self.flow_long_side))

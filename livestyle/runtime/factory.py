@@ -1,0 +1,102 @@
+"""Builds the stylizer a command asks for: a named fixed style, or AdaIN from style images.
+
+The one module that knows every stylizer family, so that the families (``stylizer.py``,
+``split.py``, ``adain.py``) and the blender (``temporal.py``) never import each other's builders:
+imports in ``runtime/`` run one way, towards this module.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import InputError
+from ..imageops import to_bgr
+from ..media.images import read_image
+from . import engine, registry
+from .adain import STYLE_SIZE, AdaINStylizer
+from .engine import Engine
+from .stylizer import FrameBlender, GraphStylizer, Stylizer
+from .temporal import DEFAULT_STABILITY, TemporalBlender
+
+
+def create_stylizer(style: str | None = None, style_images: list[str] | None = None,
+                    style_weights: list[float] | None = None, alpha: float = 1.0,
+                    size: int | None = None, device: str = "auto", fp16: bool = False,
+                    preserve_color: str | None = None, shared_dir=None,
+                    stability: float | None = None, model: str = "auto", flow: str = "dis",
+                    streaming: bool = False, int8: bool = False) -> Stylizer:
+    """Build the stylizer a command asked for: a named fixed style, or AdaIN from style images.
+
+    ``streaming`` (video, cam) turns temporal blending on at its default strength unless
+    ``stability`` says otherwise; single images are never blended. ``model='auto'`` uses a
+    style's fast variant for streams on a CPU when one is shipped.
+    """
+    blender = _make_blender(stability, flow, streaming)
+    if int8 and fp16:
+        raise InputError("choose one of --fp16 and --int8")
+    if style_images:
+        if model == "fast":
+            raise InputError("--model fast is for fixed styles (--style); --style-image uses the AdaIN net")
+        if int8:
+            raise InputError("--int8 is for fixed styles (--style); AdaIN's statistics need full precision")
+        if style:
+            raise InputError("give either --style or --style-image, not both")
+        return create_adain_stylizer(style_images, style_weights, alpha, size, device, fp16,
+                                     preserve_color, shared_dir, blender, share_cpu=streaming)
+    if style_weights:
+        raise InputError("--style-weights mixes several --style-image paintings; it does nothing with --style")
+    name = style or registry.default_style(shared_dir)
+    info = registry.resolve_style(name, shared_dir, variant=_variant(model, device, streaming))
+    if model == "fast" and info.variant != "fast":
+        raise InputError(f"'{name}' has no fast variant; use --model full or auto "
+                         f"(fast nets: {', '.join(registry.fast_style_names(shared_dir)) or 'none'})")
+    if info.kind == "adain":
+        raise InputError(f"'{name}' stylises with any painting: use --style-image IMG instead of --style")
+    graph = Engine(registry.onnx_for(info, fp16=fp16, int8=int8, shared=shared_dir), device=device,
+                   share_cpu=streaming)
+    # Named as asked ("mosaic" even when its fast net runs), so style pickers find their entry.
+    return GraphStylizer(graph, name, size=size, preserve_color=preserve_color, blender=blender,
+                         model_name=info.name)
+
+
+def create_adain_stylizer(style_images: list, style_weights: list[float] | None = None,
+                          alpha: float = 1.0, size: int | None = None, device: str = "auto",
+                          fp16: bool = False, preserve_color: str | None = None, shared_dir=None,
+                          blender: FrameBlender | None = None,
+                          style_size: int = STYLE_SIZE, share_cpu: bool = False) -> AdaINStylizer:
+    styles = read_style_images(style_images)  # bad paths fail before any graph is built
+    graphs = registry.adain_graphs(fp16=fp16, shared=shared_dir)
+    stylizer = AdaINStylizer(Engine(graphs["style"], device=device),
+                             Engine(graphs["encoder"], device=device, share_cpu=share_cpu),
+                             Engine(graphs["decoder"], device=device, share_cpu=share_cpu), size=size,
+                             preserve_color=preserve_color, alpha=alpha, blender=blender,
+                             style_size=style_size)
+    name = "+".join("painting" if isinstance(p, np.ndarray) else Path(p).stem for p in style_images)
+    stylizer.set_style(styles, style_weights, name=name)
+    return stylizer
+
+
+def read_style_images(items: list) -> list[np.ndarray]:
+    """Paths are read; arrays (a painting uploaded live) are taken as they are."""
+    return [to_bgr(x) if isinstance(x, np.ndarray) else read_image(x, what="style image") for x in items]
+
+
+def _variant(model: str, device: str, streaming: bool) -> str:
+    """``auto`` takes the fast net only where it matters: frames in a stream on a CPU."""
+    if model not in ("auto", "full", "fast"):
+        raise InputError(f"unknown --model '{model}'; use auto, full or fast")
+    if model != "auto":
+        return model
+    if not streaming:
+        return "full"
+    return "fast" if engine.choose_providers(device)[0] == "CPUExecutionProvider" else "full"
+
+
+def _make_blender(stability: float | None, flow: str, streaming: bool) -> TemporalBlender | None:
+    if stability is not None and not 0.0 <= stability <= 1.0:
+        raise InputError(f"--stability must be in 0..1, got {stability}")
+    if stability == 0 or (stability is None and not streaming):
+        return None
+    return TemporalBlender(stability=DEFAULT_STABILITY if stability is None else stability, flow=flow)
