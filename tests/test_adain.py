@@ -174,9 +174,10 @@ def test_video_with_a_style_image_keeps_frames_and_audio(tmp_path):
 
 
 def test_web_page_upload_becomes_the_live_style(tmp_path):
-    from livestyle.media.sinks import MJPEGServerSink
+    from livestyle.media.sinks.web import MJPEGServerSink
     from livestyle.media.sources import CameraSource
-    from livestyle.pipeline import LivePipeline
+    from livestyle.pipeline.live import LivePipeline
+    from livestyle.pipeline.styles import StyleBank
     from test_cam import Collect, camera_clip
 
     clip = camera_clip(tmp_path / "cam.mp4", frames=24)
@@ -203,7 +204,7 @@ def test_web_page_upload_becomes_the_live_style(tmp_path):
 
     sink = Collect({1: upload})
     with CameraSource(str(clip)) as source:
-        LivePipeline(source, Invert(name="a"), [server, sink], load_painting=load_painting).run()
+        LivePipeline(source, StyleBank(Invert(name="a"), load_painting=load_painting), [server, sink]).run()
     assert got["has_input"] and got["reply"] == {"style": "image:wave"} and got["bad"] == 400
     assert loaded["image:wave"][2] == 3
     assert "image:wave" in [m.style for m in sink.metas]

@@ -25,10 +25,13 @@ import pytest
 
 from livestyle.cli.main import main
 from livestyle.errors import SinkError, SourceError
-from livestyle.media.sinks import MJPEGServerSink, VirtualCamSink, WindowSink
+from livestyle.media.sinks.virtualcam import VirtualCamSink
+from livestyle.media.sinks.web import MJPEGServerSink
+from livestyle.media.sinks.window import WindowSink
 from livestyle.media.sources import CameraSource, LatestSlot
 from livestyle.media.video import VideoWriter
-from livestyle.pipeline import LivePipeline
+from livestyle.pipeline.live import LivePipeline
+from livestyle.pipeline.styles import StyleBank
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from test_video import (Invert, cli_process, finish, pattern, probe, real_create_stylizer,  # noqa: E402,F401
@@ -150,7 +153,7 @@ def test_camera_that_disappears_ends_the_run_cleanly(monkeypatch):
     with CameraSource("0", resolution=(1280, 720), fps=60, lost_after=0.3) as source:
         assert (source.mode.width, source.mode.height) == (640, 480)
         assert any("asked" in n and "1280x720" in n and "640x480" in n for n in source.notices)
-        stats = LivePipeline(source, Invert(), [sink]).run()
+        stats = LivePipeline(source, StyleBank(Invert()), [sink]).run()
     assert stats.shown_any and 1 <= stats.shown <= 5 and sink.closed
     assert "disconnected" in stats.ended_by
 
@@ -171,7 +174,7 @@ def test_unknown_camera_is_one_clear_error(spec, words):
 def test_live_pipeline_stylises_measures_and_closes(cam_clip):
     sink = Collect()
     with CameraSource(str(cam_clip)) as source:
-        pipeline = LivePipeline(source, Invert(), [sink])
+        pipeline = LivePipeline(source, StyleBank(Invert()), [sink])
         stats = pipeline.run()
     assert sink.opened == (64, 48, pytest.approx(24, abs=0.1)) and sink.closed
     assert stats.shown_any and stats.shown == len(sink.frames) >= 6
@@ -200,7 +203,7 @@ def test_style_switching_and_original_toggle(cam_clip):
             7: lambda c: c.prev_style(), 8: lambda c: c.quit()}
     sink = Collect(poke)
     with CameraSource(str(cam_clip)) as source:
-        pipeline = LivePipeline(source, Invert(name="a"), [sink], styles=["a", "b"], load_style=load_style)
+        pipeline = LivePipeline(source, StyleBank(Invert(name="a"), ["a", "b"], load_style=load_style), [sink])
         assert pipeline.set_style("nope") is False
         stats = pipeline.run()
     styles = [m.style for m in sink.metas]
@@ -213,7 +216,7 @@ def test_style_switching_and_original_toggle(cam_clip):
 def test_original_frames_are_not_stylised(cam_clip):
     sink = Collect({0: lambda c: c.toggle_original(), 3: lambda c: c.quit()})
     with CameraSource(str(cam_clip)) as source:
-        LivePipeline(source, Invert(), [sink]).run()
+        LivePipeline(source, StyleBank(Invert()), [sink]).run()
     shown_original = [f for f, m in zip(sink.frames, sink.metas) if m.original]
     assert shown_original
     # the stand-in inverts: an original frame keeps the red left half red (BGR channel 2 high)
@@ -223,7 +226,7 @@ def test_original_frames_are_not_stylised(cam_clip):
 def test_max_frames_stops(cam_clip):
     sink = Collect()
     with CameraSource(str(cam_clip)) as source:
-        stats = LivePipeline(source, Invert(), [sink], max_frames=3).run()
+        stats = LivePipeline(source, StyleBank(Invert()), [sink], max_frames=3).run()
     assert stats.shown == 3 and stats.ended_by == "max-frames" and sink.closed
 
 
@@ -236,7 +239,7 @@ def test_source_that_ends_before_a_frame_shows_nothing():
             return None
 
     sink = Collect()
-    stats = LivePipeline(Gone(), Invert(), [sink]).run()
+    stats = LivePipeline(Gone(), StyleBank(Invert()), [sink]).run()
     assert not stats.shown_any and "disconnected" in stats.ended_by and sink.closed
 
 
@@ -248,7 +251,7 @@ def test_stylizer_failure_closes_outputs_and_raises(cam_clip):
             raise RuntimeError("boom")
 
     with CameraSource(str(cam_clip)) as source, pytest.raises(RuntimeError, match="boom"):
-        LivePipeline(source, Broken(), [sink]).run()
+        LivePipeline(source, StyleBank(Broken()), [sink]).run()
     assert sink.closed
 
 
@@ -273,7 +276,7 @@ def test_window_keys(monkeypatch, tmp_path):
             return lambda: calls.append(name)
 
     sink = WindowSink(snapshot_dir=tmp_path)
-    sink._controls, sink._last = Remote(), pattern(0, 64, 48)
+    sink.controls, sink.last_frame = Remote(), pattern(0, 64, 48)
     for key in "np s":
         sink.handle_key(ord(key))
     sink.handle_key(27)
@@ -299,7 +302,7 @@ def test_virtual_camera(cam_clip):
     sink = Collect()
     virtual = VirtualCamSink()
     with CameraSource(str(cam_clip)) as source:
-        LivePipeline(source, Invert(), [sink, virtual], max_frames=5).run()
+        LivePipeline(source, StyleBank(Invert()), [sink, virtual], max_frames=5).run()
     assert virtual.granted and "64x48" in virtual.granted
 
 
@@ -339,8 +342,8 @@ def test_server_page_stream_and_style_picker(cam_clip):
 
     sink = Collect({1: visit})
     with CameraSource(str(cam_clip)) as source:
-        LivePipeline(source, Invert(name="a"), [server, sink], styles=["a", "b"],
-                     load_style=lambda n: Invert(name=n)).run()
+        LivePipeline(source, StyleBank(Invert(name="a"), ["a", "b"], load_style=lambda n: Invert(name=n)),
+                     [server, sink]).run()
 
     status, ctype, page = seen["page"]
     assert status == 200 and ctype.startswith("text/html")

@@ -23,7 +23,7 @@ import pytest
 from livestyle.cli.main import main
 from livestyle.media.video import VideoReader, VideoWriter
 from livestyle.paths import shared_dir
-from livestyle.pipeline import stylize_video
+from livestyle.pipeline.file import stylize_video
 
 REPO = Path(__file__).resolve().parents[1]
 CLIPS = shared_dir() / "videos" / "clips"

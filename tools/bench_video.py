@@ -25,7 +25,9 @@ from livestyle.cli.video import DEFAULT_PRESET, add_stylizer_options, stylizer_o
 from livestyle.media.video import VideoReader  # noqa: E402
 from livestyle.paths import shared_dir  # noqa: E402
 from livestyle.media.sources import CameraSource  # noqa: E402
-from livestyle.pipeline import LivePipeline, stylize_video  # noqa: E402
+from livestyle.pipeline.file import stylize_video  # noqa: E402
+from livestyle.pipeline.live import LivePipeline  # noqa: E402
+from livestyle.pipeline.styles import StyleBank  # noqa: E402
 
 CLIPS = {"640x360": "videos/clips/big_buck_bunny_cut.mp4", "1280x720": "videos/clips/office_meeting_720p.mp4"}
 WARMUP = 3
@@ -85,7 +87,7 @@ def live_latency(clip: Path, stylizer, frames: int) -> dict:
     """``cam`` with the clip as its camera: mean capture-to-display latency over the last frames."""
     stylizer.reset()
     with CameraSource(clip) as source:
-        stats = LivePipeline(source, stylizer, [NullSink()], max_frames=frames).run()
+        stats = LivePipeline(source, StyleBank(stylizer), [NullSink()], max_frames=frames).run()
     return dict(latency_ms=stats.latency_ms, fps=stats.fps, dropped=stats.dropped)
 
 

@@ -55,9 +55,13 @@ def add_parser(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..errors import InputError, SourceError
-    from ..media.sinks import MJPEGServerSink, RecorderSink, VirtualCamSink, WindowSink
+    from ..media.sinks.recorder import RecorderSink
+    from ..media.sinks.virtualcam import VirtualCamSink
+    from ..media.sinks.web import MJPEGServerSink
+    from ..media.sinks.window import WindowSink
     from ..media.sources import CameraSource
-    from ..pipeline import LivePipeline
+    from ..pipeline.live import LivePipeline
+    from ..pipeline.styles import live_style_bank
 
     want_window = args.window if args.window is not None else not (args.virtual_cam or args.serve or args.record)
     if not (want_window or args.virtual_cam or args.serve or args.record):
@@ -78,11 +82,10 @@ def run(args: argparse.Namespace) -> int:
         for notice in source.notices:
             _say(f"note: {notice}")
 
-        stylizer, styles, load_style, load_painting = _stylizers(args)
-        if model_note(stylizer):
-            _say(model_note(stylizer))
-        pipeline = LivePipeline(source, stylizer, sinks, styles=styles, load_style=load_style,
-                                load_painting=load_painting, max_frames=args.max_frames)
+        styles = live_style_bank(stylizer_options(args, streaming=True), args.style_dir)
+        if model_note(styles.first):
+            _say(model_note(styles.first))
+        pipeline = LivePipeline(source, styles, sinks, max_frames=args.max_frames)
         if server:
             _say(f"serving at {server.url}  (OBS Browser Source: {server.url}?clean)")
         stats = pipeline.run()
@@ -101,36 +104,6 @@ def run(args: argparse.Namespace) -> int:
     print(f"shown {stats.shown} frames in {stats.seconds:.1f} s, {stats.fps:.1f} fps, "
           f"{stats.latency_ms:.0f} ms capture-to-display; ended: {stats.ended_by}")
     return 0
-
-
-def _stylizers(args):
-    """The first stylizer, the names n/p and the web picker cycle through, and how to load them.
-
-    Paintings (``--style-dir``, web uploads) share one set of AdaIN graphs, built when the first
-    painting is picked, so a session that never uses one never pays for them.
-    """
-    from ..media.images import list_images, read_image
-    from ..runtime.registry import list_style_names
-    from ..runtime.factory import create_stylizer
-
-    options = stylizer_options(args, streaming=True)
-    stylizer = create_stylizer(**options)
-    paintings = {f"image:{p.stem}": p for p in (list_images(args.style_dir) if args.style_dir else [])}
-    styles = list_style_names(shared_dir=args.shared_dir, variants=False) + list(paintings)
-    fixed = {**options, "style_images": None, "style_weights": None}
-    adain = [stylizer] if hasattr(stylizer, "with_style") else []  # already an AdaIN stylizer
-
-    def load_painting(name: str, image):
-        if not adain:
-            adain.append(create_stylizer(**{**options, "style": None, "style_images": [image]}))
-        return adain[0].with_style([image], name=name)
-
-    def load_style(name: str):
-        if name in paintings:
-            return load_painting(name, read_image(paintings[name], what="style image"))
-        return create_stylizer(**{**fixed, "style": name})
-
-    return stylizer, styles, load_style, load_painting
 
 
 def _say(message: str) -> None:

@@ -49,19 +49,18 @@ def add_parser(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..errors import InputError
-    from ..pipeline import check_video_job, stylize_video
+    from ..pipeline.file import VideoJob
     from ..runtime.factory import create_stylizer
 
     if args.duration is not None and args.duration <= 0:
         raise InputError("--duration must be more than 0")
     # Everything about the files is checked before the (slow) model load.
-    check_video_job(args.input, args.output, args.start, args.duration, args.codec)
-    stylizer = create_stylizer(**stylizer_options(args, streaming=True))
-    if model_note(stylizer):
-        print(f"livestyle video: {model_note(stylizer)}", file=sys.stderr)
-    stats = stylize_video(args.input, args.output, stylizer, start=args.start, duration=args.duration,
-                          codec=args.codec, crf=args.crf, preset=args.preset, batch=args.batch,
-                          progress=not args.no_progress)
+    with VideoJob(args.input, args.output, args.start, args.duration, args.codec) as job:
+        stylizer = create_stylizer(**stylizer_options(args, streaming=True))
+        if model_note(stylizer):
+            print(f"livestyle video: {model_note(stylizer)}", file=sys.stderr)
+        stats = job.run(stylizer, crf=args.crf, preset=args.preset, batch=args.batch,
+                        progress=not args.no_progress)
     for notice in stats.notices:
         print(f"livestyle video: note: {notice}", file=sys.stderr)
     if not stats.complete:

@@ -3,6 +3,9 @@ source's timing and audio kept.
 
 Timing is carried as integer pts in the source stream's time base (never re-derived from a float
 fps), so 30000/1001 clips keep their frame count and length, and variable-rate clips their cadence.
+:class:`VideoReader` decodes (and probes the file once, on opening); :func:`check_video_output`
+vets an output before any work; :class:`VideoWriter` encodes, with the source audio carried by its
+:class:`~livestyle.media.audio.AudioMuxer`.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ import av  # isort: skip
 import numpy as np
 
 from ..errors import InputError, OutputError
+from .audio import AudioCopy, AudioMuxer
 from .images import check_writable
 
 log = logging.getLogger(__name__)
@@ -62,19 +66,6 @@ class DecodedFrame:
     image: np.ndarray  # BGR uint8 HxWx3
     pts: int           # in VideoInfo.time_base, counted from the part's start (>= 0)
     time: float        # seconds from the part's start
-
-
-@dataclass(frozen=True)
-class AudioCopy:
-    """Which source audio a writer carries: packets from ``start`` to ``end`` on the source's clock
-    (``None``: from its beginning / to its end), moved back by ``shift`` seconds so that they line
-    up with video timestamps counted from the part's start."""
-
-    path: Path
-    index: int
-    shift: float
-    start: float | None = None
-    end: float | None = None
 
 
 def _open_input(path: Path, what: str) -> av.container.InputContainer:
@@ -209,94 +200,134 @@ def _even(n: int) -> int:
     return n + (n & 1)
 
 
-class VideoWriter:
-    """Encode BGR frames to ``path`` (container chosen by its extension), copying source audio.
+@dataclass(frozen=True)
+class VideoTarget:
+    """An output file found writable, with the container and the video encoder it will get."""
 
-    The file is built under a hidden temporary name in the same folder and renamed on
-    :meth:`close`, so the final name only ever holds a finished, playable file. Leaving the ``with``
-    block through an exception (Ctrl-C included) still finalises what was written; a file with no
+    path: Path
+    container: str
+    codec: str
+
+
+def check_video_output(path, codec: str = "libx264") -> VideoTarget:
+    """Fail early on an output that cannot be written: before a model loads or a camera opens."""
+    path = check_writable(path)
+    container = CONTAINERS.get(path.suffix.lower())
+    if container is None:
+        raise OutputError(f"cannot write video with extension '{path.suffix}'; "
+                          f"use one of {', '.join(sorted(CONTAINERS))}")
+    try:
+        is_video = av.codec.Codec(codec, "w").type == "video"
+    except (av.FFmpegError, ValueError):
+        is_video = False
+    if not is_video:
+        raise OutputError(f"'{codec}' is not a video encoder in this FFmpeg; use --codec libx264")
+    return VideoTarget(path, container, codec)
+
+
+class _Timeline:
+    """Frame timestamps: the caller's pts (in ``time_base``) to the encoder's time base, which AVI
+    counts in whole frames; encoders reject repeated or backwards timestamps, so none are made."""
+
+    def __init__(self, fps: Fraction, time_base: Fraction, encoder_time_base: Fraction):
+        self.time_base, self.encoder_time_base = time_base, encoder_time_base
+        self.frame_ticks = (1 / fps) / time_base
+        self.last_pts: int | None = None
+        self._last_encoded: int | None = None
+
+    def stamp(self, pts: int | None) -> int:
+        """The encoder pts of the next frame; ``pts=None``: one frame after the last."""
+        if pts is None:
+            pts = 0 if self.last_pts is None else self.last_pts + max(1, round(self.frame_ticks))
+        encoded = round(pts * self.time_base / self.encoder_time_base)
+        if self._last_encoded is not None and encoded <= self._last_encoded:
+            encoded = self._last_encoded + 1
+        self.last_pts, self._last_encoded = pts, encoded
+        return encoded
+
+    def end(self) -> float:
+        """Seconds of output up to the end of the last frame stamped."""
+        return float((self.last_pts + self.frame_ticks) * self.time_base)
+
+
+class VideoWriter:
+    """Encode BGR frames to ``output`` (container chosen by its extension), copying source audio.
+
+    ``output`` is a path, checked here, or the :class:`VideoTarget` a caller checked already. The
+    file is built under a hidden temporary name in the same folder and renamed on :meth:`close`,
+    so the final name only ever holds a finished, playable file. Leaving the ``with`` block
+    through an exception (Ctrl-C included) still finalises what was written; a file with no
     frames is discarded. Things the caller should know (audio re-encoded, size padded) are logged
     and collected in :attr:`notices`.
     """
 
-    def __init__(self, path, width: int, height: int, fps: Fraction, *, time_base: Fraction | None = None,
+    def __init__(self, output, width: int, height: int, fps: Fraction, *, time_base: Fraction | None = None,
                  codec: str = "libx264", crf: int | None = None, preset: str | None = None,
                  pix_fmt: str = "yuv420p", rotation: int = 0, audio: AudioCopy | None = None):
-        self.path, fmt = self.check(path, codec)
+        self.target = output if isinstance(output, VideoTarget) else check_video_output(output, codec)
+        self.path = self.target.path
         self.notices: list[str] = []
         self.frames = 0
         self.width, self.height = int(width), int(height)
         self.fps = Fraction(fps)
         self.time_base = Fraction(time_base) if time_base else 1 / self.fps
-        self._frame_ticks = (1 / self.fps) / self.time_base
-        self._last_pts: int | None = None
-        self._last_enc_pts: int | None = None
-        self._audio_src = audio
         self._out = None
-        self._audio_in = None
-        self._audio_copying = False
-        self._audio_pending = None
         self._closed = False
         self._tmp = self.path.with_name(f".{self.path.stem}.part{os.getpid()}{self.path.suffix}")
-        settings = dict(fmt=fmt, codec=codec, crf=crf, preset=preset, pix_fmt=pix_fmt, rotation=rotation)
+        self._audio = AudioMuxer(audio) if audio is not None else None
         try:
-            self._open(copy_audio=True, **settings)
-        except _AudioCopyRefused as refused:
-            self._discard()
-            self._note(f"{self.path.suffix} cannot hold {refused} audio as is; re-encoding it")
-            self._open(copy_audio=False, **settings)
-
-    @staticmethod
-    def check(path, codec: str = "libx264") -> tuple[Path, str]:
-        """Fail early on an output that cannot be written; returns it with its container format."""
-        path = check_writable(path)
-        fmt = CONTAINERS.get(path.suffix.lower())
-        if fmt is None:
-            raise OutputError(f"cannot write video with extension '{path.suffix}'; "
-                              f"use one of {', '.join(sorted(CONTAINERS))}")
-        try:
-            is_video = av.codec.Codec(codec, "w").type == "video"
-        except (av.FFmpegError, ValueError):
-            is_video = False
-        if not is_video:
-            raise OutputError(f"'{codec}' is not a video encoder in this FFmpeg; use --codec libx264")
-        return path, fmt
+            self._open(crf, preset, pix_fmt, rotation)
+        except BaseException:
+            self._close_audio()
+            raise
 
     # -- opening -------------------------------------------------------------------------------
 
-    def _open(self, fmt, codec, crf, preset, pix_fmt, rotation, copy_audio) -> None:
-        try:
-            self._out = av.open(str(self._tmp), "w", format=fmt)
-        except (av.FFmpegError, OSError) as exc:
-            raise OutputError(f"cannot create {self.path}: {exc}") from exc
-        try:
-            self._add_video(codec, crf, preset, pix_fmt, rotation)
-            self._add_audio(copy_audio)
-            # Writing the header now surfaces codec/container mismatches before any frame is spent.
-            self._out.start_encoding()
-        except _AudioCopyRefused:
-            raise
-        except av.FFmpegError as exc:
-            if copy_audio and self._audio_copying:
-                raise _AudioCopyRefused(self._audio_in_stream.codec_context.name) from exc
-            self._discard()
-            raise OutputError(f"cannot write {codec} into {self.path.suffix}: {exc}") from exc
-        except BaseException:
-            self._discard()
-            raise
+    def _open(self, crf, preset, pix_fmt, rotation) -> None:
+        """Open the container with copied audio; where the container turns the source's codec down
+        (FFmpeg only says so when the header is written), once more with re-encoded audio."""
+        for copy_audio in (True, False):
+            try:
+                self._out = av.open(str(self._tmp), "w", format=self.target.container)
+            except (av.FFmpegError, OSError) as exc:
+                raise OutputError(f"cannot create {self.path}: {exc}") from exc
+            copying = False
+            try:
+                self._add_video(crf, preset, pix_fmt, rotation)
+                if self._audio is not None:
+                    copying = self._audio.attach(self._out, copy_audio)
+                    if copy_audio and not copying:
+                        self._note(self._reencoding_notice())
+                # Writing the header now surfaces codec/container mismatches before any frame is spent.
+                self._out.start_encoding()
+                return
+            except av.FFmpegError as exc:
+                self._discard()
+                if copying:
+                    self._note(self._reencoding_notice())
+                    continue
+                raise OutputError(f"cannot write {self.target.codec} into {self.path.suffix}: {exc}") from exc
+            except BaseException:
+                self._discard()
+                raise
 
-    def _add_video(self, codec, crf, preset, pix_fmt, rotation) -> None:
+    def _reencoding_notice(self) -> str:
+        return f"{self.path.suffix} cannot hold {self._audio.codec} audio as is; re-encoding it"
+
+    def _add_video(self, crf, preset, pix_fmt, rotation) -> None:
+        codec = self.target.codec
         w, h = self.width, self.height
         if pix_fmt in ("yuv420p", "nv12") and (w % 2 or h % 2):
             w, h = _even(w), _even(h)
             self._note(f"padded {self.width}x{self.height} to {w}x{h}: {pix_fmt} needs even sizes")
         self._size = (w, h)
         # AVI has no per-frame timestamps, only a fixed rate: time it in whole frames.
-        self._enc_tb = 1 / self.fps if self._out.format.name == "avi" else self.time_base
+        enc_tb = 1 / self.fps if self._out.format.name == "avi" else self.time_base
+        self._timeline = _Timeline(self.fps, self.time_base, enc_tb)
         v = self._out.add_stream(codec, rate=self.fps)
         v.width, v.height, v.pix_fmt = w, h, pix_fmt
-        v.time_base = self._enc_tb
-        v.codec_context.time_base = self._enc_tb
+        v.time_base = enc_tb
+        v.codec_context.time_base = enc_tb
         v.codec_context.framerate = self.fps
         options = {}
         if codec in CRF_CODECS:
@@ -310,49 +341,18 @@ class VideoWriter:
             v.set_display_rotation(rotation)
         self._video = v
 
-    def _add_audio(self, copy: bool) -> None:
-        self._audio_copying = False
-        src = self._audio_src
-        if src is None:
-            return
-        if self._audio_in is None:
-            self._audio_in = av.open(str(src.path), "r")
-            self._audio_in_stream = self._audio_in.streams[src.index]
-            if src.start is not None:
-                s = self._audio_in_stream
-                self._audio_in.seek(int(src.start / s.time_base), stream=s, backward=True)
-            self._audio_packets = self._audio_in.demux(self._audio_in_stream)
-            self._audio_done = False
-        template = self._audio_in_stream
-        if copy and template.codec_context.name in self._out.supported_codecs:
-            self._audio = self._out.add_stream_from_template(template)
-            self._audio_copying = True
-            return
-        if copy:
-            raise _AudioCopyRefused(template.codec_context.name)
-        name = "aac" if "aac" in self._out.supported_codecs else self._out.default_audio_codec
-        rate = template.codec_context.sample_rate or 48000
-        self._audio = self._out.add_stream(name, rate=rate)
-        self._audio.layout = template.codec_context.layout
-        self._decode_audio = template.codec_context
-
     # -- writing -------------------------------------------------------------------------------
 
     def write(self, image_bgr: np.ndarray, pts: int | None = None) -> None:
         """Append one frame; ``pts`` in :attr:`time_base` (default: the next frame at ``fps``)."""
-        if pts is None:
-            pts = 0 if self._last_pts is None else self._last_pts + max(1, round(self._frame_ticks))
-        enc_pts = round(pts * self.time_base / self._enc_tb)
-        if self._last_enc_pts is not None and enc_pts <= self._last_enc_pts:
-            enc_pts = self._last_enc_pts + 1  # encoders reject repeated or backwards timestamps
         frame = av.VideoFrame.from_ndarray(self._fit(image_bgr), format="bgr24")
-        frame.pts, frame.time_base = enc_pts, self._enc_tb
+        frame.pts, frame.time_base = self._timeline.stamp(pts), self._timeline.encoder_time_base
         try:
             self._mux(self._video.encode(frame))
-            self._copy_audio_until(float((pts + self._frame_ticks) * self.time_base))
+            if self._audio is not None:
+                self._audio.mux_until(self._timeline.end())
         except av.FFmpegError as exc:
             raise OutputError(f"writing {self.path} failed: {exc}") from exc
-        self._last_pts, self._last_enc_pts = pts, enc_pts
         self.frames += 1
 
     def _fit(self, image: np.ndarray) -> np.ndarray:
@@ -367,56 +367,6 @@ class VideoWriter:
     def _mux(self, packets) -> None:
         for packet in packets:
             self._out.mux(packet)
-
-    def _copy_audio_until(self, video_end: float) -> None:
-        """Move source audio up to ``video_end`` (seconds of output) into the file.
-
-        Audio follows the video as it is written, so the muxer interleaves the two without
-        buffering the whole soundtrack, and an interrupted file carries sound for just its frames.
-        """
-        src = self._audio_src
-        if src is None or self._audio_done:
-            return
-        limit = src.shift + video_end
-        if src.end is not None:
-            limit = min(limit, src.end)
-        tb = self._audio_in_stream.time_base
-        shift = round(src.shift / tb)
-        while True:
-            packet, self._audio_pending = self._audio_pending or next(self._audio_packets, None), None
-            if packet is None:
-                self._audio_done = True
-                return
-            if packet.pts is None:
-                continue  # the demuxer's end-of-stream marker
-            start = float(packet.pts * tb)
-            if start >= limit - 1e-9:
-                self._audio_pending = packet  # belongs with a later video frame
-                return
-            if src.start is not None and start < src.start - 1e-9:
-                continue  # before the part: whole packets go, so audio is off by under one packet
-            if self._audio_copying:
-                packet.pts -= shift
-                if packet.dts is not None:
-                    packet.dts -= shift
-                packet.stream = self._audio
-                self._out.mux(packet)
-            else:
-                self._reencode(packet, shift)
-
-    def _reencode(self, packet, shift: int) -> None:
-        tb = self._audio_in_stream.time_base
-        for frame in self._decode_audio.decode(packet):
-            if frame.pts is None or frame.pts < shift:
-                continue
-            rate = frame.sample_rate
-            frame.pts = round((frame.pts - shift) * tb * rate)
-            frame.time_base = Fraction(1, rate)
-            self._mux(self._audio.encode(frame))
-
-    def _flush_audio_encoder(self) -> None:
-        if self._audio_src is not None and not self._audio_copying:
-            self._mux(self._audio.encode(None))
 
     # -- finishing -----------------------------------------------------------------------------
 
@@ -434,16 +384,16 @@ class VideoWriter:
                 self._discard()
                 return None
             self._mux(self._video.encode(None))
-            end = float((self._last_pts + self._frame_ticks) * self.time_base)
-            self._copy_audio_until(end if interrupted else math.inf)
-            self._flush_audio_encoder()
+            if self._audio is not None:
+                self._audio.mux_until(self._timeline.end() if interrupted else math.inf)
+                self._audio.finish()
             self._out.close()
             os.replace(self._tmp, self.path)
         except (av.FFmpegError, OSError) as exc:
             self._discard()
             raise OutputError(f"could not finish {self.path}: {exc}") from exc
         finally:
-            self._close_audio_in()
+            self._close_audio()
         return self.path
 
     def _discard(self) -> None:
@@ -455,10 +405,9 @@ class VideoWriter:
                 pass  # already failing; the temporary file goes either way
         self._tmp.unlink(missing_ok=True)
 
-    def _close_audio_in(self) -> None:
-        if self._audio_in is not None:
-            self._audio_in.close()
-            self._audio_in = None
+    def _close_audio(self) -> None:
+        if self._audio is not None:
+            self._audio.close()
 
     def _note(self, message: str) -> None:
         log.info(message)
@@ -472,10 +421,6 @@ class VideoWriter:
             if not self._closed:
                 self.close(interrupted=exc_type is not None)
         finally:
-            self._close_audio_in()
+            self._close_audio()
             if self._tmp.exists():
                 self._tmp.unlink(missing_ok=True)
-
-
-class _AudioCopyRefused(Exception):
-    """The output container will not take the source's audio codec as is."""

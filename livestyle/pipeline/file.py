@@ -1,0 +1,189 @@
+"""A video file through a stylizer into a video file, with its audio, timing and rotation kept.
+
+decode -> stylize -> encode on three threads joined by bounded queues, so decoding and encoding
+overlap inference and memory stays flat. Progress goes through tqdm; nothing is printed.
+
+A :class:`VideoJob` is checked before any model loads (``livestyle video`` opens it first): the
+input is opened and probed once and stays open for the run, the output is vetted once.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ..errors import InputError
+from ..media.video import VideoInfo, VideoReader, VideoWriter, check_video_output
+from .threads import END, Worker, put
+
+if TYPE_CHECKING:
+    from ..runtime.stylizer import Stylizer
+
+
+@dataclass
+class VideoStats:
+    frames: int          # frames written
+    expected: int        # frames the input part holds (from its header)
+    seconds: float       # wall time, first frame decoded to finished file
+    fps: float           # frames written per second of wall time
+    complete: bool       # False when interrupted: the file holds the first ``frames`` frames
+    output: Path | None  # None when nothing was written
+    notices: list[str] = field(default_factory=list)
+
+
+def same_file(a, b) -> bool:
+    a, b = Path(a), Path(b)
+    if a.resolve() == b.resolve():
+        return True
+    try:
+        return a.exists() and b.exists() and os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
+class VideoJob:
+    """``src`` (or ``duration`` seconds of it from ``start``) to ``dst``, checked up front.
+
+    Opening finds what is wrong with the job before a model is loaded or any file is made.
+    """
+
+    def __init__(self, src, dst, start: float = 0.0, duration: float | None = None, codec: str = "libx264"):
+        self.reader = VideoReader(src, start, duration)
+        try:
+            if same_file(src, dst):
+                raise InputError(f"output {dst} is the input file; choose another output name")
+            self.target = check_video_output(dst, codec)
+        except BaseException:
+            self.reader.close()
+            raise
+
+    @property
+    def info(self) -> VideoInfo:
+        return self.reader.info
+
+    def run(self, stylizer: Stylizer, *, crf: int | None = None, preset: str | None = None, batch: int = 1,
+            queue_size: int = 8, progress: bool = True) -> VideoStats:
+        """Stylise the whole part into the output (once per job: the input is read as it goes).
+
+        Ctrl-C returns early with ``complete=False``; the output is then a playable file with the
+        frames done so far. ``batch`` > 1 feeds ``stylizer.stylize_batch`` (worth it on GPUs).
+        """
+        if batch < 1:
+            raise InputError(f"batch must be at least 1, got {batch}")
+        t0 = time.perf_counter()
+        info = self.info
+        writer = VideoWriter(self.target, info.width, info.height, info.fps, time_base=info.time_base,
+                             crf=crf, preset=preset, rotation=info.rotation, audio=self.reader.audio_copy())
+        with writer:
+            interrupted = _FileRun(self.reader, writer, stylizer, batch, queue_size, progress).run()
+            output = writer.close(interrupted=interrupted)
+        seconds = time.perf_counter() - t0
+        return VideoStats(writer.frames, info.frames, seconds, writer.frames / seconds if seconds else 0.0,
+                          not interrupted, output, list(writer.notices))
+
+    def close(self) -> None:
+        self.reader.close()
+
+    def __enter__(self) -> VideoJob:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def stylize_video(src, dst, stylizer: Stylizer, *, start: float = 0.0, duration: float | None = None,
+                  codec: str = "libx264", crf: int | None = None, preset: str | None = None, batch: int = 1,
+                  queue_size: int = 8, progress: bool = True) -> VideoStats:
+    """:class:`VideoJob` opened and run in one call (for callers with the stylizer at hand)."""
+    if batch < 1:
+        raise InputError(f"batch must be at least 1, got {batch}")
+    with VideoJob(src, dst, start, duration, codec) as job:
+        return job.run(stylizer, crf=crf, preset=preset, batch=batch, queue_size=queue_size, progress=progress)
+
+
+class _FileRun:
+    def __init__(self, reader: VideoReader, writer: VideoWriter, stylizer, batch: int, queue_size: int,
+                 progress: bool):
+        self.reader, self.writer, self.stylizer, self.batch = reader, writer, stylizer, batch
+        self.stop = threading.Event()
+        self.decoded: queue.Queue = queue.Queue(maxsize=queue_size)
+        self.stylized: queue.Queue = queue.Queue(maxsize=queue_size)
+        self.progress = progress
+
+    def run(self) -> bool:
+        """Process everything; returns whether it was interrupted (Ctrl-C)."""
+        from tqdm import tqdm
+
+        bar = tqdm(total=self.reader.info.frames, unit="frame", desc=self.writer.path.name,
+                   disable=not self.progress, dynamic_ncols=True)
+        decoder = Worker("livestyle-decode", self._decode)
+        encoder = Worker("livestyle-encode", lambda: self._encode(bar))
+        decoder.start()
+        encoder.start()
+        interrupted = False
+        try:
+            self._infer(decoder, encoder)
+        except KeyboardInterrupt:
+            interrupted = True
+        finally:
+            self.stop.set()
+            # Frames already stylised still go into the file: the work is done, keep it.
+            put(self.stylized, END, threading.Event(), encoder)
+            encoder.join()
+            decoder.join(timeout=5.0)
+            bar.close()
+        for worker in (encoder, decoder):
+            if worker.error is not None:
+                raise worker.error
+        return interrupted
+
+    def _decode(self) -> None:
+        try:
+            for frame in self.reader:
+                if not put(self.decoded, frame, self.stop):
+                    return
+        finally:
+            put(self.decoded, END, self.stop)
+
+    def _infer(self, decoder: Worker, encoder: Worker) -> None:
+        self.stylizer.reset()
+        done = False
+        while not done:
+            frames, done = self._take(decoder)
+            if not frames:
+                continue
+            images = [f.image for f in frames]
+            if self.batch > 1:
+                outputs = self.stylizer.stylize_batch(images)
+            else:
+                outputs = [self.stylizer(images[0])]
+            if not put(self.stylized, list(zip(outputs, (f.pts for f in frames))), self.stop, encoder):
+                return  # the encoder failed; run() re-raises its error
+
+    def _take(self, decoder: Worker) -> tuple[list, bool]:
+        frames = []
+        while len(frames) < self.batch:
+            try:
+                item = self.decoded.get(timeout=0.1)
+            except queue.Empty:
+                if not decoder.is_alive() and self.decoded.empty():
+                    return frames, True
+                continue
+            if item is END:
+                return frames, True
+            frames.append(item)
+        return frames, False
+
+    def _encode(self, bar) -> None:
+        while True:
+            item = self.stylized.get()
+            if item is END:
+                return
+            for image, pts in item:
+                self.writer.write(image, pts)
+                bar.update(1)
