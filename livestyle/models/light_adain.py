@@ -125,6 +125,24 @@ class DistillationHeads(nn.Module):
         return {name: head(t) for (name, _), head, t in zip(TEACHER_TAPS, self.heads, taps)}
 
 
+def init_variance_preserving(module: nn.Module) -> None:
+    """He init for every conv that feeds a ReLU, unit gain for depthwise convs (a pointwise conv
+    and a ReLU follow them).
+
+    PyTorch's default init shrinks the signal at each layer; through this ten-layer separable
+    decoder the output of an untrained net came out flat grey (std 0.035 of the 0..1 range) and
+    200 steps barely moved the content loss (0.92 -> 0.917, measured).
+    """
+    for m in module.modules():
+        if isinstance(m, nn.Conv2d):
+            if m.groups > 1 and m.groups == m.in_channels:
+                nn.init.normal_(m.weight, std=(1.0 / (m.kernel_size[0] * m.kernel_size[1])) ** 0.5)
+            else:
+                nn.init.kaiming_normal_(m.weight, mode="fan_in", nonlinearity="relu")
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+
+
 class LightAdaINNet(nn.Module):
     """Encoder + decoder; RGB 0..255 in and out, like every livestyle graph.
 
@@ -139,6 +157,9 @@ class LightAdaINNet(nn.Module):
         self.config = config
         self.encoder = LightEncoder(config.widths)
         self.decoder = LightDecoder(config.widths)
+        init_variance_preserving(self)
+        # Start the output near mid-grey rather than black, where VGG features are weakest.
+        nn.init.constant_(self.decoder.body[-1][-1].bias, 0.45)
 
     def encode(self, rgb255: torch.Tensor) -> torch.Tensor:
         return self.encoder(rgb255 / 255.0)
