@@ -1,4 +1,4 @@
-"""Temporal blending (runtime/temporal.py) and its measures (temporal_metrics.py).
+"""Temporal blending (runtime/temporal.py, runtime/flow.py) and its measures (eval/temporal_metrics.py).
 
 Real properties on real frames where it matters (warping error on a shared clip, still-camera
 flicker through our mosaic net, scene cuts between two unrelated photos); synthetic frames where
@@ -16,10 +16,10 @@ import torch
 from conftest import SHARED, needs_shared
 from livestyle.errors import InputError
 from livestyle.paths import exported_dir
-from livestyle.runtime.flow import consistency_mask, dis_flow, motion_boundary_mask, warp
+from livestyle.eval.temporal_metrics import (flicker, measurement_flow, noisy_still, read_flo, visible_mask,
+                                             warping_error)
+from livestyle.runtime.flow import consistency_mask, dis_flow, motion_boundary_mask, resize_flow, warp
 from livestyle.runtime.temporal import DEFAULT_STABILITY, TemporalBlender, restore_detail
-from livestyle.temporal_metrics import (flicker, measurement_flow, noisy_still, read_flo, resize_flow_to,
-                                        visible_mask, warping_error)
 
 
 @pytest.fixture(scope="module")
@@ -108,7 +108,7 @@ def test_ground_truth_flow_aligns_sintel_frames():
     flow = read_flo(root / "flow" / "frame_0002.flo")
     valid = cv2.imread(str(root / "occlusions" / "frame_0002.png"), 0) < 128
     assert warping_error(f2, f3, flow, valid) < 0.25 * warping_error(f2, f3, flow * 0, valid)
-    half = resize_flow_to(flow, (218, 512))
+    half = resize_flow(flow, (218, 512))
     assert np.abs(half).max() == pytest.approx(np.abs(flow).max() / 2, rel=0.05)
 
 

@@ -15,8 +15,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from livestyle.eval.quality import QualityMeter, eval_photos
 from livestyle.paths import shared_dir, vgg_weights
-from livestyle.quality import QualityMeter, eval_photos
 
 
 def method_for(net: str):
@@ -132,25 +132,17 @@ def write_sheet(path: Path, style: Path, methods: dict, photos: list[Path], size
     import cv2
     import numpy as np
 
+    from livestyle.imageops import fit_in_square, resize_long_side
     from livestyle.media.images import read_image, write_image
-    from livestyle.quality import resize_long
 
     cell = size
-
-    def fit(img):
-        img = resize_long(img, cell)
-        canvas = np.full((cell, cell, 3), 255, np.uint8)
-        y, x = (cell - img.shape[0]) // 2, (cell - img.shape[1]) // 2
-        canvas[y:y + img.shape[0], x:x + img.shape[1]] = img
-        return canvas
-
-    shots = [resize_long(read_image(p), size) for p in photos]
+    shots = [resize_long_side(read_image(p), size) for p in photos]
     rows = []
     for name, method in methods.items():
-        label = fit(read_image(style)) if name != "photo" else np.full((cell, cell, 3), 255, np.uint8)
+        label = fit_in_square(read_image(style), cell) if name != "photo" else np.full((cell, cell, 3), 255, np.uint8)
         cv2.putText(label, name[:18], (4, cell - 8), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (0, 0, 0), 3)
         cv2.putText(label, name[:18], (4, cell - 8), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (255, 255, 255), 1)
-        rows.append(np.hstack([label] + [fit(method(p)) for p in shots]))
+        rows.append(np.hstack([label] + [fit_in_square(method(p), cell) for p in shots]))
     write_image(path, np.vstack(rows))
 
 

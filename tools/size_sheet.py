@@ -14,21 +14,18 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from livestyle.imageops import fit_in_square, resize_long_side
 from livestyle.media.images import read_image, write_image
 from livestyle.paths import shared_dir
-from livestyle.quality import resize_long
 from livestyle.runtime.factory import create_stylizer
 
 CELL = 320
 
 
 def cell(img: np.ndarray, label: str) -> np.ndarray:
-    img = resize_long(img, CELL)
-    canvas = np.full((CELL, CELL, 3), 255, np.uint8)
-    y, x = (CELL - img.shape[0]) // 2, (CELL - img.shape[1]) // 2
-    canvas[y:y + img.shape[0], x:x + img.shape[1]] = img
-    for colour, width in (((0, 0, 0), 3), ((255, 255, 255), 1)):
-        cv2.putText(canvas, label, (6, CELL - 10), cv2.FONT_HERSHEY_SIMPLEX, 0.5, colour, width)
+    canvas = fit_in_square(img, CELL)
+    for color, width in (((0, 0, 0), 3), ((255, 255, 255), 1)):
+        cv2.putText(canvas, label, (6, CELL - 10), cv2.FONT_HERSHEY_SIMPLEX, 0.5, color, width)
     return canvas
 
 
@@ -44,7 +41,7 @@ def main() -> None:
     rows = []
     for style in args.styles.split(","):
         stylizer = create_stylizer(style, device="cpu")
-        outs = [stylizer(resize_long(photo, s)) for s in sizes]
+        outs = [stylizer(resize_long_side(photo, s)) for s in sizes]
         big = outs[-1]
         h, w = big.shape[:2]
         crop = big[h // 2 - CELL // 2:h // 2 + CELL // 2, w // 2 - CELL // 2:w // 2 + CELL // 2]

@@ -27,41 +27,19 @@ import argparse
 import json
 import statistics
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from livestyle.eval.sequences import BOX, Pair, Sequence, load_sequences
+from livestyle.eval.split_net import SplitNet, load_split_net
+from livestyle.eval.temporal_metrics import (flicker, ghost_ratio, measurement_flow, noisy_still, revealed_mask,
+                                             visible_mask, warping_error)
 from livestyle.paths import shared_dir, vgg_weights
-from livestyle.runtime import registry
-from livestyle.runtime.engine import Engine
 from livestyle.runtime.temporal import DEFAULT_KEEP_DETAIL, DEFAULT_STABILITY, FLOW_LONG_SIDE, TemporalBlender
-from livestyle.temporal_metrics import (flicker, ghost_ratio, measurement_flow, noisy_still, read_flo,
-                                        resize_flow_to, revealed_mask, visible_mask, warping_error)
 
-BOX = (640, 360)          # frames are shrunk to fit this (w, h) box
-CLIPS = [("fox", 0), ("fox", 110), ("slow_traffic_small", 0), ("office_meeting_720p", 0),
-         ("big_buck_bunny_cut", 0)]
 STRIP_SEQUENCE = "fox@110"
-SINTEL = ["alley_1", "cave_2"]
-SINTEL_SIZE = (640, 272)
-
-
-@dataclass
-class Pair:
-    """Output of frame ``a`` is compared with output of frame ``b`` warped along ``flow`` (at a)."""
-    a: int
-    b: int
-    flow: np.ndarray
-    mask: np.ndarray
-
-
-@dataclass
-class Sequence:
-    name: str
-    frames: list[np.ndarray]                      # [H, W, 3] RGB 0..1
-    flow_source: str = "DIS"
-    pairs: list[Pair] = field(default_factory=list)  # empty: DIS on every consecutive pair
 
 
 @dataclass(frozen=True)
@@ -88,100 +66,10 @@ class Method:
         return Method(spec, space, flow, float(a), detail, sides[-1] if sides else FLOW_LONG_SIDE)
 
 
-# ----------------------------------------------------------------------------------- data
-
-
-def fit(image_bgr: np.ndarray, box=BOX) -> np.ndarray:
-    h, w = image_bgr.shape[:2]
-    f = min(1.0, box[0] / w, box[1] / h)
-    if f < 1.0:
-        image_bgr = cv2.resize(image_bgr, (round(w * f), round(h * f)), interpolation=cv2.INTER_AREA)
-    h, w = image_bgr.shape[:2]
-    return image_bgr[: h - h % 4, : w - w % 4]
-
-
-def rgb01(bgr: np.ndarray) -> np.ndarray:
-    return np.ascontiguousarray(bgr[:, :, ::-1]).astype(np.float32) / 255.0
-
-
-def load_clip(path: Path, count: int, start: int = 0) -> Sequence:
-    cap = cv2.VideoCapture(str(path))
-    for _ in range(start):
-        cap.grab()
-    frames = []
-    while len(frames) < count:
-        ok, bgr = cap.read()
-        if not ok:
-            break
-        frames.append(rgb01(fit(bgr)))
-    cap.release()
-    return Sequence(f"{path.stem}@{start}" if start else path.stem, frames)
-
-
-def load_sintel(shared: Path, seq: str, pass_: str) -> Sequence:
-    """Frames 1-4; the warping error uses the ground-truth flow 2->3 and its occlusion map."""
-    root = shared / "videos" / "sintel_gt" / seq
-    w, h = SINTEL_SIZE
-    frames = [rgb01(cv2.resize(cv2.imread(str(root / pass_ / f"frame_{i:04d}.png")), (w, h),
-                               interpolation=cv2.INTER_AREA)) for i in range(1, 5)]
-    flow = resize_flow_to(read_flo(root / "flow" / "frame_0002.flo"), (h, w))
-    bad = (cv2.imread(str(root / "occlusions" / "frame_0002.png"), 0) > 127) | \
-          (cv2.imread(str(root / "invalid" / "frame_0002.png"), 0) > 127)
-    bad = cv2.resize(bad.astype(np.uint8), (w, h), interpolation=cv2.INTER_NEAREST) > 0
-    return Sequence(f"sintel {seq} {pass_}", frames, "GT", [Pair(1, 2, flow, ~bad)])
-
-
-def load_marple(shared: Path) -> Sequence:
-    """450x350 film frames (cropped to 448x348) with Ruder et al.'s DeepFlow flows and masks."""
-    root = shared / "videos" / "marple8"
-    frames = [rgb01(cv2.imread(str(root / f"frame_{i:02d}.png"))[:348, :448]) for i in range(1, 6)]
-    pairs = []
-    for j in range(2, 6):
-        flow = read_flo(root / "deepflow" / f"backward_{j}_{j - 1}.flo")[:348, :448]
-        mask = cv2.imread(str(root / "deepflow" / f"reliable_{j}_{j - 1}.png"), 0)[:348, :448] > 127
-        pairs.append(Pair(j - 1, j - 2, flow, mask))
-    return Sequence("marple8", frames, "DeepFlow", pairs)
-
-
-def load_raft_demo(shared: Path) -> Sequence:
-    root = shared / "videos" / "sintel_raft_demo"
-    frames = [rgb01(cv2.resize(cv2.imread(str(p)), SINTEL_SIZE, interpolation=cv2.INTER_AREA))
-              for p in sorted(root.glob("frame_*.png"))]
-    return Sequence("sintel raft demo", frames)
-
-
-def load_sequences(shared: Path, count: int, only: list[str] | None) -> list[Sequence]:
-    seqs = [load_clip(shared / "videos" / "clips" / f"{c}.mp4", count, start) for c, start in CLIPS]
-    seqs += [load_sintel(shared, s, p) for s in SINTEL for p in ("final", "clean")]
-    seqs += [load_marple(shared), load_raft_demo(shared)]
-    return [s for s in seqs if not only or any(o in s.name for o in only)]
-
-
 # ----------------------------------------------------------------------------------- running
 
 
-@dataclass
-class Net:
-    name: str
-    encoder: Engine
-    decoder: Engine
-    style_image: Path
-
-    def encode(self, chw255: np.ndarray) -> np.ndarray:
-        return self.encoder.run({"image": chw255[None]})[0][0]
-
-    def decode(self, features: np.ndarray) -> np.ndarray:
-        return self.decoder.run({"features": features[None]})[0][0]
-
-
-def load_net(name: str, shared: Path) -> Net:
-    info = registry.resolve_style(name, shared)
-    enc, dec = registry.split_onnx_for(info)
-    style = info.meta.get("style_image") or f"{name.removesuffix('_engstrom')}.jpg"
-    return Net(name, Engine(enc, device="cpu"), Engine(dec, device="cpu"), shared / "styles" / style)
-
-
-def stylise(net: Net, frames: list[np.ndarray], methods: list[Method]) -> tuple[dict, dict]:
+def stylize(net: SplitNet, frames: list[np.ndarray], methods: list[Method]) -> tuple[dict, dict]:
     """Outputs ([H, W, 3] 0..1) of every method, and per-frame timings in seconds."""
     blenders = {m.name: TemporalBlender(m.stability, m.flow, flow_long_side=m.flow_long_side,
                                         keep_detail=m.keep_detail)
@@ -243,8 +131,8 @@ def to_bgr(rgb: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray((rgb[:, :, ::-1] * 255.0 + 0.5).clip(0, 255).astype(np.uint8))
 
 
-def still_camera(net: Net, frame: np.ndarray, methods: list[Method], count: int = 12, skip: int = 4) -> dict:
-    outs, _ = stylise(net, noisy_still(frame, count), methods)
+def still_camera(net: SplitNet, frame: np.ndarray, methods: list[Method], count: int = 12, skip: int = 4) -> dict:
+    outs, _ = stylize(net, noisy_still(frame, count), methods)
     return {name: flicker(ys, skip) for name, ys in outs.items()}
 
 
@@ -295,7 +183,7 @@ def print_tables(report: dict) -> None:
         print(f"{style:<14} net {c['net_ms']:.0f} ms; {parts}")
 
 
-def summarise(seqs: dict, still: dict, per_name: str) -> dict:
+def summarize(seqs: dict, still: dict, per_name: str) -> dict:
     out = {}
     for name in still:
         rows = [rows[name] for rows in seqs.values()]
@@ -333,13 +221,13 @@ def main() -> None:
                                  "default_stability": a, "box": BOX},
                     "sequences": {}, "still": {}, "summary": {}, "cost": {}}
     for style in args.style or ["mosaic", "candy"]:
-        net = load_net(style, shared)
+        net = load_split_net(style, shared)
         if args.style_frames:
-            from livestyle.quality import QualityMeter
+            from livestyle.eval.quality import QualityMeter
             meter = QualityMeter(vgg_weights(None, shared), net.style_image)
         per_seq, cost_times = {}, {"net": [], **{m.name: [] for m in methods if m.space != "none"}}
         for seq in seqs:
-            outs, times = stylise(net, seq.frames, methods)
+            outs, times = stylize(net, seq.frames, methods)
             if seq.frames[0].shape[:2] == (BOX[1], BOX[0]):
                 for k, v in times.items():
                     cost_times[k] += v[1:]  # the first call of a sequence computes no flow
@@ -354,7 +242,7 @@ def main() -> None:
         still = still_camera(net, still_frame, methods)
         report["sequences"][style] = per_seq
         report["still"][style] = still
-        report["summary"][style] = summarise({k: {n: r for n, r in v.items() if n != "_flow"}
+        report["summary"][style] = summarize({k: {n: r for n, r in v.items() if n != "_flow"}
                                               for k, v in per_seq.items()}, still, per_name)
         if cost_times["net"]:
             net_ms = statistics.median(cost_times["net"]) * 1e3

@@ -20,10 +20,12 @@ import argparse
 import cv2
 import numpy as np
 
+from livestyle.eval.sequences import load_sequences
+from livestyle.eval.split_net import load_split_net
+from livestyle.eval.temporal_metrics import warping_error
 from livestyle.paths import shared_dir
-from livestyle.runtime.temporal import TemporalBlender, blend, resize_flow, restore_detail, warp_history
-from livestyle.temporal_metrics import warping_error
-from temporal_eval import load_net, load_sequences
+from livestyle.runtime.flow import resize_flow
+from livestyle.runtime.temporal import TemporalBlender, blend, restore_detail, warp_history
 
 
 def hwc01(chw255: np.ndarray) -> np.ndarray:
@@ -67,7 +69,7 @@ def main() -> int:
     seqs = [s for s in load_sequences(shared, 4, ["sintel alley_1", "sintel cave_2"]) if s.flow_source == "GT"]
     print(f"{'net':<14} {'sequence':<22} " + " ".join(f"{c:>17}" for c in COLUMNS))
     for style in args.style or ["mosaic_fast"]:
-        net = load_net(style, shared)
+        net = load_split_net(style, shared)
         for seq in seqs:
             ratios = oracle_ratios(net, seq)
             print(f"{style:<14} {seq.name:<22} " + " ".join(f"{ratios[c]:17.3f}" for c in COLUMNS))

@@ -40,7 +40,7 @@ def _resolution(text: str) -> tuple[int, int]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..bench import bench_table, format_table
+    from ..eval.bench import bench_table, format_table
 
     rows = bench_table(args.nets.split(","), [_resolution(r) for r in args.resolutions.split(",")],
                        args.backends.split(","), args.repeats, args.warmup, args.shared_dir, args.style_image)

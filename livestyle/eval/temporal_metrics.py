@@ -1,5 +1,7 @@
 """Measures of temporal stability for stylised video (see docs/temporal.md and tools/temporal_eval.py).
 
+The flow toolkit is the runtime's own (``runtime/flow.py``): the metric warps the way the blender does.
+
 Conventions: images are float32 [H, W, 3] RGB in 0..1; a flow ``a_to_b`` is [H, W, 2] (dx, dy) at
 frame a's pixels; masks are bool [H, W] with True = the pixel is counted.
 
@@ -25,8 +27,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from .errors import InputError
-from .runtime.temporal import consistency_mask, motion_boundary_mask, warp
+from ..errors import InputError
+from ..runtime.flow import consistency_mask, dis_flow, motion_boundary_mask, warp
 
 FLO_MAGIC = b"PIEH"
 
@@ -47,16 +49,6 @@ def read_flo(path: str | Path) -> np.ndarray:
     return data.reshape(h, w, 2).copy()
 
 
-def resize_flow_to(flow: np.ndarray, size_hw: tuple[int, int]) -> np.ndarray:
-    """Flow resampled to another frame size with its vectors scaled to match."""
-    h, w = size_hw
-    fh, fw = flow.shape[:2]
-    out = cv2.resize(flow, (w, h), interpolation=cv2.INTER_LINEAR)
-    out[..., 0] *= w / fw
-    out[..., 1] *= h / fh
-    return out
-
-
 def grey_u8(rgb01: np.ndarray) -> np.ndarray:
     return np.clip(cv2.cvtColor(rgb01.astype(np.float32), cv2.COLOR_RGB2GRAY) * 255 + 0.5, 0, 255).astype(np.uint8)
 
@@ -69,8 +61,7 @@ def measurement_flow(src01: np.ndarray, dst01: np.ndarray) -> np.ndarray:
     with the ruler: the Sintel pairs (ground-truth flow) and marple8 (DeepFlow) are the unbiased
     checks, and docs/temporal.md reads them separately.
     """
-    dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
-    return dis.calc(grey_u8(src01), grey_u8(dst01), None)
+    return dis_flow(grey_u8(src01), grey_u8(dst01))
 
 
 def visible_mask(flow: np.ndarray, flow_back: np.ndarray) -> np.ndarray:

@@ -15,21 +15,17 @@ import cv2
 import numpy as np
 import torch
 
-from .media.images import list_images, read_image
-from .models.ops import channel_mean_std
-from .training.losses import (CONTENT_LAYER, GRAM_STYLE_LAYERS, content_loss, gram_style_terms, gram_targets,
-                              load_loss_network, relative_mse)
+from ..imageops import resize_long_side
+from ..media.images import list_images, read_image
+from ..models.ops import channel_mean_std
+from ..training.losses import (CONTENT_LAYER, GRAM_STYLE_LAYERS, content_loss, gram_style_terms, gram_targets,
+                               load_loss_network, relative_mse)
 
 Method = Callable[[np.ndarray], np.ndarray]  # BGR uint8 -> BGR uint8
 
 
 def _to_tensor(bgr: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(bgr[:, :, ::-1])).permute(2, 0, 1)[None].float() / 255.0
-
-
-def resize_long(bgr: np.ndarray, size: int) -> np.ndarray:
-    f = size / max(bgr.shape[:2])
-    return cv2.resize(bgr, None, fx=f, fy=f, interpolation=cv2.INTER_AREA if f < 1 else cv2.INTER_CUBIC)
 
 
 @dataclass
@@ -44,7 +40,7 @@ class QualityScore:
 class QualityMeter:
     def __init__(self, vgg_weights: Path, style_image: Path, style_size: int = 512):
         self.vgg = load_loss_network(vgg_weights)
-        style = resize_long(read_image(style_image, "style image"), style_size)
+        style = resize_long_side(read_image(style_image, "style image"), style_size)
         with torch.no_grad():
             self.style_feats = self.vgg(_to_tensor(style))
             self.style_grams = gram_targets(self.style_feats)
@@ -73,7 +69,7 @@ class QualityMeter:
     def score(self, method: Method, photos: list[Path], size: int = 384) -> QualityScore:
         layers, rows = [], []
         for p in photos:
-            photo = resize_long(read_image(p), size)
+            photo = resize_long_side(read_image(p), size)
             terms, content, mean_std = self.score_pair_by_layer(photo, method(photo))
             layers.append([terms[name] for name in self.style_grams])
             rows.append((content, mean_std))

@@ -15,7 +15,7 @@ from typing import Callable
 
 import numpy as np
 
-from .errors import DeviceError, InputError
+from ..errors import DeviceError, InputError
 
 ADAIN_NET = "adain"
 MAGENTA_NET = "magenta26"
@@ -38,9 +38,9 @@ def _time(fn, frame, repeats: int, warmup: int) -> list[float]:
 
 
 def _torch_johnson(style: str, shared):
-    from .checkpoints import build_model, load_checkpoint
-    from .export.johnson import load_engstrom
-    from .runtime import registry
+    from ..checkpoints import build_model, load_checkpoint
+    from ..export.johnson import load_engstrom
+    from ..runtime import registry
 
     info = registry.resolve_style(style, shared)
     if info.kind == "engstrom":
@@ -51,11 +51,11 @@ def _torch_johnson(style: str, shared):
 def _torch_adain(painting: Path, shared):
     import torch
 
-    from .export.adain import build_adain_net
-    from .paths import exported_dir, vgg_weights
-    from .runtime.adain import style_tensor
-    from .media.images import read_image
-    from .models.ops import channel_mean_std
+    from ..export.adain import build_adain_net
+    from ..paths import exported_dir, vgg_weights
+    from ..runtime.adain import style_tensor
+    from ..media.images import read_image
+    from ..models.ops import channel_mean_std
 
     net = build_adain_net(exported_dir() / "adain_decoder.pt", vgg_weights(None, shared))
     with torch.inference_mode():
@@ -67,7 +67,7 @@ def _torch_adain(painting: Path, shared):
 def _torch_fn(net_name: str, shared, painting: Path, multiple: int) -> Callable:
     import torch
 
-    from .runtime.stylizer import finish, prepare
+    from ..runtime.stylizer import finish, prepare
 
     net = _torch_adain(painting, shared) if net_name == ADAIN_NET else _torch_johnson(net_name, shared)
 
@@ -107,7 +107,7 @@ class BenchCase:
 
 
 def _runner(case: BenchCase, shared: Path, painting: Path) -> Callable:
-    from .runtime.factory import create_stylizer
+    from ..runtime.factory import create_stylizer
 
     if case.net == MAGENTA_NET:
         if case.backend != "ort-cpu":
@@ -126,7 +126,7 @@ def _runner(case: BenchCase, shared: Path, painting: Path) -> Callable:
 
 def bench_table(nets, resolutions, backends, repeats: int = 5, warmup: int = 1, shared=None,
                 painting: Path | None = None) -> list[dict]:
-    from .paths import shared_dir
+    from ..paths import shared_dir
 
     if isinstance(nets, str):
         nets = [nets]
