@@ -22,7 +22,6 @@ COMMANDS = {
     "paint": "Gatys optimisation: slow, best-quality stylisation of one photo.",
     "train": "Train a Johnson fixed-style net or the AdaIN decoder.",
     "export": "Export a style to ONNX and check it against PyTorch.",
-    "quality": "Measure style and content losses of stylised outputs.",
     "bench": "Benchmark the engine (ms/frame, FPS, memory) against a torch baseline.",
 }
 
@@ -35,12 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"livestyle {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, summary in COMMANDS.items():
-        try:
-            module = importlib.import_module(f"livestyle.cli.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name == f"livestyle.cli.{name}":
-                continue  # command not built yet
-            raise
+        module = importlib.import_module(f"livestyle.cli.{name}")
         p = sub.add_parser(name, help=summary, description=summary,
                            formatter_class=HelpFormatter)
         module.add_parser(p)

@@ -20,7 +20,6 @@ ENGSTROM_SUBDIR = Path("weights/johnson/engstrom_tf")
 ENGSTROM_SUFFIX = "_engstrom"
 ENGSTROM_LICENCE = ("research use only: (c) 2016 Logan Engstrom, free for research with attribution; "
                     "contact the author for commercial use")
-ADAIN_NAME = "adain"
 ADAIN_DECODER_FILE = "adain_decoder.pt"
 
 
@@ -33,10 +32,6 @@ class StyleInfo:
     licence: str
     source: Path         # ONNX file (ours) or .pth (third-party, exported on demand)
     meta: dict = field(default_factory=dict, compare=False, hash=False)
-
-    @property
-    def ships_with_livestyle(self) -> bool:
-        return self.kind != "engstrom"
 
 
 def _own_styles() -> list[StyleInfo]:
@@ -175,11 +170,9 @@ def weights_for(style: StyleInfo) -> Path:
     return path
 
 
-def split_onnx_for(style: StyleInfo, fp16: bool = False, int8: bool = False,
-                   shared: str | Path | None = None) -> tuple[Path, Path]:
-    """Encoder and decoder graphs of a fixed style (for temporal blending), exported on first use."""
-    if int8:
-        return _split_int8(style, shared)
+def split_onnx_for(style: StyleInfo, fp16: bool = False) -> tuple[Path, Path]:
+    """Encoder and decoder graphs of a fixed style (feature-space blending, the temporal
+    measurements), exported on first use."""
     weights = weights_for(style)
     stem = cache_dir() / "split" / f"{style.name}-{_file_tag(weights)}{'_fp16' if fp16 else ''}"
     encoder, decoder = stem.with_name(stem.name + ".encoder.onnx"), stem.with_name(stem.name + ".decoder.onnx")
@@ -188,23 +181,6 @@ def split_onnx_for(style: StyleInfo, fp16: bool = False, int8: bool = False,
 
         export_split_net(weights, style.kind, encoder, decoder, fp16=fp16)
     return encoder, decoder
-
-
-def _split_int8(style: StyleInfo, shared) -> tuple[Path, Path]:
-    encoder, decoder = split_onnx_for(style)
-    stem = cache_dir() / "int8" / f"{style.name}-{_file_tag(weights_for(style))}"
-    targets = stem.with_name(stem.name + ".encoder.onnx"), stem.with_name(stem.name + ".decoder.onnx")
-    if not all(t.is_file() for t in targets):
-        import onnxruntime as ort
-
-        from ..export.quantize import calibration_feeds, quantize_int8
-
-        feeds = calibration_feeds(shared_dir(shared))
-        quantize_int8(encoder, targets[0], feeds[::2], feeds[1::2], image_output=False)
-        enc = ort.InferenceSession(str(encoder), providers=["CPUExecutionProvider"])
-        features = [{"features": enc.run(None, f)[0]} for f in feeds]
-        quantize_int8(decoder, targets[1], features[::2], features[1::2])
-    return targets
 
 
 def adain_graphs(fp16: bool = False, shared: str | Path | None = None,
