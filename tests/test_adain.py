@@ -62,7 +62,7 @@ def test_manifest_describes_the_shipped_decoder():
     assert sha256(exported_dir() / entry["file"]) == entry["sha256"]
 
 
-def _colour_distance(a: np.ndarray, b: np.ndarray) -> float:
+def _color_distance(a: np.ndarray, b: np.ndarray) -> float:
     """Distance between mean Lab colours: where a stylisation should move the photo."""
     la = cv2.cvtColor(a, cv2.COLOR_BGR2LAB).reshape(-1, 3).mean(0)
     lb = cv2.cvtColor(b, cv2.COLOR_BGR2LAB).reshape(-1, 3).mean(0)
@@ -73,7 +73,7 @@ def test_any_painting_restyles_a_photo(starry, photo):
     out = starry(photo)
     assert out.shape == photo.shape and out.dtype == np.uint8
     style = cv2.imread(str(STYLES / "starry_night.jpg"))
-    assert _colour_distance(out, style) < 0.6 * _colour_distance(photo, style)
+    assert _color_distance(out, style) < 0.6 * _color_distance(photo, style)
     assert out.std() > 20  # not a grey wash
 
 

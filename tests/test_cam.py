@@ -171,7 +171,7 @@ def test_unknown_camera_is_one_clear_error(spec, words):
 # -- live pipeline -------------------------------------------------------------------------
 
 
-def test_live_pipeline_stylises_measures_and_closes(cam_clip):
+def test_live_pipeline_stylizes_measures_and_closes(cam_clip):
     sink = Collect()
     with CameraSource(str(cam_clip)) as source:
         pipeline = LivePipeline(source, StyleBank(Invert()), [sink])
@@ -213,7 +213,7 @@ def test_style_switching_and_original_toggle(cam_clip):
     assert stats.ended_by == "quit"
 
 
-def test_original_frames_are_not_stylised(cam_clip):
+def test_original_frames_are_not_stylized(cam_clip):
     sink = Collect({0: lambda c: c.toggle_original(), 3: lambda c: c.quit()})
     with CameraSource(str(cam_clip)) as source:
         LivePipeline(source, StyleBank(Invert()), [sink]).run()
@@ -447,7 +447,7 @@ def test_cam_missing_virtual_camera_backend(cam_clip, stand_in, capsys):
     assert "no virtual camera" in err and ("v4l2loopback" in err or "OBS" in err)
 
 
-def test_browser_shows_the_stylised_stream(tmp_path):
+def test_browser_shows_the_stylized_stream(tmp_path):
     """A real headless Chromium loads the --serve page; its screenshot must show inverted colours:
     the clip is red | blue (green varies by frame), so the stand-in's output is blue-ish | red-ish."""
     if not Path(CHROMIUM).exists():

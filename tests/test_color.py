@@ -41,31 +41,31 @@ def ab_difference(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def test_luminance_keeps_content_chroma(photo, painting):
-    stylised = cv2.resize(painting, photo.shape[1::-1])
-    out = preserve_luminance(stylised, photo)
+    stylized = cv2.resize(painting, photo.shape[1::-1])
+    out = preserve_luminance(stylized, photo)
     assert out.shape == photo.shape and out.dtype == np.uint8
-    before = ab_difference(stylised, photo)
+    before = ab_difference(stylized, photo)
     after = ab_difference(out, photo)
     assert after < 3.0, f"Lab a/b differ by {after:.2f} from the content"
     assert after < 0.2 * before, f"a/b difference {after:.2f} not far below unpreserved {before:.2f}"
 
 
-def test_luminance_takes_stylised_structure_and_content_brightness(photo, painting):
-    stylised = cv2.resize(painting, photo.shape[1::-1])
-    out_y = cv2.cvtColor(preserve_luminance(stylised, photo), cv2.COLOR_BGR2GRAY).astype(np.float32)
-    stylised_y = cv2.cvtColor(stylised, cv2.COLOR_BGR2GRAY).astype(np.float32)
+def test_luminance_takes_stylized_structure_and_content_brightness(photo, painting):
+    stylized = cv2.resize(painting, photo.shape[1::-1])
+    out_y = cv2.cvtColor(preserve_luminance(stylized, photo), cv2.COLOR_BGR2GRAY).astype(np.float32)
+    stylized_y = cv2.cvtColor(stylized, cv2.COLOR_BGR2GRAY).astype(np.float32)
     photo_y = cv2.cvtColor(photo, cv2.COLOR_BGR2GRAY).astype(np.float32)
-    assert np.corrcoef(out_y.ravel(), stylised_y.ravel())[0, 1] > 0.9
+    assert np.corrcoef(out_y.ravel(), stylized_y.ravel())[0, 1] > 0.9
     assert abs(out_y.mean() - photo_y.mean()) < 4.0
     assert abs(out_y.std() - photo_y.std()) < 0.1 * photo_y.std()
 
 
-def test_luminance_resizes_content_to_the_stylised_size(photo, painting):
-    stylised = cv2.resize(painting, (96, 72))
-    out = preserve_luminance(stylised, photo)
-    assert out.shape == stylised.shape
+def test_luminance_resizes_content_to_the_stylized_size(photo, painting):
+    stylized = cv2.resize(painting, (96, 72))
+    out = preserve_luminance(stylized, photo)
+    assert out.shape == stylized.shape
     small_photo = cv2.resize(photo, (96, 72), interpolation=cv2.INTER_AREA)
-    assert ab_difference(out, small_photo) < 0.2 * ab_difference(stylised, small_photo)
+    assert ab_difference(out, small_photo) < 0.2 * ab_difference(stylized, small_photo)
 
 
 @pytest.mark.parametrize("method", ["eigen", "cholesky"])
@@ -91,11 +91,11 @@ def test_histogram_matching_an_image_to_itself_changes_nothing(photo):
 
 
 def test_apply_preserve_color_dispatches_every_mode(photo, painting):
-    stylised = cv2.resize(painting, photo.shape[1::-1])
-    assert apply_preserve_color(None, stylised, photo) is stylised
-    assert np.array_equal(apply_preserve_color("luminance", stylised, photo), preserve_luminance(stylised, photo))
-    assert np.array_equal(apply_preserve_color(PreserveColor.HISTOGRAM, stylised, photo),
-                          match_color_histogram(stylised, photo))
+    stylized = cv2.resize(painting, photo.shape[1::-1])
+    assert apply_preserve_color(None, stylized, photo) is stylized
+    assert np.array_equal(apply_preserve_color("luminance", stylized, photo), preserve_luminance(stylized, photo))
+    assert np.array_equal(apply_preserve_color(PreserveColor.HISTOGRAM, stylized, photo),
+                          match_color_histogram(stylized, photo))
 
 
 def test_parse_preserve_color():

@@ -72,7 +72,7 @@ def test_engstrom_export_parity(tmp_path, name, fp16):
 
 
 @pytest.mark.parametrize("name", OWN + ENGSTROM[:2])
-def test_stylisation_is_real(name):
+def test_stylization_is_real(name):
     img = photo()
     out = create_stylizer(name, size=192)(img)
     assert out.shape == img.shape and out.dtype == np.uint8
@@ -83,7 +83,7 @@ def test_stylisation_is_real(name):
 
 @needs_shared
 @pytest.mark.parametrize("name,style_image", [("starry_night", "starry_night"), ("candy", "candy")])
-def test_colour_statistics_move_toward_the_style(name, style_image):
+def test_color_statistics_move_toward_the_style(name, style_image):
     img = photo("chicago.jpg")
     style = read_image(SHARED / "styles" / f"{style_image}.jpg")
     out = create_stylizer(name, size=192)(img)

@@ -101,7 +101,7 @@ def test_coarse_to_fine_reaches_the_target_size(vgg, photo, starry):
     assert max(result.image.shape[:2]) == 96
 
 
-def test_luminance_mode_keeps_the_photo_colours(vgg, photo, starry, plain):
+def test_luminance_mode_keeps_the_photo_colors(vgg, photo, starry, plain):
     result = paint(photo, [starry], vgg, settings(preserve_color="luminance"))
     content = small_photo(photo)
     preserved, unpreserved = lab_ab_difference(result.image, content), lab_ab_difference(plain.image, content)

@@ -31,7 +31,7 @@ def mosaic():
     return net
 
 
-def stylise(net, frame01: np.ndarray) -> np.ndarray:
+def stylize(net, frame01: np.ndarray) -> np.ndarray:
     """[H, W, 3] RGB 0..1 -> the net's output [3, H, W] RGB 0..255 (clamped)."""
     x = torch.from_numpy(np.ascontiguousarray(frame01.transpose(2, 0, 1) * 255.0))[None].float()
     with torch.inference_mode():
@@ -188,7 +188,7 @@ def test_blending_lowers_warping_error_on_a_real_clip(mosaic):
     per, blended = [], []
     blender = TemporalBlender(DEFAULT_STABILITY)
     for f in frames:
-        y = stylise(mosaic, f)
+        y = stylize(mosaic, f)
         per.append(hwc01(y))
         blended.append(hwc01(blender(y, chw255(f))))
     errors = {"per": [], "blended": []}
@@ -207,7 +207,7 @@ def still_camera(mosaic):
     if not SHARED.is_dir():
         pytest.skip("shared data folder not present")
     frames = noisy_still(photo("golden_gate.jpg", (160, 120)), 10)
-    return frames, [stylise(mosaic, f) for f in frames]
+    return frames, [stylize(mosaic, f) for f in frames]
 
 
 @pytest.mark.parametrize("flow", ["dis", "none"])

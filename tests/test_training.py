@@ -190,7 +190,7 @@ def test_loss_network_reproduces_known_feature_statistics():
 
 
 @needs_shared
-def test_quality_meter_ranks_stylised_above_photo():
+def test_quality_meter_ranks_stylized_above_photo():
     from livestyle.eval.quality import QualityMeter, eval_photos
     from livestyle.runtime.factory import create_stylizer
     meter = QualityMeter(VGG, SHARED / "styles/starry_night.jpg")
