@@ -181,7 +181,7 @@ def test_live_pipeline_stylizes_measures_and_closes(cam_clip):
     assert stats.ended_by == "end of video"
     assert np.array_equal(sink.frames[0], 255 - source_first_frame(cam_clip))
     assert 5 < stats.fps < 40 and 0 <= stats.latency_ms < 1000
-    assert pipeline.fps == stats.fps and sink.metas[-1].fps > 0
+    assert pipeline.meter.fps == stats.fps and sink.metas[-1].fps > 0
 
 
 def source_first_frame(clip: Path) -> np.ndarray:

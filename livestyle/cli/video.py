@@ -48,6 +48,8 @@ def add_parser(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from contextlib import closing
+
     from ..errors import InputError
     from ..pipeline.file import VideoJob
     from ..runtime.factory import create_stylizer
@@ -55,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
     if args.duration is not None and args.duration <= 0:
         raise InputError("--duration must be more than 0")
     # Everything about the files is checked before the (slow) model load.
-    with VideoJob(args.input, args.output, args.start, args.duration, args.codec) as job:
+    with closing(VideoJob(args.input, args.output, args.start, args.duration, args.codec)) as job:
         stylizer = create_stylizer(**stylizer_options(args, streaming=True))
         if model_note(stylizer):
             print(f"livestyle video: {model_note(stylizer)}", file=sys.stderr)

@@ -13,6 +13,7 @@ import os
 import queue
 import threading
 import time
+from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -49,7 +50,8 @@ def same_file(a, b) -> bool:
 class VideoJob:
     """``src`` (or ``duration`` seconds of it from ``start``) to ``dst``, checked up front.
 
-    Opening finds what is wrong with the job before a model is loaded or any file is made.
+    Opening finds what is wrong with the job before a model is loaded or any file is made; the
+    input stays open until :meth:`close` (``with contextlib.closing(VideoJob(...))``).
     """
 
     def __init__(self, src, dst, start: float = 0.0, duration: float | None = None, codec: str = "libx264"):
@@ -89,12 +91,6 @@ class VideoJob:
     def close(self) -> None:
         self.reader.close()
 
-    def __enter__(self) -> VideoJob:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
-
 
 def stylize_video(src, dst, stylizer: Stylizer, *, start: float = 0.0, duration: float | None = None,
                   codec: str = "libx264", crf: int | None = None, preset: str | None = None, batch: int = 1,
@@ -102,7 +98,7 @@ def stylize_video(src, dst, stylizer: Stylizer, *, start: float = 0.0, duration:
     """:class:`VideoJob` opened and run in one call (for callers with the stylizer at hand)."""
     if batch < 1:
         raise InputError(f"batch must be at least 1, got {batch}")
-    with VideoJob(src, dst, start, duration, codec) as job:
+    with closing(VideoJob(src, dst, start, duration, codec)) as job:
         return job.run(stylizer, crf=crf, preset=preset, batch=batch, queue_size=queue_size, progress=progress)
 
 

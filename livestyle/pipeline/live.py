@@ -122,16 +122,6 @@ class LivePipeline:
     def quit(self) -> None:
         self._quit.set()
 
-    # -- measurements --------------------------------------------------------------------------
-
-    @property
-    def fps(self) -> float:
-        return self.meter.fps
-
-    @property
-    def latency_ms(self) -> float:
-        return self.meter.latency_ms
-
     # -- running -------------------------------------------------------------------------------
 
     def run(self) -> LiveStats:
@@ -172,8 +162,8 @@ class LivePipeline:
             raise inference.error
         if ended_by is None:
             ended_by = "quit" if self._quit.is_set() else (self.source.end_reason or "stopped")
-        return LiveStats(shown, time.monotonic() - t0, self.fps, self.latency_ms, self.source.dropped,
-                         ended_by, list(self.messages))
+        return LiveStats(shown, time.monotonic() - t0, self.meter.fps, self.meter.latency_ms,
+                         self.source.dropped, ended_by, list(self.messages))
 
     def _infer(self, slot: LatestSlot) -> None:
         try:
@@ -206,7 +196,7 @@ class LivePipeline:
 
     def _show(self, item, index: int, sinks) -> None:
         image, captured, style, original = item
-        meta = FrameMeta(index, style, original, self.fps, self.latency_ms, captured.captured_at)
+        meta = FrameMeta(index, style, original, self.meter.fps, self.meter.latency_ms, captured.captured_at)
         for sink in sinks:
             sink.send(image, meta)
         self.meter.record(captured.captured_at)
