@@ -16,6 +16,8 @@ from pathlib import Path
 import cv2  # noqa: F401  isort: skip
 import av  # isort: skip
 
+from ..errors import InputError
+
 
 @dataclass(frozen=True)
 class AudioCopy:
@@ -40,7 +42,10 @@ class AudioMuxer:
 
     def __init__(self, source: AudioCopy):
         self.source = source
-        self._in = av.open(str(source.path), "r")
+        try:
+            self._in = av.open(str(source.path), "r")
+        except (av.FFmpegError, OSError) as exc:
+            raise InputError(f"cannot read the audio of {source.path} ({exc})") from exc
         self._in_stream = self._in.streams[source.index]
         if source.start is not None:
             self._in.seek(int(source.start / self._in_stream.time_base), stream=self._in_stream, backward=True)
