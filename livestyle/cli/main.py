@@ -18,6 +18,7 @@ COMMANDS = {
     "styles": "List the registered styles, where they come from and their licences.",
     "image": "Stylise one or more images (or a folder).",
     "video": "Stylise a video file, keeping its audio, frame rate and length.",
+    "batch": "Stylise folders of videos and images on Ray, on this machine or a cluster; reruns resume.",
     "cam": "Stylise a live camera (window, virtual camera, browser stream or recording).",
     "paint": "Gatys optimisation: slow, best-quality stylisation of one photo.",
     "train": "Train a Johnson fixed-style net or the AdaIN decoder.",

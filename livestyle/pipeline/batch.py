@@ -1,0 +1,404 @@
+"""``livestyle batch`` on Ray: many videos and images through stylizers held by Ray actors.
+
+Ray is the engine, not a dependency of the rest of livestyle: it is imported here only, and only
+when a batch runs (``pip install 'livestyle[cluster]'``). Each worker is an actor that builds its
+stylizer once and then takes one piece of work after another (an image, a video, or a chunk of a
+long one, see ``chunks.py``); the driver hands out the pieces longest first, keeps one bar of
+frames done, and turns the pieces' results into the final files: checked, moved into place with an
+atomic rename, and recorded as complete (``batch_plan.py``). Ray restarts a worker process that
+dies and runs its piece again (``max_restarts``/``max_task_retries``); a piece writes only under
+its staged name, so running it twice is harmless.
+
+Nothing is printed here: the bar goes through tqdm, and what happened comes back as a
+:class:`BatchReport` for the CLI to print.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import ipaddress
+import logging
+import math
+import os
+import socket
+import sys
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..errors import LivestyleError, OutputError
+from .batch_plan import BatchPlan, FilePlan, Records, WorkUnit
+from .batch_worker import FAULT_ENV, BatchWorker, UnitResult, WorkerSettings
+from .chunks import count_frames, join_chunks
+
+RAY_MISSING = "livestyle batch runs on Ray, which is not installed: pip install 'livestyle[cluster]'"
+LOOPBACK = "127.0.0.1"
+# How often a dead worker is restarted, and its piece retried, before the piece counts as failed.
+MAX_RESTARTS = 3
+POLL_S = 0.5
+
+
+class ClusterError(LivestyleError):
+    """Ray is not installed, or the cluster cannot be reached or cannot run the workers."""
+
+
+@dataclass(frozen=True)
+class ClusterSettings:
+    address: str | None = None     # None or "local": a private instance on this machine
+    workers: int | None = None     # None: as many as the cluster's resources allow
+    cpus_per_worker: float = 1.0
+    gpus_per_worker: float = 0.0
+    connect_timeout: float = 10.0
+
+
+@dataclass
+class BatchReport:
+    written: list[tuple[Path, int]] = field(default_factory=list)   # output, frames
+    skipped: list[Path] = field(default_factory=list)               # outputs that were complete
+    failed: list[tuple[Path, str]] = field(default_factory=list)    # input, reason
+    notices: list[str] = field(default_factory=list)
+    frames: int = 0
+    seconds: float = 0.0          # all of it, Ray's start included
+    start_seconds: float = 0.0    # starting Ray or joining the cluster
+    workers: int = 0
+    model_load_seconds: list[float] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed
+
+
+# -- Ray, imported late --------------------------------------------------------------------------
+
+
+def require_ray() -> None:
+    """Fail early, with the install command, where Ray is missing; without importing it (the
+    import reads settings that :func:`connect` still has to make)."""
+    if importlib.util.find_spec("ray") is None:
+        raise ClusterError(RAY_MISSING)
+
+
+def import_ray():
+    try:
+        import ray
+    except ImportError:
+        raise ClusterError(RAY_MISSING) from None
+    return ray
+
+
+def _keep_to_loopback() -> None:
+    """Make the Ray processes started from here listen on 127.0.0.1 instead of every interface.
+
+    Ray does that when it believes multi-node clusters are off (its Windows/macOS default),
+    which it reads from this variable when ``ray`` is imported, here and in every Ray process
+    started from here. If this process imported ray already, its copy of the flag is set too.
+    """
+    os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
+    constants = sys.modules.get("ray._private.ray_constants")
+    if constants is not None:
+        constants.ENABLE_RAY_CLUSTER = False
+
+
+def _is_local(address: str | None) -> bool:
+    return address in (None, "", "local")
+
+
+def _host_port(address: str) -> tuple[str, int] | None:
+    """``host:port`` or ``ray://host:port`` -> the pair; None for ``auto``."""
+    if address == "auto":
+        return None
+    rest = address.removeprefix("ray://")
+    host, sep, port = rest.rpartition(":")
+    if not sep or not port.isdigit() or not host:
+        raise ClusterError(f"--ray {address}: expected HOST:PORT, ray://HOST:PORT, auto or local")
+    return host.strip("[]"), int(port)
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def probe(address: str, timeout: float) -> None:
+    """A TCP connect to the cluster's port first: ``ray.init`` retries an address that does not
+    answer for a long time, and says so in pages of log."""
+    pair = _host_port(address)
+    if pair is None:
+        return
+    try:
+        socket.create_connection(pair, timeout=timeout).close()
+    except OSError as exc:
+        reason = "timed out" if isinstance(exc, socket.timeout) else (exc.strerror or str(exc)).lower()
+        raise ClusterError(f"no Ray cluster answers at {address} ({reason} after at most {timeout:g} s); "
+                           f"start one with 'ray start --head' there, or leave out --ray to run on this "
+                           f"machine") from None
+
+
+def connect(settings: ClusterSettings):
+    """Start a private Ray instance on this machine, or join the cluster at ``settings.address``.
+
+    The private instance listens on 127.0.0.1 only and sends no usage statistics: a batch on one
+    machine needs no network. Returns the ``ray`` module, initialised.
+    """
+    address = settings.address
+    local = _is_local(address)
+    if local or _is_loopback((_host_port(address) or ("",))[0]):
+        _keep_to_loopback()
+    if local:
+        os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    if not local:
+        probe(address, settings.connect_timeout)
+    ray = import_ray()
+    kwargs = dict(logging_level=logging.ERROR, log_to_driver=False, configure_logging=True)
+    try:
+        if local:
+            cpus = os.cpu_count() or 1
+            if settings.workers:
+                # Workers asked for explicitly run even where they outnumber the cores.
+                cpus = max(cpus, math.ceil(settings.workers * settings.cpus_per_worker))
+            ray.init(address="local", num_cpus=cpus, include_dashboard=False, _node_ip_address=LOOPBACK,
+                     **kwargs)
+        else:
+            host = (_host_port(address) or ("",))[0]
+            extra = {"_node_ip_address": LOOPBACK} if _is_loopback(host) else {}
+            ray.init(address=address, **extra, **kwargs)
+    except ClusterError:
+        raise
+    except Exception as exc:  # Ray raises ConnectionError, RuntimeError, its own types...
+        first = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else type(exc).__name__
+        raise ClusterError(f"cannot start Ray on {address or 'this machine'}: {first}") from exc
+    return ray
+
+
+def worker_count(ray, settings: ClusterSettings, pieces: int) -> tuple[int, str | None]:
+    """Workers that fit the cluster (a worker that does not fit would wait for ever), and a note
+    when fewer than asked for."""
+    resources = ray.cluster_resources()
+    if settings.gpus_per_worker > 0:
+        gpus = resources.get("GPU", 0.0)
+        if gpus < settings.gpus_per_worker:
+            raise ClusterError(f"--gpus-per-worker {settings.gpus_per_worker:g}: the cluster has "
+                               f"{gpus:g} GPUs; use 0 for CPU workers")
+        fit = int(gpus // settings.gpus_per_worker)
+    else:
+        fit = int(resources.get("CPU", 0.0) // settings.cpus_per_worker)
+    if fit < 1:
+        raise ClusterError(f"--cpus-per-worker {settings.cpus_per_worker:g}: the cluster has "
+                           f"{resources.get('CPU', 0):g} CPUs")
+    wanted = settings.workers or fit
+    count = max(1, min(wanted, fit, pieces))
+    note = None
+    if settings.workers and settings.workers > fit:
+        note = (f"the cluster has room for {fit} worker(s) of {settings.cpus_per_worker:g} CPU(s)"
+                + (f" and {settings.gpus_per_worker:g} GPU(s)" if settings.gpus_per_worker else "")
+                + f"; running {count}, not {settings.workers}")
+    return count, note
+
+
+# -- actors --------------------------------------------------------------------------------------
+
+
+class ProgressBoard:
+    """Frames done per piece, as the workers report them. Kept as the most seen, so a piece that is
+    retried after its worker died does not move the bar backwards."""
+
+    def __init__(self):
+        self.done: dict[str, int] = {}
+
+    def report(self, key: str, frames: int) -> None:
+        if frames > self.done.get(key, 0):
+            self.done[key] = frames
+
+    def total(self) -> int:
+        return sum(self.done.values())
+
+
+class _ActorWorker(BatchWorker):
+    def __init__(self, settings: WorkerSettings, board_name: str):
+        import ray
+
+        # The board is looked up by name rather than passed in: a restarted actor gets its
+        # constructor arguments again, and an actor handle among them would have to outlive
+        # the driver's reference to it (Ray warns about exactly that).
+        board = ray.get_actor(board_name)
+        super().__init__(settings, report=lambda key, frames: board.report.remote(key, frames))
+
+
+def start_workers(ray, settings: ClusterSettings, worker_settings: WorkerSettings, count: int):
+    name = f"livestyle-batch-progress-{uuid.uuid4().hex[:12]}"
+    board = ray.remote(num_cpus=0)(ProgressBoard).options(name=name).remote()
+    actor = ray.remote(_ActorWorker).options(
+        num_cpus=settings.cpus_per_worker, num_gpus=settings.gpus_per_worker,
+        max_restarts=MAX_RESTARTS, max_task_retries=MAX_RESTARTS)
+    return board, [actor.remote(worker_settings, name) for _ in range(count)]
+
+
+# -- the run -------------------------------------------------------------------------------------
+
+
+def worker_settings(video_options: dict, image_options: dict, **encoding) -> WorkerSettings:
+    return WorkerSettings(video_options, image_options, fault=os.environ.get(FAULT_ENV) or None, **encoding)
+
+
+def run_batch(plan: BatchPlan, records: Records, settings: ClusterSettings, worker: WorkerSettings,
+              progress: bool = True) -> BatchReport:
+    """Stylise everything ``plan`` holds on Ray; returns what was written, skipped and failed."""
+    report = BatchReport(skipped=[plan.output_dir / s.relative for s in plan.skipped],
+                         failed=[(s.path, reason) for s, reason in plan.unreadable], notices=list(plan.notices))
+    t0 = time.perf_counter()
+    pending_joins = [f for f in plan.files if f.chunked and not f.units]
+    units = [u for f in plan.files for u in f.units]
+    if units:
+        ray = connect(settings)
+        report.start_seconds = time.perf_counter() - t0
+        try:
+            _Scheduler(ray, plan, records, settings, worker, report, progress).run(units)
+        finally:
+            ray.shutdown()
+    for file in pending_joins:  # every chunk was done by an earlier run that stopped before the join
+        _finish_file(file, records, report, {})
+    report.seconds = time.perf_counter() - t0
+    return report
+
+
+class _Scheduler:
+    def __init__(self, ray, plan: BatchPlan, records: Records, settings: ClusterSettings,
+                 worker: WorkerSettings, report: BatchReport, progress: bool):
+        self.ray, self.plan, self.records, self.settings = ray, plan, records, settings
+        self.worker, self.report, self.progress = worker, report, progress
+        self.file_of: dict[str, FilePlan] = {u.key: f for f in plan.files for u in f.units}
+        self.open_units: dict[int, set[str]] = {id(f): {u.key for u in f.units} for f in plan.files}
+        self.results: dict[int, dict[str, UnitResult]] = {id(f): {} for f in plan.files}
+        self.failed_files: set[int] = set()
+
+    def run(self, units: list[WorkUnit]) -> None:
+        from tqdm import tqdm
+
+        ray = self.ray
+        count, note = worker_count(ray, self.settings, len(units))
+        if note:
+            self.report.notices.append(note)
+        self.report.workers = count
+        board, actors = start_workers(ray, self.settings, self.worker, count)
+        # Longest first: the last pieces to finish are short ones, so workers run out together.
+        queue = sorted(units, key=lambda u: -u.frames)
+        in_flight: dict = {}
+        bar = tqdm(total=self.plan.frames, unit="frame", desc="batch", disable=not self.progress,
+                   dynamic_ncols=True, smoothing=0.1)
+        try:
+            for actor in actors:
+                self._submit(actor, queue, in_flight)
+            while in_flight:
+                ready, _ = ray.wait(list(in_flight), num_returns=1, timeout=POLL_S)
+                for ref in ready:
+                    actor, unit = in_flight.pop(ref)
+                    result, alive = self._result(ref, unit)
+                    self._take(unit, result)
+                    if alive:
+                        self._submit(actor, queue, in_flight)
+                    else:
+                        actors.remove(actor)
+                if not actors:
+                    for unit in queue:
+                        self._take(unit, UnitResult(unit.key, error="every worker died and Ray gave up "
+                                                                    "restarting them; see the Ray logs"))
+                    break
+                self._show(bar, board)
+            self._show(bar, board)
+        finally:
+            bar.close()
+            for actor in actors:
+                ray.kill(actor, no_restart=True)
+
+    def _submit(self, actor, queue: list[WorkUnit], in_flight: dict) -> None:
+        while queue:
+            unit = queue.pop(0)
+            if id(self.file_of[unit.key]) in self.failed_files:
+                continue  # another piece of this file failed: the file cannot be completed
+            in_flight[actor.run.remote(unit)] = (actor, unit)
+            return
+
+    def _result(self, ref, unit: WorkUnit) -> tuple[UnitResult, bool]:
+        try:
+            return self.ray.get(ref), True
+        except self.ray.exceptions.RayActorError as exc:
+            return UnitResult(unit.key, error=f"its worker died {MAX_RESTARTS + 1} times "
+                                              f"({_first_line(exc)})"), False
+        except self.ray.exceptions.RayError as exc:
+            return UnitResult(unit.key, error=_first_line(exc)), True
+
+    def _take(self, unit: WorkUnit, result: UnitResult) -> None:
+        file = self.file_of[unit.key]
+        if result.setup_error:
+            raise _setup_error(result.error)
+        if result.load_seconds:
+            self.report.model_load_seconds.append(result.load_seconds)
+        self.report.notices += [f"{file.source.path.name}: {n}" for n in result.notices]
+        if id(file) in self.failed_files:
+            return
+        if not result.ok:
+            self.failed_files.add(id(file))
+            self.report.failed.append((file.source.path, result.error))
+            return
+        if unit.kind == "chunk":
+            self.records.save_chunk(file.source, unit)
+        self.results[id(file)][unit.key] = result
+        self.open_units[id(file)].discard(unit.key)
+        if not self.open_units[id(file)]:
+            _finish_file(file, self.records, self.report, self.results[id(file)])
+
+    def _show(self, bar, board) -> None:
+        try:
+            done = self.ray.get(board.total.remote(), timeout=5)
+        except Exception:  # noqa: BLE001 - a slow answer only delays the bar
+            return
+        done = min(done, bar.total)
+        if done > bar.n:
+            bar.update(done - bar.n)
+
+
+def _finish_file(file: FilePlan, records: Records, report: BatchReport, results: dict[str, UnitResult]) -> None:
+    """Check a file's staged result (joining its chunks first), move it to its final name and
+    record it as complete; a failure is the file's, not the batch's."""
+    try:
+        staged = _join(file) if file.chunked else file.units[0].staged
+        frames = count_frames(staged) if file.source.kind == "video" else 1
+        expected = sum(r.frames for r in results.values()) if not file.chunked else None
+        if expected is not None and frames != expected:
+            raise OutputError(f"the stylised file holds {frames} frames, the worker wrote {expected}")
+        file.output.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(staged, file.output)
+        records.save_done(file.source, file.output, frames)
+        if file.chunked:
+            records.forget_chunks(file.source)
+    except (LivestyleError, OSError) as exc:
+        report.failed.append((file.source.path, str(exc)))
+        return
+    report.written.append((file.output, frames))
+    report.frames += frames
+
+
+def _join(file: FilePlan) -> Path:
+    staged = file.staged
+    staged.parent.mkdir(parents=True, exist_ok=True)
+    tmp = staged.with_name(f".{staged.name}.joining{staged.suffix}")
+    try:
+        join_chunks([(u.staged, u.span) for u in file.chunks], file.source.path, tmp, file.rotation)
+        os.replace(tmp, staged)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return staged
+
+
+def _setup_error(message: str) -> LivestyleError:
+    return ClusterError(f"the workers cannot build the stylizer: {message}")
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0][:300] if text else type(exc).__name__

@@ -1,0 +1,435 @@
+"""``livestyle batch`` on Ray: a head started here on loopback, generated clips with sound, chunked
+long clips joined without a seam, reruns, a worker that dies, and bad input.
+
+Every Ray process these tests start listens on 127.0.0.1 only (checked with ``ss``), keeps its
+files under a private temporary folder (``RAY_TMPDIR``, which also names them in their command
+lines) and is stopped here through its own pid; the session ends by checking that none is left.
+Clips are tiny (96x64, 1-6 s) so the file runs in about a minute and a half on two busy cores.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from fractions import Fraction
+from pathlib import Path
+
+import cv2  # noqa: F401  isort: skip - before av, see livestyle/media/video.py
+import av  # isort: skip
+import numpy as np
+import pytest
+
+from livestyle.cli.main import main
+
+ray = pytest.importorskip("ray")
+
+FPS = 24
+SIZE = (96, 64)
+GOP = 12             # a keyframe every half second, so short clips can be cut
+LONG_SECONDS = 6
+CHUNK_SECONDS = 2    # the long clip becomes three chunks
+STYLE = ["--style", "mosaic"]
+
+
+# -- Ray processes owned by the tests ----------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def ray_env(isolated_cache):
+    """Environment for every Ray process of this module: loopback, a token of its own, files
+    under a private folder, no usage statistics."""
+    root = Path(tempfile.mkdtemp(prefix="lsb", dir="/tmp"))  # short: Ray's socket paths have a limit
+    token = root / "token"
+    token.write_text(secrets.token_hex(32))
+    env = dict(os.environ, RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER="0", RAY_AUTH_MODE="token",
+               RAY_AUTH_TOKEN_PATH=str(token), RAY_TMPDIR=str(root), RAY_USAGE_STATS_ENABLED="0",
+               LIVESTYLE_CACHE=str(isolated_cache), PYTHONUNBUFFERED="1")
+    yield env, root
+    left = _processes_mentioning(root)
+    for pid in left:
+        _kill(pid, signal.SIGKILL)
+    shutil.rmtree(root, ignore_errors=True)
+    assert not left, f"Ray processes outlived their test: {left}"
+
+
+def _processes_mentioning(text: Path) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if str(text) in cmdline and state != "Z":
+            found.append(int(entry.name))
+    return found
+
+
+def _kill(pid: int, sig) -> None:
+    try:
+        os.kill(pid, sig)
+    except ProcessLookupError:
+        pass
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def ray_head(ray_env):
+    """``ray start --head`` on 127.0.0.1 in a process group of its own; stopped through its pid."""
+    env, root = ray_env
+    port = _free_port()
+    head = subprocess.Popen(
+        ["ray", "start", "--head", "--block", "--port", str(port), "--node-ip-address", "127.0.0.1",
+         "--include-dashboard=false", "--disable-usage-stats", "--num-cpus", "2"],
+        env=env, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                if head.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError("the Ray head did not start") from None
+                time.sleep(0.3)
+        yield head, port
+    finally:
+        # SIGTERM stops the GCS, raylet and workers within a second, but 'ray start --block'
+        # and its monitor linger on; the whole group is this fixture's, so it then gets SIGKILL.
+        os.killpg(head.pid, signal.SIGTERM)
+        try:
+            head.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            pass
+        try:
+            os.killpg(head.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        head.wait()
+        deadline = time.monotonic() + 15
+        while _processes_mentioning(root) and time.monotonic() < deadline:
+            time.sleep(0.3)
+
+
+def _descendants(roots: set[int]) -> set[int]:
+    parents = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                parents[int(entry.name)] = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, ValueError, IndexError):
+                pass
+    found, grew = set(roots), True
+    while grew:
+        grew = False
+        for pid, parent in parents.items():
+            if parent in found and pid not in found:
+                found.add(pid)
+                grew = True
+    return found
+
+
+LOOPBACK = re.compile(r"^(127\.\d+\.\d+\.\d+|\[::ffff:127\.\d+\.\d+\.\d+\]|\[::1\]):\d+$")
+
+
+def _listeners(pids: set[int]) -> list[str]:
+    """TCP listening addresses of these processes (``ss -tlnp``)."""
+    out = subprocess.run(["ss", "-tlnpH"], capture_output=True, text=True, check=True).stdout
+    found = []
+    for line in out.splitlines():
+        fields = line.split()
+        owners = {int(p) for p in re.findall(r"pid=(\d+)", line)}
+        if owners & pids:
+            found.append(fields[3])
+    return found
+
+
+def run_batch_cli(args: list[str], env: dict, watch: set[int] = frozenset(), timeout: float = 240):
+    """``livestyle batch`` as a separate process (as users run it: its Ray driver and workers come
+    and go with it), watching what its Ray processes and ``watch``'s listen on while it runs."""
+    proc = subprocess.Popen([sys.executable, "-m", "livestyle", "batch", *args], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    addresses: set[str] = set()
+    deadline = time.monotonic() + timeout
+    while proc.poll() is None:
+        addresses.update(_listeners(_descendants({proc.pid, *watch})))
+        if time.monotonic() > deadline:
+            proc.kill()
+            break
+        time.sleep(0.4)
+    out, err = proc.communicate()
+    return proc.returncode, out, err, addresses
+
+
+def assert_loopback_only(addresses: set[str]) -> None:
+    assert addresses, "no listening socket was seen: the check did not look at the right processes"
+    outside = sorted(a for a in addresses if not LOOPBACK.match(a))
+    assert not outside, f"Ray listened beyond loopback: {outside}"
+
+
+# -- media -----------------------------------------------------------------------------------------
+
+
+def texture(seed: int = 0) -> np.ndarray:
+    """Smooth random colour texture, wider than a frame, that clips pan across (real motion for
+    the optical flow, detail for the style net)."""
+    rng = np.random.default_rng(seed)
+    w, h = SIZE
+    small = rng.integers(0, 255, (h // 4 + 4, w // 4 + 2 * FPS * LONG_SECONDS // 4 + 8, 3), np.uint8)
+    big = cv2.resize(small, (small.shape[1] * 4, small.shape[0] * 4), interpolation=cv2.INTER_CUBIC)
+    return cv2.GaussianBlur(big, (0, 0), 1.5)
+
+
+def make_clip(path: Path, seconds: float, seed: int = 0) -> Path:
+    """H.264 panning at 1 px per frame with a 440 Hz tone as long as the video (straight PyAV)."""
+    w, h = SIZE
+    tex = texture(seed)
+    frames = round(seconds * FPS)
+    with av.open(str(path), "w") as out:
+        v = out.add_stream("libx264", rate=FPS, options={"preset": "ultrafast"})
+        v.width, v.height, v.pix_fmt = w, h, "yuv420p"
+        v.codec_context.gop_size = GOP
+        a = out.add_stream("aac", rate=48000)
+        a.layout = "stereo"
+        for i in range(frames):
+            frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(tex[4:4 + h, i:i + w]), format="bgr24")
+            frame.pts = i
+            for packet in v.encode(frame):
+                out.mux(packet)
+        for packet in v.encode():
+            out.mux(packet)
+        total = int(48000 * frames / FPS)
+        tone = (0.2 * np.sin(2 * np.pi * 440 * np.arange(total) / 48000)).astype(np.float32)
+        for k in range(0, total, 1024):
+            chunk = np.ascontiguousarray(np.tile(tone[k:k + 1024], (2, 1)))
+            af = av.AudioFrame.from_ndarray(chunk, format="fltp", layout="stereo")
+            af.sample_rate, af.pts = 48000, k
+            for packet in a.encode(af):
+                out.mux(packet)
+        for packet in a.encode():
+            out.mux(packet)
+    return path
+
+
+def probe(path: Path) -> dict:
+    with av.open(str(path)) as c:
+        v = c.streams.video[0]
+        frames = sum(1 for _ in c.decode(v))
+        audio = c.streams.audio[0] if c.streams.audio else None
+        return dict(frames=frames, fps=v.average_rate, size=(v.width, v.height),
+                    audio=audio.codec_context.name if audio else None,
+                    audio_seconds=float(audio.duration * audio.time_base) if audio and audio.duration else None)
+
+
+def decoded(path: Path) -> list[np.ndarray]:
+    with av.open(str(path)) as c:
+        return [f.to_ndarray(format="rgb24").astype(np.float32) / 255.0 for f in c.decode(video=0)]
+
+
+def digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@pytest.fixture(scope="module")
+def media(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("inputs")
+    clips = folder / "clips"
+    clips.mkdir()
+    make_clip(clips / "a.mp4", 1.0, seed=1)
+    make_clip(clips / "b.mov", 1.5, seed=2)
+    make_clip(clips / "long.mp4", LONG_SECONDS, seed=3)
+    cv2.imwrite(str(clips / "photo.png"), texture(4)[:SIZE[1], :SIZE[0]])
+    (clips / "broken.mp4").write_bytes(b"\x00\x00\x00\x18ftypmp42" + os.urandom(3000))
+    (clips / "notes.txt").write_text("not a video: left out of folder inputs")
+    return clips
+
+
+# -- the tests -------------------------------------------------------------------------------------
+
+
+def test_batch_on_a_loopback_head(ray_head, ray_env, media, tmp_path_factory):
+    """Clips with sound (mp4, mov), an image, a long clip cut into chunks and a broken file, on a
+    Ray head at 127.0.0.1:PORT. Followed by the rerun test, which reuses the outputs."""
+    env, _ = ray_env
+    head, port = ray_head
+    out = tmp_path_factory.mktemp("batch") / "styled"
+    args = [str(media), "-o", str(out), *STYLE, "--ray", f"127.0.0.1:{port}", "--workers", "2",
+            "--chunk-seconds", str(CHUNK_SECONDS), "--crf", "0", "--no-progress"]
+    code, stdout, stderr, addresses = run_batch_cli(args, env, watch={head.pid})
+    assert code == 1, stderr  # the broken file fails; everything else is done before the exit
+    assert_loopback_only(addresses)
+    assert "broken.mp4" in stderr and "1 file(s) failed" in stderr
+    assert "long.mp4: cut into 3 chunks" in stderr
+    assert "wrote 4 file(s)" in stdout
+    for name in ("a.mp4", "b.mov", "long.mp4"):
+        got, want = probe(out / name), probe(media / name)
+        assert got["frames"] == want["frames"] and got["fps"] == want["fps"] and got["size"] == want["size"]
+        assert got["audio"] == "aac" and abs(got["audio_seconds"] - want["audio_seconds"]) < 0.05
+    assert cv2.imread(str(out / "photo.png")).shape == (SIZE[1], SIZE[0], 3)
+    assert not (out / "notes.txt").exists() and not (out / "broken.mp4").exists()
+    assert sorted(p.name for p in out.iterdir()) == [".livestyle-batch", "a.mp4", "b.mov", "long.mp4", "photo.png"]
+    test_batch_on_a_loopback_head.out = out
+    test_batch_on_a_loopback_head.args = args
+
+
+def test_chunked_clip_matches_one_pass_without_a_seam(media):
+    """The joined long clip against ``video``'s one pass over the same file (lossless coding, so
+    only the stylisation differs): frame by frame the same to a fraction of a grey level, and
+    the warping error across each join no worse than across any other frame pair."""
+    from livestyle.eval.temporal_metrics import measurement_flow, visible_mask, warping_error
+    from livestyle.pipeline.file import stylize_video
+    from livestyle.runtime.factory import create_stylizer
+
+    out = getattr(test_batch_on_a_loopback_head, "out", None)
+    if out is None:
+        pytest.skip("needs the batch run of test_batch_on_a_loopback_head")
+    reference = out.parent / "one_pass.mp4"
+    stylize_video(media / "long.mp4", reference, create_stylizer(style="mosaic", streaming=True),
+                  crf=0, progress=False)
+    joined, whole, source = decoded(out / "long.mp4"), decoded(reference), decoded(media / "long.mp4")
+    assert len(joined) == len(whole) == len(source) == FPS * LONG_SECONDS
+    differences = [np.abs(a - b).mean() * 255 for a, b in zip(joined, whole)]
+    assert max(differences) < 0.5, differences
+
+    def warping(outputs):
+        errors = []
+        for t in range(1, len(outputs)):
+            flow = measurement_flow(source[t], source[t - 1])
+            mask = visible_mask(flow, measurement_flow(source[t - 1], source[t]))
+            errors.append(warping_error(outputs[t], outputs[t - 1], flow, mask))
+        return np.array(errors)
+
+    joined_error, whole_error = warping(joined), warping(whole)
+    seams = [CHUNK_SECONDS * FPS * k - 1 for k in (1, 2)]  # pair index t-1 of the first frame of chunks 2, 3
+    elsewhere = np.delete(joined_error, seams)
+    for s in seams:
+        assert joined_error[s] <= elsewhere.max(), (s, joined_error[s], elsewhere.max())
+        assert joined_error[s] <= whole_error[s] * 1.05 + 1e-5
+
+
+def test_rerun_skips_complete_outputs_and_redoes_the_rest(ray_head, ray_env):
+    out = getattr(test_batch_on_a_loopback_head, "out", None)
+    if out is None:
+        pytest.skip("needs the batch run of test_batch_on_a_loopback_head")
+    env, _ = ray_env
+    kept = {name: (digest(out / name), (out / name).stat().st_mtime_ns) for name in ("b.mov", "long.mp4", "photo.png")}
+    (out / "a.mp4").write_bytes(b"not what the batch wrote")  # damaged after the run: redone
+    code, stdout, stderr, _ = run_batch_cli(test_batch_on_a_loopback_head.args, env)
+    assert code == 1 and "broken.mp4" in stderr
+    assert "wrote 1 file(s)" in stdout and "3 already complete" in stdout, stdout
+    for name, (sha, mtime) in kept.items():
+        assert digest(out / name) == sha and (out / name).stat().st_mtime_ns == mtime
+    assert probe(out / "a.mp4")["frames"] == FPS
+
+
+def test_worker_killed_mid_file_on_the_local_default(ray_env, media, tmp_path):
+    """No --ray: a private instance on this machine (loopback only). The first worker dies three
+    frames into its first video; Ray restarts it and runs the piece again."""
+    env, root = ray_env
+    ray_tmp = root / "local"  # this run's own Ray folder: its processes name it
+    ray_tmp.mkdir()
+    marker = tmp_path / "worker-died"
+    clip = tmp_path / "clip.mp4"
+    shutil.copy(media / "b.mov", clip)
+    out = tmp_path / "out"
+    code, stdout, stderr, addresses = run_batch_cli(
+        [str(clip), "-o", str(out), *STYLE, "--workers", "1", "--no-progress"],
+        dict(env, LIVESTYLE_BATCH_FAULT=f"exit-once:{marker}", RAY_TMPDIR=str(ray_tmp)))
+    assert code == 0, stderr
+    assert marker.exists(), "the worker was never killed"
+    assert_loopback_only(addresses)
+    assert probe(out / "clip.mp4")["frames"] == probe(clip)["frames"]
+    assert probe(out / "clip.mp4")["audio"] == "aac"
+    assert [p.name for p in out.iterdir() if not p.name.startswith(".")] == ["clip.mp4"]
+    deadline = time.monotonic() + 15
+    while _processes_mentioning(ray_tmp) and time.monotonic() < deadline:
+        time.sleep(0.3)
+    assert not _processes_mentioning(ray_tmp), "the local Ray instance outlived its batch"
+
+
+# -- bad input: one line, before Ray is started ----------------------------------------------------
+
+
+def test_an_address_that_does_not_answer_is_one_line_fast(tmp_path, media, capsys, monkeypatch):
+    monkeypatch.setenv("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")  # batch sets it for loopback; undone after
+    t0 = time.monotonic()
+    code = main(["batch", str(media / "a.mp4"), "-o", str(tmp_path / "o"), *STYLE,
+                 "--ray", f"127.0.0.1:{_free_port()}", "--connect-timeout", "2"])
+    err = capsys.readouterr().err
+    assert code == 2 and time.monotonic() - t0 < 20
+    assert err.count("\n") == 1 and "no Ray cluster answers at 127.0.0.1:" in err
+
+
+@pytest.mark.parametrize("case", ["output inside input", "empty folder", "missing input"])
+def test_bad_inputs_are_refused_before_any_work(tmp_path, case, capsys):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    if case != "empty folder":
+        make_clip(folder / "a.mp4", 0.5)
+    out = folder / "styled" if case == "output inside input" else tmp_path / "out"
+    given = tmp_path / "nope" if case == "missing input" else folder
+    code = main(["batch", str(given), "-o", str(out), *STYLE, "--ray", "127.0.0.1:1"])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1, err
+    assert {"output inside input": "is inside the input folder", "empty folder": "holds no videos",
+            "missing input": "input not found"}[case] in err
+
+
+def test_without_ray_batch_says_how_to_get_it(tmp_path, monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "ray", None)  # what "import ray" sees when it is not installed
+    code = main(["batch", str(tmp_path), "-o", str(tmp_path / "out"), *STYLE])
+    assert code != 0
+    assert capsys.readouterr().err == ("livestyle batch: error: livestyle batch runs on Ray, which is not "
+                                       "installed: pip install 'livestyle[cluster]'\n")
+
+
+# -- pieces, without Ray -------------------------------------------------------------------------
+
+
+def test_a_piece_that_fails_comes_back_as_a_result_and_the_worker_lives_on(tmp_path, media):
+    from livestyle.pipeline.batch_plan import WorkUnit
+    from livestyle.pipeline.batch_worker import BatchWorker, WorkerSettings
+
+    worker = BatchWorker(WorkerSettings({"style": "mosaic", "streaming": True}, {"style": "mosaic"}))
+    gone = WorkUnit("gone.mp4", "video", tmp_path / "gone.mp4", tmp_path / "staged" / "gone.mp4", 24)
+    failed = worker.run(gone)
+    assert not failed.ok and not failed.setup_error and "not found" in failed.error
+    done = worker.run(WorkUnit("a.mp4", "video", media / "a.mp4", tmp_path / "staged" / "a.mp4", FPS))
+    assert done.ok and done.frames == FPS and done.load_seconds == 0.0  # the model was loaded once
+
+
+def test_chunks_are_cut_at_keyframes_with_the_short_tail_merged():
+    from livestyle.pipeline.chunks import drop_short_tail, plan_chunks, warmup_frames
+
+    tb = Fraction(1, 12288)
+    keys = [k * 6144 for k in range(12)]   # a keyframe every half second, 6 s
+    spans = drop_short_tail(plan_chunks(keys, 0, tb, 2.0), 12 * 6144, 2.0)
+    assert [(s.start_pts, s.end_pts) for s in spans] == [(0, 24576), (24576, 49152), (49152, None)]
+    spans = drop_short_tail(plan_chunks(keys, 0, tb, 2.5), 12 * 6144, 2.5)
+    assert [(s.start_pts, s.end_pts) for s in spans] == [(0, 30720), (30720, None)]  # 1 s tail merged
+    assert warmup_frames(0.0) == 0 and warmup_frames(0.8) == 28 and warmup_frames(1.0) == float("inf")
+
+
+def test_help_shows_the_cluster_options(capsys):
+    with pytest.raises(SystemExit):
+        main(["batch", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    for option in ("--ray ADDRESS", "--workers", "--gpus-per-worker", "--chunk-seconds", "--crf", "--preset"):
+        assert option in text
+    assert "(default: 60.0)" in text and "(default: None)" not in text
