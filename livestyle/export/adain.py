@@ -23,9 +23,9 @@ PARITY_ALPHA = 0.8  # not 1, so the parity check also covers the content/style m
 
 
 class StyleStatsGraph(nn.Module):
-    """Style image -> [N, 2C, 1, 1]: relu4_1 channel means, then stds (one output keeps I/O simple)."""
+    """Style image -> [N, 2C, 1, 1]: channel means, then stds (one output keeps I/O simple)."""
 
-    def __init__(self, style_encoder: AdaINStyleEncoder):
+    def __init__(self, style_encoder: nn.Module):
         super().__init__()
         self.style_encoder = style_encoder
 
@@ -40,29 +40,39 @@ def build_adain_net(decoder_checkpoint: Path, vgg_weights: Path) -> AdaINContent
     return AdaINContentNet(encoder, decoder).float().eval()
 
 
-def export_adain(decoder_checkpoint: Path, vgg_weights: Path, out_dir: Path, fp16: bool,
-                 images: list[np.ndarray]) -> dict:
-    """Write the three graphs into ``out_dir`` after parity checks; returns their facts."""
-    net = build_adain_net(decoder_checkpoint, vgg_weights)
+def export_arbitrary(net: nn.Module, style_encoder: nn.Module, out_dir: Path, fp16: bool,
+                     images: list[np.ndarray], files: dict[str, str] = GRAPH_FILES) -> dict:
+    """Write an arbitrary-style net's three graphs into ``out_dir`` after parity checks.
+
+    ``net`` has ``stylize_features(image, style_mean, style_std, alpha)`` and ``decode``;
+    ``style_encoder`` maps a painting to its (mean, std). Both the VGG-based and livestyle's light
+    net export through here, so one runtime runs either.
+    """
     out_dir = Path(out_dir)
-    stats_ref = StyleStatsGraph(AdaINStyleEncoder(net.encoder)).eval()
+    stats_ref = StyleStatsGraph(style_encoder).eval()
     style_feeds = [{"image": np.ascontiguousarray(img.transpose(2, 0, 1)[None])} for img in images]
     axes = {0: "batch", 2: "height", 3: "width"}
     # The style graph runs once per style, so it stays fp32 whatever the per-frame precision.
     style_spec = ExportSpec(stats_ref, (torch.from_numpy(style_feeds[0]["image"]),), ["image"],
                             ["style_stats"], {"image": axes, "style_stats": {0: "batch"}})
-    style_diff = write_checked(style_spec, out_dir / GRAPH_FILES["style"], lambda tmp: check_feeds_parity(
+    style_diff = write_checked(style_spec, out_dir / files["style"], lambda tmp: check_feeds_parity(
         stats_ref, tmp, style_feeds, FEATURE_TOLERANCE[False], relative=True))
     with torch.no_grad():
         stats = stats_ref(torch.from_numpy(style_feeds[-1]["image"])).numpy()
     c = stats.shape[1] // 2
     extra = {"style_mean": stats[:, :c].copy(), "style_std": stats[:, c:].copy(),
              "alpha": np.array([PARITY_ALPHA], np.float32)}
-    facts = export_split(net, out_dir / GRAPH_FILES["encoder"], out_dir / GRAPH_FILES["decoder"], fp16,
+    facts = export_split(net, out_dir / files["encoder"], out_dir / files["decoder"], fp16,
                          images, extra, encode="stylize_features", decode="decode")
     facts["style_parity_rel"] = round(style_diff, 6)
     return facts
 
+
+def export_adain(decoder_checkpoint: Path, vgg_weights: Path, out_dir: Path, fp16: bool,
+                 images: list[np.ndarray]) -> dict:
+    """The VGG-based net's graphs (built from third-party weights: user cache only)."""
+    net = build_adain_net(decoder_checkpoint, vgg_weights)
+    return export_arbitrary(net, AdaINStyleEncoder(net.encoder), out_dir, fp16, images)
 
 
 DECODER_LICENCE = ("decoder trained by livestyle (ours); it runs on the VGG-16 encoder from the shared "

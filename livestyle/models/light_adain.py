@@ -143,6 +143,17 @@ def init_variance_preserving(module: nn.Module) -> None:
                 nn.init.zeros_(m.bias)
 
 
+class LightStyleEncoder(nn.Module):
+    """Painting (RGB 0..255) -> channel mean and std of the student's deepest features."""
+
+    def __init__(self, encoder: LightEncoder):
+        super().__init__()
+        self.encoder = encoder
+
+    def forward(self, rgb255: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return channel_mean_std(self.encoder(rgb255 / 255.0))
+
+
 class LightAdaINNet(nn.Module):
     """Encoder + decoder; RGB 0..255 in and out, like every livestyle graph.
 
@@ -165,7 +176,7 @@ class LightAdaINNet(nn.Module):
         return self.encoder(rgb255 / 255.0)
 
     def style_stats(self, rgb255: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        return channel_mean_std(self.encode(rgb255))
+        return LightStyleEncoder(self.encoder)(rgb255)
 
     def stylize_features(self, rgb255: torch.Tensor, style_mean: torch.Tensor, style_std: torch.Tensor,
                          alpha: torch.Tensor) -> torch.Tensor:

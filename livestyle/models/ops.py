@@ -10,12 +10,15 @@ def channel_mean_std(feat: torch.Tensor, eps: float = 1e-5) -> tuple[torch.Tenso
     """Per-sample, per-channel mean and standard deviation, shaped [N, C, 1, 1].
 
     eps is added to the variance (not the std) so the gradient stays finite on flat regions.
+    The statistics are computed in float32 and returned in the input's dtype: the Caffe-scale
+    VGG-16's relu4_1 variance reaches about 4e6, past fp16's largest value (65504), so in an fp16
+    graph the style statistics came out infinite (measured on the VGG AdaIN export).
     """
     n, c = feat.shape[:2]
-    flat = feat.reshape(n, c, -1)
+    flat = feat.reshape(n, c, -1).float()
     mean = flat.mean(dim=2).reshape(n, c, 1, 1)
     std = (flat.var(dim=2, unbiased=False) + eps).sqrt().reshape(n, c, 1, 1)
-    return mean, std
+    return mean.to(feat.dtype), std.to(feat.dtype)
 
 
 def adain(content: torch.Tensor, style_mean: torch.Tensor, style_std: torch.Tensor) -> torch.Tensor:

@@ -37,14 +37,15 @@ def create_stylizer(style: str | None = None, style_images: list[str] | None = N
     if int8 and fp16:
         raise InputError("choose one of --fp16 and --int8")
     if style_images:
-        if model == "fast":
-            raise InputError("--model fast is for fixed styles (--style); --style-image uses the AdaIN net")
+        if model not in ("auto", "full", "fast"):
+            raise InputError(f"unknown --model '{model}'; use auto, full or fast")
         if int8:
             raise InputError("--int8 is for fixed styles (--style); AdaIN's statistics need full precision")
         if style:
             raise InputError("give either --style or --style-image, not both")
         return create_adain_stylizer(style_images, style_weights, alpha, size, device, fp16,
-                                     preserve_color, shared_dir, blender, share_cpu=streaming)
+                                     preserve_color, shared_dir, blender, share_cpu=streaming,
+                                     model=model)
     if style_weights:
         raise InputError("--style-weights mixes several --style-image paintings; it does nothing with --style")
     name = style or registry.default_style(shared_dir)
@@ -65,15 +66,23 @@ def create_adain_stylizer(style_images: list, style_weights: list[float] | None 
                           alpha: float = 1.0, size: int | None = None, device: str = "auto",
                           fp16: bool = False, preserve_color: str | None = None, shared_dir=None,
                           blender: FrameBlender | None = None,
-                          style_size: int = STYLE_SIZE, share_cpu: bool = False) -> AdaINStylizer:
+                          style_size: int = STYLE_SIZE, share_cpu: bool = False,
+                          model: str = "auto") -> AdaINStylizer:
+    """``model``: ``auto``/``fast`` run livestyle's own light net (shipped, real time on a CPU);
+    ``full`` the decoder on the VGG-16 encoder (the quality reference; needs the shared folder)."""
     styles = read_style_images(style_images)  # bad paths fail before any graph is built
-    graphs = registry.adain_graphs(fp16=fp16, shared=shared_dir)
+    light = None if model == "full" else registry.light_adain_graphs(fp16=fp16)
+    if light is None and model == "fast":
+        raise InputError("this install ships no light arbitrary-style net; use --model full "
+                         "(needs the shared folder) or reinstall livestyle")
+    graphs = light or registry.adain_graphs(fp16=fp16, shared=shared_dir)
     stylizer = AdaINStylizer(Engine(graphs["style"], device=device),
                              Engine(graphs["encoder"], device=device, share_cpu=share_cpu),
                              Engine(graphs["decoder"], device=device, share_cpu=share_cpu), size=size,
                              preserve_color=preserve_color, alpha=alpha, blender=blender,
                              style_size=style_size)
     name = "+".join("painting" if isinstance(p, np.ndarray) else Path(p).stem for p in style_images)
+    stylizer.arbitrary_net = "adain_light" if light else "adain"   # which of the two nets runs
     stylizer.set_style(styles, style_weights, name=name)
     return stylizer
 

@@ -208,3 +208,28 @@ def adain_graphs(fp16: bool = False, shared: str | Path | None = None,
 
         export_adain(decoder, vgg_path, folder, fp16, parity_images(Path(shared) if shared else shared_dir()))
     return paths
+
+
+def light_adain_graphs(fp16: bool = False) -> dict[str, Path] | None:
+    """livestyle's own light arbitrary-style graphs (shipped in exported/, no shared folder needed);
+    None when this install has none. fp16 graphs are exported from the shipped checkpoint into the
+    user cache on first use, with their parity checks."""
+    from ..export.light_adain import GRAPH_FILES, NAME
+
+    folder = exported_dir()
+    paths = {k: folder / f for k, f in GRAPH_FILES.items()}
+    if not all(p.is_file() for p in paths.values()):
+        return None
+    if not fp16:
+        return paths
+    checkpoint = folder / f"{NAME}.pt"
+    if not checkpoint.is_file():
+        raise ModelError(f"the light net's checkpoint {checkpoint} is missing; reinstall livestyle")
+    half_folder = cache_dir() / "light_adain" / f"{_file_tag(checkpoint)}-fp16"
+    half = {k: half_folder / f for k, f in GRAPH_FILES.items()}
+    if not all(p.is_file() for p in half.values()):
+        from ..export.light_adain import export_light_adain
+        from ..export.onnx import parity_images
+
+        export_light_adain(checkpoint, half_folder, parity_images(None), fp16=True)
+    return half

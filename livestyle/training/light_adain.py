@@ -20,16 +20,16 @@ import math
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-import cv2
 import numpy as np
 import torch
 
-from ..checkpoints import atomic_save, make_checkpoint
+from ..checkpoints import atomic_save, load_vgg16, make_checkpoint
 from ..models.light_adain import TEACHER_TAPS, DistillationHeads, LightAdaINConfig, LightAdaINNet
 from ..models.ops import adain, channel_mean_std
 from .adain import HELD_OUT_STYLES
 from .data import ImageBank
-from .losses import load_loss_network, relative_mse
+from .losses import relative_mse
+from .samples import write_sample_grid
 
 TEACHER_LAYERS = tuple(name for name, _ in TEACHER_TAPS)
 ARCH = "light_adain"
@@ -102,7 +102,7 @@ class LightAdaINTask:
         if settings.stage not in STAGES:
             raise ValueError(f"stage must be one of {STAGES}, got {settings.stage!r}")
         self.content, self.styles, self.settings, self.device = content, styles, settings, device
-        self.teacher = load_loss_network(vgg_weights, TEACHER_LAYERS).to(device)
+        self.teacher = load_vgg16(vgg_weights, TEACHER_LAYERS).to(device)
         self.net = LightAdaINNet(config).to(device)
         self.heads = DistillationHeads(config.widths).to(device)
         self.warm_starts: list[dict] = []
@@ -177,7 +177,4 @@ class LightAdaINTask:
         mean, std = self.net.style_stats(self._sample_s)
         alpha = torch.ones(1, device=self.device)
         out = self.net(self._sample_c, mean, std, alpha).clamp(0, 255)
-        rows = [self._sample_c, self._sample_s, out]
-        grid = torch.cat([torch.cat(list(r), dim=2) for r in rows], dim=1)
-        img = grid.permute(1, 2, 0).byte().cpu().numpy()[:, :, ::-1]
-        cv2.imwrite(str(Path(out_dir) / f"sample_{step:06d}.jpg"), np.ascontiguousarray(img))
+        write_sample_grid(out_dir, step, [self._sample_c, self._sample_s, out])
