@@ -1,15 +1,17 @@
-"""Files written whole or not at all, and content hashes of files.
+"""Files written whole or not at all, outputs that never land on inputs, content hashes of files.
 
 Every output livestyle writes (images, checkpoints, ONNX graphs, manifests) goes through
 :func:`write_atomically`: a crash, Ctrl-C or a failed check mid-write never leaves a half-written
-file under the final name, where a later run would take it for a good one.
+file under the final name, where a later run would take it for a good one. Every command checks
+its outputs with :func:`refuse_overwriting_inputs` before any work, so a typo such as
+``-o photo.jpg`` cannot replace the photo it reads.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TypeVar
 
@@ -39,6 +41,30 @@ def write_atomically(path, write: Callable[[Path], T], hint: str = "") -> T:
     finally:
         tmp.unlink(missing_ok=True)
     return result
+
+
+def same_file(a, b) -> bool:
+    """Whether two paths name the same file or folder: spelled differently, through a symlink or
+    as hard links of one inode. A path that does not exist yet is compared by where it would be."""
+    a, b = Path(a), Path(b)
+    if a.resolve() == b.resolve():
+        return True
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False  # one of them does not exist (yet), so they cannot be one file
+
+
+def refuse_overwriting_inputs(output, inputs: Iterable, what: str = "output") -> None:
+    """Raise :class:`OutputError` when ``output`` is one of ``inputs`` (files or folders).
+
+    Called before any work: once a result is written over its own input, nothing can undo it.
+    """
+    for item in inputs:
+        if item is not None and same_file(output, item):
+            same = "" if Path(output) == Path(item) else f" ({item})"
+            raise OutputError(f"{what} {output} is also an input{same}; choose another {what}, "
+                              f"or the input would be overwritten")
 
 
 def sha256_file(path) -> str:

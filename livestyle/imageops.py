@@ -11,22 +11,33 @@ import numpy as np
 from .errors import InputError
 
 
+def to_uint8(image: np.ndarray) -> np.ndarray:
+    """Any integer or float depth -> uint8: 16-bit by 257 (65535 -> 255 exactly), floats in 0..1
+    or 0..255 by their range."""
+    if image.dtype == np.uint8:
+        return image
+    if image.dtype == np.uint16:
+        return (image / 257.0).round().astype(np.uint8)
+    return np.clip(image * (255.0 if image.max() <= 1.0 else 1.0), 0, 255).round().astype(np.uint8)
+
+
 def to_bgr(image: np.ndarray) -> np.ndarray:
     """Grey, grey+alpha, BGR or BGRA (any integer/float depth) -> BGR uint8.
 
-    Alpha is dropped rather than composited: style transfer repaints the whole frame anyway.
+    Transparency is composited over white, as a viewer shows it on a page: the colours stored
+    under fully transparent pixels are often black or leftovers, and would be stylised otherwise.
     """
-    if image.dtype == np.uint16:
-        image = (image / 257.0).round().astype(np.uint8)
-    elif image.dtype != np.uint8:
-        image = np.clip(image * (255.0 if image.max() <= 1.0 else 1.0), 0, 255).round().astype(np.uint8)
+    image = to_uint8(image)
+    if image.ndim == 3 and image.shape[2] == 1:
+        image = image[:, :, 0]
     if image.ndim == 2:
         return cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
     channels = image.shape[2]
-    if channels in (1, 2):
-        return cv2.cvtColor(image[:, :, 0], cv2.COLOR_GRAY2BGR)
-    if channels == 4:
-        return cv2.cvtColor(image, cv2.COLOR_BGRA2BGR)
+    if channels in (2, 4):
+        colour = image[:, :, :1] if channels == 2 else image[:, :, :3]
+        alpha = image[:, :, -1:].astype(np.float32) / 255.0
+        over_white = colour * alpha + 255.0 * (1.0 - alpha)
+        return to_bgr(np.ascontiguousarray(over_white.round().astype(np.uint8)))
     if channels == 3:
         return np.ascontiguousarray(image)
     raise InputError(f"image has {channels} channels; expected 1 (grey), 3 (colour) or 4 (with alpha)")

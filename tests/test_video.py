@@ -400,8 +400,8 @@ BAD = {
     "truncated": (lambda d: (_truncated(make_clip(d / "cut.mp4"), 2048), d / "out.mp4"), "not a readable video"),
     "no video stream": (lambda d: (_audio_only(d / "sound.m4a"), d / "out.mp4"), "no video stream"),
     "missing output folder": (lambda d: (make_clip(d / "in.mp4"), d / "nowhere" / "out.mp4"), "does not exist"),
-    "output is input": (lambda d: (make_clip(d / "in.mp4"), d / "." / "in.mp4"), "is the input"),
-    "unknown extension": (lambda d: (make_clip(d / "in.mp4"), d / "out.webm"), "extension"),
+    "output is input": (lambda d: (make_clip(d / "in.mp4"), d / "." / "in.mp4"), "is also an input"),
+    "unknown extension": (lambda d: (make_clip(d / "in.mp4"), d / "out.flv"), "extension"),
     "unknown codec": (lambda d: (make_clip(d / "in.mp4"), d / "out.mp4", "--codec", "nosuch264"), "codec"),
     "start past the end": (lambda d: (make_clip(d / "in.mp4"), d / "out.mp4", "--start", "5"), "past the end"),
 }

@@ -51,12 +51,14 @@ def run(args: argparse.Namespace) -> int:
     from contextlib import closing
 
     from ..errors import InputError
+    from ..fileio import refuse_overwriting_inputs
     from ..pipeline.file import VideoJob
     from ..runtime.factory import create_stylizer
 
     if args.duration is not None and args.duration <= 0:
         raise InputError("--duration must be more than 0")
     # Everything about the files is checked before the (slow) model load.
+    refuse_overwriting_inputs(args.output, [args.input, *(args.style_image or [])])
     with closing(VideoJob(args.input, args.output, args.start, args.duration, args.codec)) as job:
         stylizer = create_stylizer(**stylizer_options(args, streaming=True))
         if model_note(stylizer):

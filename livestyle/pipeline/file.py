@@ -9,7 +9,6 @@ input is opened and probed once and stays open for the run, the output is vetted
 
 from __future__ import annotations
 
-import os
 import queue
 import threading
 import time
@@ -19,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..errors import InputError
+from ..fileio import refuse_overwriting_inputs
 from ..media.video import VideoInfo, VideoReader, VideoWriter, check_video_output
 from .threads import END, Worker, put
 
@@ -37,16 +37,6 @@ class VideoStats:
     notices: list[str] = field(default_factory=list)
 
 
-def same_file(a, b) -> bool:
-    a, b = Path(a), Path(b)
-    if a.resolve() == b.resolve():
-        return True
-    try:
-        return a.exists() and b.exists() and os.path.samefile(a, b)
-    except OSError:
-        return False
-
-
 class VideoJob:
     """``src`` (or ``duration`` seconds of it from ``start``) to ``dst``, checked up front.
 
@@ -57,8 +47,7 @@ class VideoJob:
     def __init__(self, src, dst, start: float = 0.0, duration: float | None = None, codec: str = "libx264"):
         self.reader = VideoReader(src, start, duration)
         try:
-            if same_file(src, dst):
-                raise InputError(f"output {dst} is the input file; choose another output name")
+            refuse_overwriting_inputs(dst, [src])
             self.target = check_video_output(dst, codec)
         except BaseException:
             self.reader.close()

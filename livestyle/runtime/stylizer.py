@@ -1,8 +1,9 @@
 """Frame in, frame out: BGR uint8 HxWx3 at the boundary, any size, optional colour preservation.
 
 Pre-processing, the engine run and post-processing are separate pure steps. Frames are resized
-to ``size`` (long side) for speed, reflection-padded to the graph's multiple of 4 (reflection,
-not zeros, so no dark border seeps in), stylised, cropped back and returned at the input size.
+to ``size`` (long side) for speed, stretched up when smaller than the nets can take
+(:data:`MIN_SIDE`), reflection-padded to the graph's multiple of 4 (reflection, not zeros, so no
+dark border seeps in), stylised, cropped back and returned at the input size.
 
 :class:`Stylizer` is the contract every stylisation family codes against; :class:`GraphStylizer`
 runs one graph (the fixed-style nets). Two-graph families live in ``split.py`` and ``adain.py``,
@@ -24,6 +25,10 @@ from ..imageops import resize_long_side, to_bgr
 from .engine import Engine
 
 SIZE_MULTIPLE = 4
+# The nets reflection-pad at their coarsest resolution (1/4 for Johnson, 1/8 for AdaIN), which
+# ONNX Runtime refuses when the pad is not smaller than the side there: smaller frames are
+# stretched up to this before the graph and shrunk back after it.
+MIN_SIDE = 32
 
 
 @dataclass(frozen=True)
@@ -44,10 +49,15 @@ def bgr_frame(frame: np.ndarray) -> np.ndarray:
     return to_bgr(frame)
 
 
-def prepare(frame_bgr: np.ndarray, size: int | None, multiple: int = SIZE_MULTIPLE) -> Prepared:
+def prepare(frame_bgr: np.ndarray, size: int | None, multiple: int = SIZE_MULTIPLE,
+            min_side: int = MIN_SIDE) -> Prepared:
     frame_bgr = bgr_frame(frame_bgr)
     h, w = frame_bgr.shape[:2]
     work = resize_long_side(frame_bgr, size, enlarge=cv2.INTER_LINEAR) if size else frame_bgr
+    if min(work.shape[:2]) < min_side:
+        # Each short side on its own, not the aspect: a 1x4000 strip grows to 32x4000, not 32x128000.
+        grown = (max(work.shape[1], min_side), max(work.shape[0], min_side))
+        work = cv2.resize(work, grown, interpolation=cv2.INTER_LINEAR)
     wh_ = work.shape[:2]
     pad_h, pad_w = (-wh_[0]) % multiple, (-wh_[1]) % multiple
     if pad_h or pad_w:
@@ -65,7 +75,8 @@ def finish(output_rgb: np.ndarray, prepared: Prepared) -> np.ndarray:
     out = np.ascontiguousarray(out.round().astype(np.uint8))
     if (h, w) != prepared.input_hw:
         ih, iw = prepared.input_hw
-        out = cv2.resize(out, (iw, ih), interpolation=cv2.INTER_LINEAR)
+        shrink = ih < h or iw < w   # averaging, so a tiny result is the mean of what was painted
+        out = cv2.resize(out, (iw, ih), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
     return out
 
 
