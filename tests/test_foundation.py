@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import cv2
 import numpy as np
@@ -228,17 +229,38 @@ def test_version_and_help_do_not_import_torch():
     subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)
 
 
-@pytest.mark.parametrize("command", [["cam"], ["video"], ["image"], ["demo"], ["export"], ["styles"], ["bench"],
-                                     ["paint"], ["train", "johnson"], ["train", "adain"], ["train", "distill"]])
+def _commands(parser=None, path=()):
+    """Every command and subcommand the parser knows, as argv prefixes."""
+    import argparse
+
+    from livestyle.cli.main import build_parser
+
+    parser = parser or build_parser()
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                yield [*path, name]
+                yield from _commands(sub, (*path, name))
+
+
+@pytest.mark.parametrize("command", list(_commands()), ids=" ".join)
 def test_every_help_explains_its_options(command, capsys):
     with pytest.raises(SystemExit) as done:
         main(command + ["--help"])
     assert done.value.code == 0
     text = " ".join(capsys.readouterr().out.split())  # argparse wraps lines anywhere
-    assert "(default: None)" not in text
-    assert "(default: False)" not in text
+    assert "None" not in text and "(default: False)" not in text
+    # a default that names where it lives instead of what it is ("livestyle.runtime.temporal.X")
+    assert not re.search(r"\blivestyle\.[a-z_]", text), text
     # an option whose help already names its default is not given a second one
     assert "(default: file stem) (default" not in text
+
+
+def test_help_shows_the_stability_the_runtime_uses():
+    from livestyle.cli.common import DEFAULT_STABILITY as shown
+    from livestyle.runtime.temporal import DEFAULT_STABILITY
+
+    assert shown == DEFAULT_STABILITY
 
 
 def test_bench_prints_a_table(capsys, tmp_path):

@@ -55,6 +55,7 @@ def add_parser(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..errors import InputError, SourceError
+    from ..fileio import refuse_overwriting_inputs
     from ..media.sinks.recorder import RecorderSink
     from ..media.sinks.virtualcam import VirtualCamSink
     from ..media.sinks.web import MJPEGServerSink
@@ -67,6 +68,10 @@ def run(args: argparse.Namespace) -> int:
     if not (want_window or args.virtual_cam or args.serve or args.record):
         raise InputError("--no-window leaves nothing to show; add --serve PORT, --virtual-cam or --record FILE")
 
+    if args.record:
+        # --camera may name a video file: recording over it would destroy what is being shown.
+        refuse_overwriting_inputs(args.record, [Path(args.camera), *(args.style_image or [])],
+                                  "--record file")
     with ExitStack() as stack:
         # Outputs first: a missing display, a taken port or an unwritable file fail in a blink,
         # not after the camera and the model have been opened.

@@ -93,11 +93,16 @@ def add_stylizer_options(p: argparse.ArgumentParser, temporal: bool = True) -> N
     add_shared_dir(g)
 
 
+# runtime.temporal.DEFAULT_STABILITY written out, so that --help does not import the runtime;
+# tests/test_foundation.py checks that the two agree.
+DEFAULT_STABILITY = 0.8
+
+
 def _add_temporal_options(g) -> None:
     g.add_argument("--stability", type=unit_float,
                    help="video/cam: blend each stylised frame with the previous result (moved by "
                         "optical flow) against flicker; 0 = off (per-frame), 1 = strongest "
-                        "(default: livestyle.runtime.temporal.DEFAULT_STABILITY)")
+                        f"(default: {DEFAULT_STABILITY})")
     g.add_argument("--flow", choices=("dis", "none"), default="dis",
                    help="motion estimate for --stability: dis = optical flow (moving cameras), "
                         "none = cheaper, for a still camera")

@@ -44,12 +44,14 @@ def run(args: argparse.Namespace) -> int:
 
     import numpy as np
 
+    from ..fileio import refuse_overwriting_inputs
     from ..media.images import check_writable, read_image, write_image
     from ..paths import shared_dir
     from ..runtime.factory import create_stylizer
 
-    check_writable(args.output)
     photo_path = shared_dir(args.shared_dir) / DEMO_PHOTO
+    refuse_overwriting_inputs(args.output, [photo_path])
+    check_writable(args.output)
     photo = read_image(photo_path) if photo_path.is_file() else generated_scene()
     source = str(photo_path) if photo_path.is_file() else "a generated scene (shared photos not found)"
     stylizer = create_stylizer(style=args.style, size=512, device=args.device, shared_dir=args.shared_dir)

@@ -27,19 +27,27 @@ def add_parser(p: argparse.ArgumentParser) -> None:
     p.add_argument("--fp16", action="store_true", help="half-precision weights (parity tolerance 4 grey levels)")
     p.add_argument("-o", "--output", type=Path,
                    help="ONNX file to write (default: the user cache for third-party styles, "
-                        "exported/<name>.onnx for --checkpoint)")
+                        "exported/<name>.onnx for --checkpoint; a style that ships with livestyle is "
+                        "exported again from its checkpoint only when -o is given)")
     add_shared_dir(p)
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..errors import InputError
     from ..export.johnson import export_checkpoint, export_engstrom
-    from ..runtime.registry import base_name
     from ..export.onnx import write_manifest_entry
+    from ..fileio import refuse_overwriting_inputs
     from ..paths import cache_dir, exported_dir, shared_dir
     from ..runtime import registry
+    from ..runtime.registry import base_name
 
     shared = shared_dir(args.shared_dir)
+    if args.output is not None:
+        refuse_overwriting_inputs(args.output, [args.checkpoint, args.adain_checkpoint])
     if args.adain_checkpoint:
+        if args.output is not None:
+            raise InputError("-o does not apply to --adain-checkpoint: the decoder is shipped into "
+                             "exported/ (its graphs are rebuilt in the user cache); leave -o out")
         from ..export.adain import publish_adain_decoder
         from ..export.onnx import parity_images
         from ..paths import vgg_weights
@@ -51,12 +59,16 @@ def run(args: argparse.Namespace) -> int:
     suffix = "_fp16" if args.fp16 else ""
     if args.style:
         info = registry.resolve_style(args.style, shared)
-        if info.kind != "engstrom":
+        if info.kind == "engstrom":
+            out = args.output or cache_dir() / "engstrom" / f"{info.name}{suffix}.onnx"
+            entry = export_engstrom(info, out, fp16=args.fp16, shared=shared)
+        elif args.output is None:
             print(f"'{info.name}' ships with livestyle already as {info.source}; "
-                  f"use --checkpoint to re-export it")
+                  f"give -o FILE.onnx to export it again from its checkpoint")
             return 0
-        out = args.output or cache_dir() / "engstrom" / f"{info.name}{suffix}.onnx"
-        entry = export_engstrom(info, out, fp16=args.fp16, shared=shared)
+        else:
+            out = args.output
+            entry = _export_shipped(info, out, args.fp16, shared)
     else:
         name = args.name or args.checkpoint.stem
         out = args.output or exported_dir() / f"{name}{suffix}.onnx"
@@ -73,3 +85,20 @@ def run(args: argparse.Namespace) -> int:
     print(f"wrote {out} ({entry['precision']}, opset {entry['opset']}, "
           f"max |ORT - PyTorch| = {entry['parity_max_abs_diff']} grey levels)")
     return 0
+
+
+def _export_shipped(info, out: Path, fp16: bool, shared: Path) -> dict:
+    """A style that ships, exported again from its shipped checkpoint into ``out`` alone: the
+    shipped graph and manifest are left as they are (``--checkpoint`` re-ships a style)."""
+    from ..errors import InputError
+    from ..export.johnson import export_checkpoint
+    from ..fileio import refuse_overwriting_inputs
+    from ..paths import exported_dir
+
+    checkpoint = info.meta.get("checkpoint")
+    if info.kind != "johnson" or not checkpoint:
+        raise InputError(f"'{info.name}' is not one graph that can be exported again on its own; "
+                         f"use --checkpoint or --adain-checkpoint with its weights")
+    refuse_overwriting_inputs(out, [info.source], "-o")
+    return export_checkpoint(exported_dir() / checkpoint, out, fp16=fp16, shared=shared,
+                             licence=info.licence)

@@ -69,10 +69,12 @@ def run(args: argparse.Namespace) -> int:
 
     from ..devices import pick_device
     from ..errors import OutputError
+    from ..fileio import refuse_overwriting_inputs
     from ..media.images import IMAGE_SUFFIXES, check_writable, write_image
     from ..paint import PaintSettings, paint, scale_plan
     from ..paths import vgg_weights
 
+    refuse_overwriting_inputs(args.output, [args.content, *args.style_image, args.vgg_weights])
     output = check_writable(args.output)
     if output.suffix.lower() not in IMAGE_SUFFIXES:
         raise OutputError(f"cannot write images with extension '{output.suffix}'; use .png or .jpg")
