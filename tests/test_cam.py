@@ -480,6 +480,36 @@ def test_browser_shows_the_stylized_stream(tmp_path):
     assert "ended: interrupted" in stdout
 
 
+def test_viewers_leaving_mid_reply_print_no_traceback(tmp_path):
+    """Viewers that close the tab while a reply is on its way (the stream, the page, a frame;
+    with a clean close or a reset) are normal: the cam's console shows no traceback for them."""
+    import struct
+
+    clip = camera_clip(tmp_path / "cam.mp4", frames=300, size=(160, 120), fps=Fraction(15))
+    port = free_port()
+    cam = cli_process("cam", "--camera", clip, "--no-window", "--serve", port)
+    try:
+        _wait_for_server(cam, port)
+        for path in ("/stream.mjpg", "/stream.mjpg", "/", "/frame.jpg"):
+            for reset in (False, True):
+                viewer = socket.create_connection(("127.0.0.1", port), timeout=5)
+                viewer.sendall(f"GET {path} HTTP/1.1\r\nHost: localhost\r\n\r\n".encode())
+                if path == "/stream.mjpg":
+                    assert b"--livestyleframe" in viewer.recv(4096) + viewer.recv(4096)
+                if reset:  # linger 0: the close sends RST, so the server's next write fails at once
+                    viewer.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                viewer.close()
+        time.sleep(1.0)  # the stream threads notice on their next frame
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/styles", timeout=5) as still_there:
+            assert still_there.status == 200
+    finally:
+        cam.send_signal(signal.SIGINT)
+        stdout, stderr = finish(cam, 30)
+    assert cam.returncode == 0, stderr
+    assert "Traceback" not in stderr and "Exception occurred" not in stderr, stderr
+    assert len(stderr.strip().splitlines()) <= 4, stderr  # the cam's own notes, nothing per viewer
+
+
 def _wait_for_server(proc: subprocess.Popen, port: int, timeout: float = 30) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import errno
 import json
+import logging
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
@@ -21,6 +22,8 @@ import numpy as np
 from ...errors import SinkError
 from .base import FrameMeta, LiveControls
 from .page import render_page
+
+log = logging.getLogger(__name__)
 
 BOUNDARY = "livestyleframe"
 MAX_UPLOAD_BYTES = 20 << 20
@@ -123,6 +126,14 @@ def _handler_for(sink: MJPEGServerSink):
         def log_message(self, *args) -> None:
             pass  # the library does not print; a browser polling would flood the terminal
 
+        def handle(self) -> None:
+            # A viewer closing the tab mid-reply is normal, not an error: without this, every
+            # departure printed socketserver's traceback on the cam's console.
+            try:
+                super().handle()
+            except ConnectionError as exc:
+                log.debug("viewer %s left: %s", self.client_address[0], exc)
+
         def do_GET(self) -> None:
             url = urlsplit(self.path)
             query = parse_qs(url.query, keep_blank_values=True)
@@ -213,7 +224,7 @@ def _handler_for(sink: MJPEGServerSink):
                     self.wfile.write(f"--{BOUNDARY}\r\nContent-Type: image/jpeg\r\n"
                                      f"Content-Length: {len(data)}\r\n\r\n".encode() + data + b"\r\n")
                     self.wfile.flush()
-            except (BrokenPipeError, ConnectionResetError):
-                pass  # the viewer went away
+            except ConnectionError as exc:
+                log.debug("viewer %s left the stream: %s", self.client_address[0], exc)
 
     return Handler
