@@ -25,6 +25,12 @@ def add_parser(p: argparse.ArgumentParser) -> None:
                    help="VGG-16 layer of the content loss (Johnson et al. use relu2_2)")
     j.add_argument("--tv-weight", type=float, default=0.3, help="weight of the total-variation (smoothness) loss")
     j.add_argument("--style-size", type=positive_int, default=512, help="long side of the style image")
+    j.add_argument("--temporal-weight", type=_non_negative_float, default=0.0, metavar="W",
+                   help="weight of the temporal loss on synthetic motion of the training photos, which "
+                        "trains steadier video (0 = off; docs/temporal.md)")
+    j.add_argument("--temporal-mode", choices=("warp", "noise", "both"), default="warp",
+                   help="warp = photo moved along a random smooth flow (ReReVST); noise = photo plus "
+                        "sensor noise (MCCNet); both = the sum")
     _common(j)
 
     a = sub.add_parser("adain", help="AdaIN decoder for arbitrary styles (Huang & Belongie 2017)",
@@ -54,6 +60,16 @@ def add_parser(p: argparse.ArgumentParser) -> None:
     d.add_argument("--bank-size", type=positive_int, default=2048, help="crops with precomputed teacher outputs")
     d.add_argument("--edge-weight", type=float, default=1.0, help="weight of the image-gradient L1 term")
     _common(d)
+
+
+def _non_negative_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got '{text}'") from None
+    if not value >= 0.0:
+        raise argparse.ArgumentTypeError(f"must be at least 0, got {text}")
+    return value
 
 
 def _decay(text: str) -> float:
@@ -130,7 +146,8 @@ def run(args: argparse.Namespace) -> int:
         settings = JohnsonSettings(image_size=args.image_size, batch_size=args.batch_size,
                                    style_size=args.style_size, content_weight=args.content_weight,
                                    tv_weight=args.tv_weight, content_layer=args.content_layer, seed=args.seed,
-                                   ema_decay=args.ema)
+                                   ema_decay=args.ema, temporal_weight=args.temporal_weight,
+                                   temporal_mode=args.temporal_mode)
         task = JohnsonTask(jobs, content, vgg, settings, device, style_weights=per_job_weight)
     elif args.family == "distill":
         task = _distill_task(args, content, device)

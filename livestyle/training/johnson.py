@@ -3,6 +3,11 @@
 Several styles (and the fast/full variants) can train together: the content batch and its VGG
 features are computed once and shared, and all outputs go through VGG as one batch. The loss is
 a sum of per-net losses over disjoint parameters, so each net trains exactly as it would alone.
+
+With ``temporal_weight`` > 0 each net also runs on synthetic next frames of the same batch
+(temporal_loss.py: ReReVST's moved photos and/or MCCNet's noisy ones) and is asked to move its
+output with the picture; that term is a pixel L1, so it costs one more pass of the small net and
+none of VGG.
 """
 
 from __future__ import annotations
@@ -13,11 +18,13 @@ from pathlib import Path
 import torch
 
 from ..checkpoints import atomic_save, make_checkpoint
+from ..errors import InputError
 from ..models.johnson import FAST_CONFIG, FULL_CONFIG, TransformerNet
 from .data import ImageBank, load_style_image
 from .samples import write_sample_grid
 from .losses import (CONTENT_LAYER, content_loss, gram_style_loss, gram_targets,
                      load_loss_network, total_variation)
+from .temporal_loss import MODES as TEMPORAL_MODES, SyntheticMotion, motion_probe
 
 VARIANTS = {"full": FULL_CONFIG, "fast": FAST_CONFIG}
 
@@ -33,6 +40,8 @@ class JohnsonSettings:
     content_layer: str = CONTENT_LAYER
     seed: int = 0
     ema_decay: float = 0.0     # the loop saves averaged weights (LoopConfig.average_decay); kept for the record
+    temporal_weight: float = 0.0   # 0: no temporal loss
+    temporal_mode: str = "warp"    # temporal_loss.MODES
 
 
 @dataclass
@@ -60,7 +69,11 @@ class JohnsonTask:
 
     def __init__(self, jobs: list[StyleJob], content: ImageBank, vgg_weights: Path,
                  settings: JohnsonSettings, device: torch.device, style_weights: list[float] | None = None):
+        if settings.temporal_mode not in TEMPORAL_MODES or settings.temporal_weight < 0:
+            raise InputError(f"temporal loss needs a weight >= 0 and a mode in {', '.join(TEMPORAL_MODES)}, "
+                             f"got {settings.temporal_weight} and '{settings.temporal_mode}'")
         self.jobs, self.content, self.settings, self.device = jobs, content, settings, device
+        self.motion = SyntheticMotion()
         self.style_weights = style_weights or [settings.style_weight] * len(jobs)
         self.vgg = load_loss_network(vgg_weights).to(device)
         self.nets = {job.key: TransformerNet(VARIANTS[job.variant]).to(device) for job in jobs}
@@ -107,6 +120,8 @@ class JohnsonTask:
             content_feats = self.vgg(x / 255.0)
         outputs = [net(x) for net in self.nets.values()]
         y01 = torch.cat(outputs) / 255.0
+        probe = motion_probe(x, s.seed, step, s.temporal_mode, self.motion) if s.temporal_weight > 0 else None
+        moved01 = [net(probe.inputs) / 255.0 for net in self.nets.values()] if probe else []
         feats = self.vgg(y01)
         total, out = 0.0, {}
         b = s.batch_size
@@ -116,8 +131,12 @@ class JohnsonTask:
             st = gram_style_loss(fi, self.style_targets[i])
             tv = total_variation(y01[i * b:(i + 1) * b].float())
             loss = s.content_weight * c + self.style_weights[i] * st + s.tv_weight * tv
-            total = total + loss
             out.update({f"{job.key}/content": c, f"{job.key}/style": st, f"{job.key}/tv": tv})
+            if probe:
+                temporal = probe.loss(y01[i * b:(i + 1) * b], moved01[i])
+                loss = loss + s.temporal_weight * temporal
+                out[f"{job.key}/temporal"] = temporal
+            total = total + loss
         out["total"] = total
         return out
 
@@ -131,6 +150,8 @@ class JohnsonTask:
                     "final_losses": {k.split("/", 1)[1]: v for k, v in last.items() if k.startswith(job.key + "/")}}
             if job.key in self.warm_starts:
                 meta["warm_start"] = self.warm_starts[job.key]
+            if self.settings.temporal_weight > 0:
+                meta["temporal_motion"] = self.motion.to_dict()
             ckpt = make_checkpoint("johnson", net.config.to_dict(),
                                    {k: v.detach().half().cpu() for k, v in net.state_dict().items()}, meta)
             paths.append(atomic_save(ckpt, Path(out_dir) / f"{job.key}.pt"))
