@@ -15,7 +15,7 @@ import types
 from fractions import Fraction
 from pathlib import Path
 
-import cv2  # noqa: F401  isort: skip - before av, see livestyle/media/video.py
+import cv2  # isort: skip - before av, see livestyle/media/video.py
 import av  # isort: skip
 import numpy as np
 import pytest
@@ -250,6 +250,79 @@ def test_video_keeps_frames_rate_length_and_audio(tmp_path, stand_in, capsys, fp
     assert "20 frames" in capsys.readouterr().out
 
 
+def _gif_delays(path: Path) -> list[float]:
+    """Seconds each frame of a GIF is shown (what a browser reads, not FFmpeg's rate guess)."""
+    with av.open(str(path)) as c:
+        stream = c.streams.video[0]
+        return [float(p.duration * stream.time_base) for p in c.demux(stream) if p.pts is not None]
+
+
+@pytest.mark.parametrize("fps, rate", [(Fraction(24), 48000), (Fraction(30000, 1001), 44100)])
+def test_webm_keeps_frames_rate_length_and_audio_as_opus(tmp_path, stand_in, capsys, fps, rate):
+    src = make_clip(tmp_path / "in.mp4", frames=20, fps=fps)
+    if rate != 48000:  # Opus takes 48 kHz, not 44.1: the sound must be resampled, not dropped
+        src = _with_audio_rate(src, tmp_path / "in441.mp4", rate)
+    dst = tmp_path / "out.webm"
+    assert main(["video", str(src), str(dst), "--no-progress"]) == 0
+    got, want = probe(dst), probe(src)
+    assert got["frames"] == want["frames"] == 20 and got["fps"] == fps
+    assert close_to(got["duration"], want["duration"], fps)
+    assert got["audio"] == "opus" and close_to(got["audio_duration"], want["audio_duration"], fps)
+    with av.open(str(dst)) as c:
+        assert c.streams.video[0].codec_context.name == "vp9"
+    inverted = 255 - pattern(0, 64, 48).astype(int)
+    assert np.abs(got["first"].astype(int) - inverted).mean() < 12
+    assert leftovers(tmp_path) == []
+
+
+def _with_audio_rate(src: Path, dst: Path, rate: int) -> Path:
+    """``src`` with its video copied and its sound resampled to ``rate`` as AAC."""
+    with av.open(str(src)) as inp, av.open(str(dst), "w") as out:
+        v = out.add_stream_from_template(inp.streams.video[0])
+        a = out.add_stream("aac", rate=rate)
+        a.layout = "stereo"
+        for packet in inp.demux(inp.streams.video[0]):
+            if packet.dts is not None:
+                packet.stream = v
+                out.mux(packet)
+        inp.seek(0)
+        for frame in inp.decode(inp.streams.audio[0]):
+            frame.pts = None
+            out.mux(a.encode(frame))
+        out.mux(a.encode(None))
+    return dst
+
+
+def test_gif_keeps_frames_and_timing_in_a_palette_at_a_shareable_size(tmp_path, stand_in, capsys):
+    fps = Fraction(24)
+    src = make_clip(tmp_path / "in.mp4", frames=12, size=(640, 360), fps=fps)
+    dst = tmp_path / "out.gif"
+    assert main(["video", str(src), str(dst), "--no-progress"]) == 0
+    got = probe(dst)
+    assert got["frames"] == 12 and got["audio"] is None
+    assert (got["width"], got["height"]) == (480, 270)  # long side capped, aspect kept
+    delays = _gif_delays(dst)
+    assert len(delays) == 12 and abs(sum(delays) - 12 / 24) <= 0.01  # centiseconds: 4 or 5 each
+    assert max(delays) - min(delays) <= 0.011
+    # per-frame palette: flat inverted colours come back within a few grey levels
+    inverted = 255 - pattern(0, 480, 270).astype(int)
+    assert np.abs(got["first"].astype(int) - inverted).mean() < 8
+    err = capsys.readouterr().err
+    assert "GIF holds no sound" in err and "480x270" in err
+    assert leftovers(tmp_path) == []
+
+
+def test_gif_size_follows_size_and_rotation_is_turned_into_pixels(tmp_path, stand_in):
+    src = make_clip(tmp_path / "in.mp4", frames=6, size=(64, 48), rotation=90, audio=None)
+    dst = tmp_path / "out.gif"
+    assert main(["video", str(src), str(dst), "--size", "32", "--no-progress"]) == 0
+    got = probe(dst)
+    assert (got["width"], got["height"], got["frames"]) == (24, 32, 6)
+    upright = np.rot90(255 - pattern(0, 64, 48), 1)  # what a player shows for rotation 90
+    small = cv2.resize(upright, (24, 32), interpolation=cv2.INTER_AREA)
+    assert np.abs(got["first"].astype(int) - small.astype(int)).mean() < 12
+
+
 def test_audio_is_copied_bit_for_bit(tmp_path, clip):
     dst = tmp_path / "out.mp4"
     with VideoReader(clip) as reader, VideoWriter(dst, 64, 48, reader.info.fps, time_base=reader.info.time_base,
@@ -403,6 +476,8 @@ BAD = {
     "output is input": (lambda d: (make_clip(d / "in.mp4"), d / "." / "in.mp4"), "is also an input"),
     "unknown extension": (lambda d: (make_clip(d / "in.mp4"), d / "out.flv"), "extension"),
     "unknown codec": (lambda d: (make_clip(d / "in.mp4"), d / "out.mp4", "--codec", "nosuch264"), "codec"),
+    "codec the container cannot hold": (lambda d: (make_clip(d / "in.mp4"), d / "out.webm", "--codec", "libx264"),
+                                        "cannot hold libx264"),
     "start past the end": (lambda d: (make_clip(d / "in.mp4"), d / "out.mp4", "--start", "5"), "past the end"),
 }
 

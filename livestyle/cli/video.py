@@ -30,17 +30,21 @@ DEFAULT_PRESET = "veryfast"
 
 def add_parser(p: argparse.ArgumentParser) -> None:
     p.add_argument("input", type=Path, metavar="IN", help="video file to stylise")
-    p.add_argument("output", type=Path, metavar="OUT", help="result (.mp4, .mkv, .mov or .avi)")
+    p.add_argument("output", type=Path, metavar="OUT",
+                   help="result: .mp4, .mkv, .mov, .avi, .webm (VP9 + Opus sound) or .gif (no sound; long "
+                        "side 480 px, or --size)")
     add_stylizer_options(p)
     g = p.add_argument_group("video")
     g.add_argument("--start", type=seconds_arg, default=0.0, metavar="TIME", help="begin at this time")
     g.add_argument("--duration", type=seconds_arg, metavar="TIME", help="stylise only this long a part")
-    g.add_argument("--codec", default="libx264", help="video encoder (libx264, libx265, libvpx-vp9, h264_nvenc...)")
-    g.add_argument("--crf", type=int, metavar="0-51",
-                   help="quality for x264/x265/VP9/AV1: lower is better and bigger; unset: 18")
+    g.add_argument("--codec", help="video encoder (libx264, libx265, libvpx-vp9, libsvtav1, h264_nvenc...); "
+                                   "unset: libx264, libvpx-vp9 for .webm, gif for .gif")
+    g.add_argument("--crf", type=int, metavar="0-63",
+                   help="quality for x264/x265 (0-51; unset: 18) and VP9/AV1 (0-63; unset: 31): lower "
+                        "is better and bigger")
     g.add_argument("--preset", choices=("ultrafast", "superfast", "veryfast", "faster", "fast", "medium",
                                         "slow", "slower", "veryslow"), default=DEFAULT_PRESET,
-                   help="x264/x265 speed vs file size at the same --crf quality. The encoder shares the "
+                   help="x264/x265 (and VP9) speed vs file size at the same --crf quality. The encoder shares the "
                         "CPU with the net, so the default is veryfast (as in OBS); slower presets only "
                         "make the file smaller")
     g.add_argument("--batch", type=positive_int, default=1, help="frames per inference call (helps on GPUs)")
@@ -64,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
         if model_note(stylizer):
             print(f"livestyle video: {model_note(stylizer)}", file=sys.stderr)
         stats = job.run(stylizer, crf=args.crf, preset=args.preset, batch=args.batch,
-                        progress=not args.no_progress)
+                        progress=not args.no_progress, gif_long_side=args.size)
     for notice in stats.notices:
         print(f"livestyle video: note: {notice}", file=sys.stderr)
     if not stats.complete:

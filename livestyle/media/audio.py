@@ -1,7 +1,8 @@
 """Source audio carried into a stylised video, owned by :class:`livestyle.media.video.VideoWriter`.
 
 Packets are copied as they are where the output container takes the source's codec (no
-generation loss, bit for bit), else decoded and re-encoded (AAC where the container takes it).
+generation loss, bit for bit), else decoded and re-encoded (AAC where the container takes it,
+else Opus: WebM).
 Audio follows the video as frames are written, so the muxer interleaves the two without
 buffering the whole soundtrack, and an interrupted file carries sound for just its frames.
 """
@@ -69,8 +70,13 @@ class AudioMuxer:
         if self.copying:
             self._stream = out.add_stream_from_template(template)
             return True
-        name = "aac" if "aac" in out.supported_codecs else out.default_audio_codec
-        self._stream = out.add_stream(name, rate=template.codec_context.sample_rate or 48000)
+        # FFmpeg's own Opus encoder is experimental (and WebM's default): libopus is preferred.
+        name = next((c for c in ("aac", "libopus") if c in out.supported_codecs), out.default_audio_codec)
+        rate = template.codec_context.sample_rate or 48000
+        rates = av.codec.Codec(name, "w").audio_rates
+        if rates and rate not in rates:
+            rate = 48000 if 48000 in rates else max(rates)  # Opus: 44.1 kHz sources are resampled
+        self._stream = out.add_stream(name, rate=rate)
         self._stream.layout = template.codec_context.layout
         return False
 

@@ -1,6 +1,10 @@
 """Video files through PyAV: frames in as BGR uint8 with their timestamps, frames out with the
 source's timing and audio kept.
 
+Outputs: MP4, MKV, MOV and AVI (H.264 by default), WebM (VP9 with Opus sound) and animated GIF
+(no sound; a palette made for each frame, the long side capped at :data:`GIF_LONG_SIDE`, a
+rotated clip turned upright in its pixels, since GIF has no rotation flag).
+
 Timing is carried as integer pts in the source stream's time base (never re-derived from a float
 fps), so 30000/1001 clips keep their frame count and length, and variable-rate clips their cadence.
 :class:`VideoReader` decodes (and probes the file once, on opening); :func:`check_video_output`
@@ -10,6 +14,8 @@ vets an output before any work; :class:`VideoWriter` encodes, with the source au
 
 from __future__ import annotations
 
+import functools
+import io
 import itertools
 import logging
 import math
@@ -32,8 +38,18 @@ from .images import check_writable
 log = logging.getLogger(__name__)
 
 CONTAINERS = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska", ".avi": "avi"}
+# The web's sharing formats, written only: batch and chunk joining work on CONTAINERS.
+OUTPUT_CONTAINERS = {**CONTAINERS, ".webm": "webm", ".gif": "gif"}
+DEFAULT_CODECS = {"webm": "libvpx-vp9", "gif": "gif"}   # every other container: libx264
 CRF_CODECS = {"libx264", "libx265", "libvpx-vp9", "libaom-av1", "libsvtav1"}
 DEFAULT_CRF = 18  # x264's "visually lossless": stylised frames are full of fine texture
+# VP9 and AV1 count CRF on a 0-63 scale; 31 is what libvpx's and SVT-AV1's guides start from.
+DEFAULT_CRFS = {"libvpx-vp9": 31, "libaom-av1": 31, "libsvtav1": 31}
+# --preset names mapped to libvpx's cpu-used (0 slowest ... 5 fastest in its "good" mode).
+VP9_SPEED = {"ultrafast": 5, "superfast": 5, "veryfast": 5, "faster": 4, "fast": 3, "medium": 2,
+             "slow": 1, "slower": 0, "veryslow": 0}
+# GIFs are for sharing: full-HD GIFs run to hundreds of MB, and each frame has 256 colours anyway.
+GIF_LONG_SIDE = 480
 
 
 @dataclass(frozen=True)
@@ -209,19 +225,31 @@ class VideoTarget:
     codec: str
 
 
-def check_video_output(path, codec: str = "libx264") -> VideoTarget:
-    """Fail early on an output that cannot be written: before a model loads or a camera opens."""
+@functools.cache
+def _codecs_in(container: str) -> frozenset[str]:
+    with av.open(io.BytesIO(), "w", format=container) as probe:
+        return frozenset(probe.supported_codecs)
+
+
+def check_video_output(path, codec: str | None = None) -> VideoTarget:
+    """Fail early on an output that cannot be written: before a model loads or a camera opens.
+    ``codec`` unset: the container's usual one (H.264; VP9 for WebM, GIF for GIF)."""
     path = check_writable(path)
-    container = CONTAINERS.get(path.suffix.lower())
+    container = OUTPUT_CONTAINERS.get(path.suffix.lower())
     if container is None:
         raise OutputError(f"cannot write video with extension '{path.suffix}'; "
-                          f"use one of {', '.join(sorted(CONTAINERS))}")
+                          f"use one of {', '.join(sorted(OUTPUT_CONTAINERS))}")
+    usual = DEFAULT_CODECS.get(container, "libx264")
+    codec = codec or usual
     try:
         is_video = av.codec.Codec(codec, "w").type == "video"
     except (av.FFmpegError, ValueError):
         is_video = False
     if not is_video:
-        raise OutputError(f"'{codec}' is not a video encoder in this FFmpeg; use --codec libx264")
+        raise OutputError(f"'{codec}' is not a video encoder in this FFmpeg; use --codec {usual}")
+    if codec not in _codecs_in(container):
+        raise OutputError(f"{path.suffix} files cannot hold {codec} video; use --codec {usual} "
+                          f"or another extension")
     return VideoTarget(path, container, codec)
 
 
@@ -262,8 +290,9 @@ class VideoWriter:
     """
 
     def __init__(self, output, width: int, height: int, fps: Fraction, *, time_base: Fraction | None = None,
-                 codec: str = "libx264", crf: int | None = None, preset: str | None = None,
-                 pix_fmt: str = "yuv420p", rotation: int = 0, audio: AudioCopy | None = None):
+                 codec: str | None = None, crf: int | None = None, preset: str | None = None,
+                 pix_fmt: str | None = None, rotation: int = 0, audio: AudioCopy | None = None,
+                 gif_long_side: int | None = None):
         self.target = output if isinstance(output, VideoTarget) else check_video_output(output, codec)
         self.path = self.target.path
         self.notices: list[str] = []
@@ -274,6 +303,19 @@ class VideoWriter:
         self._out = None
         self._closed = False
         self._tmp = self.path.with_name(f".{self.path.stem}.part{os.getpid()}{self.path.suffix}")
+        self._gif = self.target.container == "gif"
+        self._palette: _GifPalette | None = None
+        self._turns = 0   # quarter turns counter-clockwise given to the pixels themselves
+        if self._gif:
+            # GIF has no display rotation: a phone's portrait clip is turned upright here.
+            self._turns, rotation = (rotation // 90) % 4, 0
+            if self._turns % 2:
+                self.width, self.height = self.height, self.width
+            self._cap_gif_size(gif_long_side or GIF_LONG_SIDE)
+            if audio is not None:
+                self._note("GIF holds no sound; the audio was left out")
+                audio = None
+        pix_fmt = pix_fmt or ("pal8" if self._gif else "yuv420p")
         self._audio = AudioMuxer(audio) if audio is not None else None
         try:
             self._open(crf, preset, pix_fmt, rotation)
@@ -311,6 +353,16 @@ class VideoWriter:
                 self._discard()
                 raise
 
+    def _cap_gif_size(self, long_side: int) -> None:
+        w, h = self.width, self.height
+        if max(w, h) > long_side:
+            f = long_side / max(w, h)
+            self.width, self.height = max(1, round(w * f)), max(1, round(h * f))
+            self._note(f"GIF scaled from {w}x{h} to {self.width}x{self.height} (long side {long_side} px)")
+        if self.fps > 50:
+            self._note(f"GIF players show more than 50 frames/s slower than {float(self.fps):g}; "
+                       f"WebM plays at the right speed")
+
     def _reencoding_notice(self) -> str:
         return f"{self.path.suffix} cannot hold {self._audio.codec} audio as is; re-encoding it"
 
@@ -321,8 +373,10 @@ class VideoWriter:
             w, h = _even(w), _even(h)
             self._note(f"padded {self.width}x{self.height} to {w}x{h}: {pix_fmt} needs even sizes")
         self._size = (w, h)
-        # AVI has no per-frame timestamps, only a fixed rate: time it in whole frames.
-        enc_tb = 1 / self.fps if self._out.format.name == "avi" else self.time_base
+        # AVI has no per-frame timestamps, only a fixed rate: time it in whole frames. GIF counts
+        # frame delays in hundredths of a second.
+        container = self._out.format.name
+        enc_tb = 1 / self.fps if container == "avi" else Fraction(1, 100) if self._gif else self.time_base
         self._timeline = _Timeline(self.fps, self.time_base, enc_tb)
         v = self._out.add_stream(codec, rate=self.fps)
         v.width, v.height, v.pix_fmt = w, h, pix_fmt
@@ -331,12 +385,19 @@ class VideoWriter:
         v.codec_context.framerate = self.fps
         options = {}
         if codec in CRF_CODECS:
-            options["crf"] = str(DEFAULT_CRF if crf is None else crf)
+            options["crf"] = str(DEFAULT_CRFS.get(codec, DEFAULT_CRF) if crf is None else crf)
         elif crf is not None:
             self._note(f"--crf applies to {', '.join(sorted(CRF_CODECS))}; ignored for {codec}")
         if preset and codec in {"libx264", "libx265"}:
             options["preset"] = preset
+        if codec == "libvpx-vp9":
+            # b=0 makes the CRF a constant quality rather than a cap on a default bitrate;
+            # row-mt lets VP9 use every core the net leaves free.
+            options.update({"b": "0", "row-mt": "1", "deadline": "good",
+                            "cpu-used": str(VP9_SPEED.get(preset or "", 4))})
         v.options = options
+        if self._gif:
+            self._palette = _GifPalette(w, h, enc_tb)
         if rotation:
             v.set_display_rotation(rotation)
         self._video = v
@@ -348,7 +409,7 @@ class VideoWriter:
         frame = av.VideoFrame.from_ndarray(self._fit(image_bgr), format="bgr24")
         frame.pts, frame.time_base = self._timeline.stamp(pts), self._timeline.encoder_time_base
         try:
-            self._mux(self._video.encode(frame))
+            self._encode(frame)
             if self._audio is not None:
                 self._audio.mux_until(self._timeline.end())
         except av.FFmpegError as exc:
@@ -356,6 +417,8 @@ class VideoWriter:
         self.frames += 1
 
     def _fit(self, image: np.ndarray) -> np.ndarray:
+        if self._turns:
+            image = np.rot90(image, self._turns)
         h, w = image.shape[:2]
         if (w, h) != (self.width, self.height):
             image = cv2.resize(image, (self.width, self.height), interpolation=cv2.INTER_AREA)
@@ -363,6 +426,15 @@ class VideoWriter:
         if pw or ph:
             image = cv2.copyMakeBorder(image, 0, ph, 0, pw, cv2.BORDER_REPLICATE)
         return np.ascontiguousarray(image, dtype=np.uint8)
+
+    def _encode(self, frame: av.VideoFrame | None) -> None:
+        """One frame (``None``: the end) through the GIF palette, if any, and the encoder."""
+        if self._palette is not None:
+            for paletted in self._palette.convert(frame):
+                self._mux(self._video.encode(paletted))
+            if frame is not None:
+                return
+        self._mux(self._video.encode(frame))
 
     def _mux(self, packets) -> None:
         for packet in packets:
@@ -383,7 +455,7 @@ class VideoWriter:
             if self.frames == 0:
                 self._discard()
                 return None
-            self._mux(self._video.encode(None))
+            self._encode(None)
             if self._audio is not None:
                 self._audio.mux_until(self._timeline.end() if interrupted else math.inf)
                 self._audio.finish()
@@ -424,3 +496,34 @@ class VideoWriter:
             self._close_audio()
             if self._tmp.exists():
                 self._tmp.unlink(missing_ok=True)
+
+
+class _GifPalette:
+    """BGR frames -> 256-colour frames, each with a palette made for it (FFmpeg's palettegen and
+    paletteuse): one fixed palette for a whole clip bands the gradients stylisation paints."""
+
+    def __init__(self, width: int, height: int, time_base: Fraction):
+        graph = av.filter.Graph()
+        source = graph.add_buffer(width=width, height=height, format="bgr24", time_base=time_base)
+        split = graph.add("split")
+        palette = graph.add("palettegen", "stats_mode=single")
+        use = graph.add("paletteuse", "new=1:dither=sierra2_4a")
+        sink = graph.add("buffersink")
+        source.link_to(split)
+        split.link_to(use, 0, 0)
+        split.link_to(palette, 1, 0)
+        palette.link_to(use, 0, 1)
+        use.link_to(sink)
+        graph.configure()
+        self._graph = graph
+
+    def convert(self, frame: av.VideoFrame | None) -> list[av.VideoFrame]:
+        """Frames ready for the GIF encoder; ``None`` flushes what the filters still hold."""
+        self._graph.push(frame)
+        out = []
+        while True:
+            try:
+                out.append(self._graph.pull())
+            except (av.BlockingIOError, av.EOFError):
+                return out
+

@@ -44,7 +44,7 @@ class VideoJob:
     input stays open until :meth:`close` (``with contextlib.closing(VideoJob(...))``).
     """
 
-    def __init__(self, src, dst, start: float = 0.0, duration: float | None = None, codec: str = "libx264"):
+    def __init__(self, src, dst, start: float = 0.0, duration: float | None = None, codec: str | None = None):
         self.reader = VideoReader(src, start, duration)
         try:
             refuse_overwriting_inputs(dst, [src])
@@ -58,18 +58,20 @@ class VideoJob:
         return self.reader.info
 
     def run(self, stylizer: Stylizer, *, crf: int | None = None, preset: str | None = None, batch: int = 1,
-            queue_size: int = 8, progress: bool = True) -> VideoStats:
+            queue_size: int = 8, progress: bool = True, gif_long_side: int | None = None) -> VideoStats:
         """Stylise the whole part into the output (once per job: the input is read as it goes).
 
         Ctrl-C returns early with ``complete=False``; the output is then a playable file with the
         frames done so far. ``batch`` > 1 feeds ``stylizer.stylize_batch`` (worth it on GPUs).
+        ``gif_long_side``: a GIF's long side (default :data:`~livestyle.media.video.GIF_LONG_SIDE`).
         """
         if batch < 1:
             raise InputError(f"batch must be at least 1, got {batch}")
         t0 = time.perf_counter()
         info = self.info
         writer = VideoWriter(self.target, info.width, info.height, info.fps, time_base=info.time_base,
-                             crf=crf, preset=preset, rotation=info.rotation, audio=self.reader.audio_copy())
+                             crf=crf, preset=preset, rotation=info.rotation, audio=self.reader.audio_copy(),
+                             gif_long_side=gif_long_side)
         with writer:
             interrupted = _FileRun(self.reader, writer, stylizer, batch, queue_size, progress).run()
             output = writer.close(interrupted=interrupted)
@@ -82,7 +84,7 @@ class VideoJob:
 
 
 def stylize_video(src, dst, stylizer: Stylizer, *, start: float = 0.0, duration: float | None = None,
-                  codec: str = "libx264", crf: int | None = None, preset: str | None = None, batch: int = 1,
+                  codec: str | None = None, crf: int | None = None, preset: str | None = None, batch: int = 1,
                   queue_size: int = 8, progress: bool = True) -> VideoStats:
     """:class:`VideoJob` opened and run in one call (for callers with the stylizer at hand)."""
     if batch < 1:

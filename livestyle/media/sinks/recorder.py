@@ -15,7 +15,7 @@ class RecorderSink:
     """Record what is shown to a video file; the timing follows capture times, so dropped frames
     leave the recording at real speed instead of fast-forwarding."""
 
-    def __init__(self, path, codec: str = "libx264", crf: int | None = None):
+    def __init__(self, path, codec: str | None = None, crf: int | None = None):
         self.target = check_video_output(path, codec)  # now, not after the camera has opened
         self.path = self.target.path
         self.crf = crf
