@@ -14,6 +14,7 @@ vets an output before any work; :class:`VideoWriter` encodes, with the source au
 
 from __future__ import annotations
 
+import errno
 import functools
 import io
 import itertools
@@ -284,8 +285,10 @@ class VideoWriter:
     ``output`` is a path, checked here, or the :class:`VideoTarget` a caller checked already. The
     file is built under a hidden temporary name in the same folder and renamed on :meth:`close`,
     so the final name only ever holds a finished, playable file. Leaving the ``with`` block
-    through an exception (Ctrl-C included) still finalises what was written; a file with no
-    frames is discarded. Things the caller should know (audio re-encoded, size padded) are logged
+    through Ctrl-C finalises what was written (the user chose to stop; the frames are good);
+    through any other exception (disk full, a damaged input) the file is discarded, so that a
+    failed run never leaves a short video under the name of a finished one. A file with no
+    frames is discarded too. Things the caller should know (audio re-encoded, size padded) are logged
     and collected in :attr:`notices`.
     """
 
@@ -412,8 +415,8 @@ class VideoWriter:
             self._encode(frame)
             if self._audio is not None:
                 self._audio.mux_until(self._timeline.end())
-        except av.FFmpegError as exc:
-            raise OutputError(f"writing {self.path} failed: {exc}") from exc
+        except (av.FFmpegError, OSError) as exc:  # OSError: a full disk, a storage that went away
+            raise self._failure(exc) from exc
         self.frames += 1
 
     def _fit(self, image: np.ndarray) -> np.ndarray:
@@ -463,10 +466,17 @@ class VideoWriter:
             os.replace(self._tmp, self.path)
         except (av.FFmpegError, OSError) as exc:
             self._discard()
-            raise OutputError(f"could not finish {self.path}: {exc}") from exc
+            raise self._failure(exc) from exc
         finally:
             self._close_audio()
         return self.path
+
+    def _failure(self, exc: Exception) -> OutputError:
+        """A failed write as one line; the caller's ``with`` block (or :meth:`close`) discards the
+        temporary file."""
+        full = getattr(exc, "errno", None) == errno.ENOSPC
+        return OutputError(f"writing {self.path} failed: {getattr(exc, 'strerror', None) or exc}; nothing "
+                           f"was kept ({'free some space or ' if full else ''}choose another output)")
 
     def _discard(self) -> None:
         out, self._out = self._out, None
@@ -490,8 +500,13 @@ class VideoWriter:
 
     def __exit__(self, exc_type, exc, tb) -> None:
         try:
-            if not self._closed:
+            if self._closed:
+                pass
+            elif exc_type is None or issubclass(exc_type, KeyboardInterrupt):
                 self.close(interrupted=exc_type is not None)
+            else:
+                self._closed = True
+                self._discard()
         finally:
             self._close_audio()
             if self._tmp.exists():
