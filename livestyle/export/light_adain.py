@@ -35,7 +35,7 @@ def load_light_net(checkpoint: Path) -> LightAdaINNet:
 def export_light_adain(checkpoint: Path, out_dir: Path, images: list[np.ndarray], fp16: bool = False) -> dict:
     """Write the three graphs into ``out_dir`` after parity checks; returns their facts."""
     net = load_light_net(checkpoint)
-    return export_arbitrary(net, LightStyleEncoder(net.encoder), out_dir, fp16, images, GRAPH_FILES)
+    return export_arbitrary(net, LightStyleEncoder(net), out_dir, fp16, images, GRAPH_FILES)
 
 
 def publish_light_adain(checkpoint: Path, exported: Path, images: list[np.ndarray]) -> dict:

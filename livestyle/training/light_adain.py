@@ -149,14 +149,14 @@ class LightAdaINTask:
                        for n in TEACHER_LAYERS}
             target = adain(tc["relu4_1"].float(), *t_style["relu4_1"])
 
-        taps_c = self.net.encoder.taps(c)
-        taps_s = self.net.encoder.taps(st)
+        taps_c, feat_c = self.net.student_taps(c)
+        taps_s, feat_s = self.net.student_taps(st)
         losses: dict[str, torch.Tensor] = {}
         if s.stage == "joint":
             lifted_c, lifted_s = self.heads(taps_c), self.heads(taps_s)
             losses["distill"] = (distillation_loss(lifted_c, tc) + distillation_loss(lifted_s, ts)) / 2
-        sm, ss = (mix_pairs(x, partner, weight) for x in channel_mean_std(taps_s[-1].float()))
-        out = self.net.decoder(adain(taps_c[-1].float(), sm, ss))
+        sm, ss = (mix_pairs(x, partner, weight) for x in channel_mean_std(feat_s.float()))
+        out = self.net.decode_unit(adain(feat_c.float(), sm, ss))
         fo = self.teacher(out)
         losses["content"] = relative_mse(fo["relu4_1"], target)
         losses["style"] = sum(relative_mse(m, tm) + relative_mse(sd, tsd) for n in TEACHER_LAYERS
