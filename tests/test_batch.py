@@ -376,19 +376,24 @@ def test_an_address_that_does_not_answer_is_one_line_fast(tmp_path, media, capsy
     assert err.count("\n") == 1 and "no Ray cluster answers at 127.0.0.1:" in err
 
 
-@pytest.mark.parametrize("case", ["output inside input", "empty folder", "missing input"])
+REFUSALS = {"output inside input": "is inside the input folder", "empty folder": "holds no videos",
+            "missing input": "input not found", "input in the output": "would be written over the input"}
+
+
+@pytest.mark.parametrize("case", sorted(REFUSALS))
 def test_bad_inputs_are_refused_before_any_work(tmp_path, case, capsys):
     folder = tmp_path / "in"
     folder.mkdir()
     if case != "empty folder":
         make_clip(folder / "a.mp4", 0.5)
-    out = folder / "styled" if case == "output inside input" else tmp_path / "out"
-    given = tmp_path / "nope" if case == "missing input" else folder
+    out = {"output inside input": folder / "styled", "input in the output": folder}.get(case, tmp_path / "out")
+    given = {"missing input": tmp_path / "nope", "input in the output": folder / "a.mp4"}.get(case, folder)
+    before = sorted(tmp_path.rglob("*"))
     code = main(["batch", str(given), "-o", str(out), *STYLE, "--ray", "127.0.0.1:1"])
     err = capsys.readouterr().err
     assert code == 2 and err.count("\n") == 1, err
-    assert {"output inside input": "is inside the input folder", "empty folder": "holds no videos",
-            "missing input": "input not found"}[case] in err
+    assert REFUSALS[case] in err
+    assert sorted(tmp_path.rglob("*")) == before  # nothing written, not even the work folder
 
 
 def test_without_ray_batch_says_how_to_get_it(tmp_path, monkeypatch, capsys):

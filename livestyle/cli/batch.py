@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from .common import add_stylizer_options, positive_int, stylizer_options
-from .video import DEFAULT_PRESET
+from . import video
 
 DEFAULT_CHUNK_SECONDS = 60.0
 
@@ -33,16 +33,18 @@ def non_negative_float(text: str) -> float:
     return value
 
 
+ENCODING_OPTIONS = ("codec", "crf", "preset", "batch")
+
+
 def add_encoding_options(g) -> None:
-    """The encoder options of ``livestyle video``, for the same files made another way. Kept here
-    only until cli/video.py builds its own from this one function (see docs/scaling.md)."""
-    g.add_argument("--codec", default="libx264", help="video encoder (libx264, libx265, libvpx-vp9, h264_nvenc...)")
-    g.add_argument("--crf", type=int, metavar="0-51",
-                   help="quality for x264/x265/VP9/AV1: lower is better and bigger; unset: 18")
-    g.add_argument("--preset", choices=("ultrafast", "superfast", "veryfast", "faster", "fast", "medium",
-                                        "slow", "slower", "veryslow"), default=DEFAULT_PRESET,
-                   help="x264/x265 speed vs file size at the same --crf quality")
-    g.add_argument("--batch", type=positive_int, default=1, help="frames per inference call (helps on GPUs)")
+    """``livestyle video``'s encoder options, taken from its own parser so that the two commands
+    cannot drift apart (argparse lists a parser's options only in ``_actions``)."""
+    scratch = argparse.ArgumentParser(add_help=False)
+    video.add_parser(scratch)
+    for action in scratch._actions:
+        if action.dest in ENCODING_OPTIONS:
+            g.add_argument(*action.option_strings, dest=action.dest, type=action.type, default=action.default,
+                           choices=action.choices, metavar=action.metavar, help=action.help)
 
 
 def add_parser(p: argparse.ArgumentParser) -> None:

@@ -151,6 +151,10 @@ def connect(settings: ClusterSettings):
         _keep_to_loopback()
     if local:
         os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+        # Ray starts workers at nice 15 by default, so that on a shared node its own daemons stay
+        # responsive. A private instance's workers are this command's work, and should get the
+        # CPU a 'livestyle video' run would get (read by the raylet this process starts).
+        os.environ.setdefault("RAY_worker_niceness", "0")
     if not local:
         probe(address, settings.connect_timeout)
     ray = import_ray()

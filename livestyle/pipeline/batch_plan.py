@@ -119,8 +119,6 @@ def find_sources(inputs: list[Path], output_dir: Path) -> list[Source]:
                                  f"or images ({', '.join(sorted(IMAGE_SUFFIXES))})")
             sources += [Source(p, p.relative_to(path), _kind(p)) for p in found]
         elif path.is_file():
-            if path.parent == out:
-                raise InputError(f"input {given} is in the output folder; its result would replace it")
             sources.append(Source(path, Path(path.name), _kind(path)))
         else:
             raise InputError(f"input not found: {given}")
@@ -130,7 +128,19 @@ def find_sources(inputs: list[Path], output_dir: Path) -> list[Source]:
             raise InputError(f"{seen[s.relative]} and {s.path} would both be written as "
                              f"{output_dir / s.relative}; give them in separate batches")
         seen[s.relative] = s.path
+    # By identity, not name: a symlink or hard link in the output folder is its input too.
+    inputs = {_identity(s.path) for s in sources}
+    for s in sources:
+        target = out / s.relative
+        if target.exists() and _identity(target) in inputs:
+            raise InputError(f"the result for {s.path} would be written over the input {target}; "
+                             f"choose an output folder that holds no inputs")
     return sources
+
+
+def _identity(path: Path) -> tuple[int, int]:
+    st = path.stat()
+    return st.st_dev, st.st_ino
 
 
 # -- completion records ------------------------------------------------------------------------

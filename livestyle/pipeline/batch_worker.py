@@ -32,7 +32,7 @@ REPORT_EVERY_S = 0.5
 class WorkerSettings:
     video_options: dict            # create_stylizer keyword arguments for videos (streaming)
     image_options: dict            # ... and for images
-    codec: str = "libx264"
+    codec: str | None = None       # None: the container's usual encoder, as in livestyle video
     crf: int | None = None
     preset: str | None = None
     batch: int = 1
