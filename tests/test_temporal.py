@@ -270,3 +270,98 @@ def test_two_graph_split_matches_the_one_graph_net():
     frame = (np.random.default_rng(3).random((90, 130, 3)) * 255).astype(np.uint8)
     diff = np.abs(split(frame).astype(int) - one(frame).astype(int))
     assert diff.max() <= 1, f"split graphs differ from the one-graph net by up to {diff.max()} grey levels"
+
+
+# ------------------------------------------------------------------------------ what users see (issue 18)
+
+
+@pytest.mark.parametrize("ruler", ["dis", "farneback"])
+def test_each_flow_ruler_measures_a_known_shift(ruler):
+    from livestyle.eval.temporal_metrics import ruler_pair
+    prev = np.repeat(texture(120, 160, 5)[..., None], 3, axis=2).astype(np.float32) / 255
+    cur = np.roll(prev, (2, 3), axis=(0, 1))                   # cur(y, x) = prev(y - 2, x - 3)
+    flow, mask = ruler_pair(cur, prev, ruler)
+    inner = mask[8:-8, 8:-8]
+    assert inner.mean() > 0.9
+    np.testing.assert_allclose(np.median(flow[8:-8, 8:-8][inner], axis=0), [-3.0, -2.0], atol=0.1)
+
+
+def write_pngs(folder, frames01) -> None:
+    folder.mkdir()
+    for i, frame in enumerate(frames01):
+        cv2.imwrite(str(folder / f"frame_{i:03d}.png"), (frame[:, :, ::-1] * 255).round().astype(np.uint8))
+
+
+@needs_shared
+def test_file_scoring_agrees_with_in_memory_scoring_on_lossless_frames(tmp_path, mosaic):
+    """The encoded-output mode (decode, score pair by pair) gives the old in-memory numbers when
+    nothing is lost in between: a PNG frame sequence."""
+    from livestyle.eval.temporal_metrics import ruler_pair
+    from livestyle.eval.video_eval import read_frames, score_outputs
+    frames = read_clip("fox", 6, (160, 160))
+    blender = TemporalBlender(DEFAULT_STABILITY)
+    per = [stylize(mosaic, f) for f in frames]
+    outs = {"per-frame": [hwc01(y) for y in per], "blended": [hwc01(blender(y, chw255(f))) for y, f in zip(per, frames)]}
+    in_memory = {name: [] for name in outs}
+    for t in range(1, len(frames)):
+        flow, mask = ruler_pair(frames[t], frames[t - 1], "dis")
+        for name, ys in outs.items():
+            in_memory[name].append(warping_error(ys[t], ys[t - 1], flow, mask))
+    write_pngs(tmp_path / "input", frames)
+    for name, ys in outs.items():
+        write_pngs(tmp_path / name, ys)
+    scores = score_outputs(read_frames(tmp_path / "input"), {n: read_frames(tmp_path / n) for n in outs}, ["dis"])
+    for name in outs:
+        assert scores[name].frames == 6
+        assert scores[name].e_warp["dis"] == pytest.approx(np.mean(in_memory[name]), rel=0.02)
+    assert scores["blended"].e_warp["dis"] < 0.8 * scores["per-frame"].e_warp["dis"]
+
+
+def test_file_scoring_refuses_streams_of_different_length():
+    from livestyle.eval.video_eval import score_outputs
+    frames = [np.full((24, 32, 3), v, np.uint8) for v in (10, 20, 30)]
+    with pytest.raises(InputError, match="input 3, 'a' 3, 'b' 2"):
+        score_outputs(iter(frames), {"a": iter(frames), "b": iter(frames[:2])}, ["dis"])
+
+
+@needs_shared
+def test_per_frame_and_blended_video_keep_the_frame_count(tmp_path):
+    """`livestyle video` as a user runs it (--size below the clip's 640x640), then scored from the file."""
+    from livestyle.eval.video_eval import Render, evaluate_clip, frame_count
+    clip = SHARED / "videos" / "clips" / "fox.mp4"
+    runs = [Render("default", "mosaic"), Render("per-frame", "mosaic", stability=0.0)]
+    scores = evaluate_clip(clip, runs, tmp_path, size=128, duration=0.4, rulers=["dis"], device="cpu")
+    assert scores["default"].frames == scores["per-frame"].frames == frame_count(clip, 0.0, 0.4) == 12
+    assert scores["default"].e_warp["dis"] < scores["per-frame"].e_warp["dis"]
+
+
+def global_shifts(frames) -> list[float]:
+    grey = [cv2.cvtColor(f, cv2.COLOR_BGR2GRAY).astype(np.float32) for f in frames]
+    return [float(np.hypot(*cv2.phaseCorrelate(a, b)[0])) for a, b in zip(grey, grey[1:])]
+
+
+@needs_shared
+@pytest.mark.parametrize("source, count, size", [("photo", 12, (256, 192)), ("office_meeting_720p", 6, (1024, 576))])
+def test_shaky_clip_has_the_frames_asked_for_and_really_moves(tmp_path, source, count, size):
+    from livestyle.eval.shaky import write_shaky_clip
+    from livestyle.eval.video_eval import read_frames
+    if source == "photo":
+        path = tmp_path / "photo.png"
+        cv2.imwrite(str(path), cv2.resize(cv2.imread(str(SHARED / "content/eval/golden_gate.jpg")), (320, 240)))
+    else:
+        path = SHARED / "videos" / "clips" / f"{source}.mp4"
+    frames = list(read_frames(write_shaky_clip(path, tmp_path / "shaky.mp4", count, seed=2)))
+    assert len(frames) == count and frames[0].shape == (size[1], size[0], 3)
+    assert np.mean(global_shifts(frames)) > 1.0, global_shifts(frames)
+
+
+def test_shaky_path_is_smooth_with_a_tremor_and_repeatable():
+    from livestyle.eval.shaky import Shake, shake_path
+    calm = shake_path(400, (100.0, 60.0), Shake(jitter=0.0), seed=4)
+    assert np.array_equal(calm, shake_path(400, (100.0, 60.0), Shake(jitter=0.0), seed=4))
+    assert np.abs(calm[:, 0]).max() <= 100.0 and np.abs(calm[:, 1]).max() <= 60.0
+    assert calm[:, 0].std() > 20.0                                          # it wanders...
+    assert np.abs(np.diff(calm[:, 0])).mean() < 0.2 * calm[:, 0].std()      # ...smoothly
+    shaky = shake_path(400, (100.0, 60.0), Shake(jitter=1.5), seed=4)
+    tremor = np.diff(shaky[:, :2] - calm[:, :2], axis=0)
+    assert 1.5 < tremor.std() < 2.8                                         # N(0, 1.5) per frame: diff std 2.1

@@ -18,6 +18,14 @@ marple8, DIS elsewhere), ghost ratio, style (Gram) loss ratio to per-frame, stil
 and the blender's cost next to the net's at 640x360. ``fox@110`` is the fox clip from frame 110,
 where the fox moves fast (95th-percentile motion ~15-25 px per frame at 360x360): the strip
 for eyeballing trails comes from it.
+
+``--encoded`` scores what a user gets instead (livestyle/eval/video_eval.py): ``livestyle video``
+renders each clip (``--clip``: a shared clip's name or any video file, e.g. a shaky clip from
+tools/make_shaky_clip.py) at its defaults, with ``--stability 0``, and the ``--reference`` style
+per frame; the encoded files are decoded and scored at the clip's own resolution with DIS and
+Farneback flow, plus the Gram style loss of ``--style-frames`` frames at long side ``--style-size``:
+
+  python tools/temporal_eval.py --encoded --style udnie --clip fox --size 480 --duration 2
 """
 from __future__ import annotations
 
@@ -34,8 +42,9 @@ import numpy as np
 
 from livestyle.eval.sequences import BOX, Pair, Sequence, load_sequences
 from livestyle.eval.split_net import SplitNet, load_split_net
-from livestyle.eval.temporal_metrics import (flicker, ghost_ratio, measurement_flow, noisy_still, revealed_mask,
-                                             visible_mask, warping_error)
+from livestyle.eval.video_eval import style_frame_indices
+from livestyle.eval.temporal_metrics import (RULERS, flicker, ghost_ratio, noisy_still, revealed_mask, ruler_pair,
+                                             warping_error)
 from livestyle.paths import shared_dir, vgg_weights
 from livestyle.runtime.temporal import DEFAULT_KEEP_DETAIL, DEFAULT_STABILITY, FLOW_LONG_SIDE, TemporalBlender
 
@@ -98,9 +107,7 @@ def dis_pairs(frames: list[np.ndarray]) -> list[tuple[Pair, np.ndarray]]:
     """Measurement pairs (t, t-1) with DIS, plus each frame's revealed pixels (for ghosting)."""
     pairs = []
     for t in range(1, len(frames)):
-        fwd = measurement_flow(frames[t], frames[t - 1])
-        back = measurement_flow(frames[t - 1], frames[t])
-        vis = visible_mask(fwd, back)
+        fwd, vis = ruler_pair(frames[t], frames[t - 1], "dis")
         pairs.append((Pair(t, t - 1, fwd, vis), revealed_mask(~vis, frames[t], frames[t - 1])))
     return pairs
 
@@ -108,7 +115,7 @@ def dis_pairs(frames: list[np.ndarray]) -> list[tuple[Pair, np.ndarray]]:
 def score_sequence(seq: Sequence, outs: dict, per_name: str, meter, style_frames: int,
                    measured: list[tuple[Pair, np.ndarray]]) -> dict:
     pairs = seq.pairs or [p for p, _ in measured]
-    chosen = np.linspace(len(seq.frames) // 3, len(seq.frames) - 1, style_frames).round().astype(int)
+    chosen = style_frame_indices(len(seq.frames), style_frames)
     result = {}
     for name, ys in outs.items():
         ewarp = [warping_error(ys[p.a], ys[p.b], p.flow, p.mask) for p in pairs]
@@ -117,7 +124,7 @@ def score_sequence(seq: Sequence, outs: dict, per_name: str, meter, style_frames
         row = {"e_warp": float(np.mean(ewarp)), "ghost": float(np.nanmean(ghost)) if ghost else float("nan")}
         if meter is not None:
             row["style"] = float(np.mean([meter.score_pair(to_bgr(seq.frames[i]), to_bgr(ys[i]))[0]
-                                          for i in sorted(set(chosen))]))
+                                          for i in chosen]))
         result[name] = row
     base = result[per_name]
     for row in result.values():
@@ -197,18 +204,89 @@ def summarize(seqs: dict, still: dict, per_name: str) -> dict:
     return out
 
 
+def print_encoded(style: str, clip: str, scores: dict, reference: str | None) -> None:
+    from livestyle.eval.video_eval import ratios
+
+    first = next(iter(scores.values()))
+    rulers = list(first.e_warp)
+    print(f"\n== {style} on {clip}: {first.frames} frames of the encoded output"
+          + (f"; ratios to the reference ({reference} per frame)" if reference else ""))
+    print(f"{'run':<12} " + " ".join(f"{'E_warp ' + r:>16}" for r in rulers) + f" {'style':>8}"
+          + ("".join(f" {'ratio ' + r:>16}" for r in rulers) + f" {'ratio style':>11}" if reference else ""))
+    against_ref = ratios(scores, "reference") if reference else {}
+    for name, score in scores.items():
+        line = f"{name:<12} " + " ".join(f"{score.e_warp[r] * 1e3:16.3f}" for r in rulers)
+        line += f" {fmt(score.style if score.style is not None else float('nan'), '8.4f')}"
+        if reference:
+            line += "".join(f" {against_ref[name][r]:16.3f}" for r in rulers)
+            line += f" {fmt(against_ref[name].get('style', float('nan')), '11.3f')}"
+        print(line)
+    own = ratios(scores, "per-frame")["default"]
+    print("default / own per-frame: " + ", ".join(f"{k} {v:.3f}" for k, v in own.items()))
+
+
+def encoded_main(args, shared: Path) -> None:
+    import tempfile
+
+    from livestyle.eval.quality import QualityMeter
+    from livestyle.eval.sequences import CLIPS
+    from livestyle.eval.video_eval import Render, evaluate_clip, style_painting
+
+    clips = [Path(c) if Path(c).suffix else shared / "videos" / "clips" / f"{c}.mp4"
+             for c in (args.clip or sorted({name for name, _ in CLIPS}))]
+    reference = None if args.reference == "none" else args.reference
+    rulers = args.ruler or list(RULERS)
+    style_frames = 6 if args.style_frames is None else args.style_frames
+    workdir = args.keep or Path(tempfile.mkdtemp(prefix="temporal_eval_"))
+    report = {"settings": {"size": args.size, "duration": args.duration, "start": args.start, "model": args.model,
+                           "reference": reference, "rulers": rulers, "style_frames": style_frames,
+                           "style_size": args.style_size}, "clips": {}}
+    for style in args.style or ["udnie"]:
+        meter = QualityMeter(vgg_weights(None, shared), style_painting(style, shared)) if style_frames else None
+        runs = [Render("default", style, model=args.model), Render("per-frame", style, 0.0, args.model)]
+        if reference:
+            runs.append(Render("reference", reference, 0.0))
+        for clip in clips:
+            scores = evaluate_clip(clip, runs, workdir / style, size=args.size, start=args.start,
+                                   duration=args.duration, rulers=rulers, meter=meter, style_frames=style_frames,
+                                   style_size=args.style_size, shared_dir=args.shared_dir)
+            print_encoded(style, clip.stem, scores, reference)
+            report["clips"].setdefault(style, {})[clip.stem] = {
+                name: {"frames": s.frames, "e_warp": s.e_warp, "style": s.style} for name, s in scores.items()}
+    print(f"\nrendered files in {workdir}")
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(report, indent=1))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--style", action="append", help="registered style name; repeatable (default mosaic, candy)")
+    ap.add_argument("--style", action="append", help="registered style name; repeatable "
+                    "(default mosaic, candy; --encoded: udnie)")
     ap.add_argument("--method", action="append", help="per-frame or SPACE:FLOW:STABILITY; repeatable")
     ap.add_argument("--frames", type=int, default=24, help="frames per video clip")
     ap.add_argument("--only", action="append", help="only sequences whose name contains this")
-    ap.add_argument("--style-frames", type=int, default=2,
-                    help="frames per sequence scored for style loss (0: skip)")
+    ap.add_argument("--style-frames", type=int,
+                    help="frames per sequence scored for style loss (0: skip; default 2, --encoded: 6)")
     ap.add_argument("--strip", type=Path, help="write a strip of the last 6 fox frames (input + first 4 methods)")
     ap.add_argument("--json", type=Path, help="also write every number here")
     ap.add_argument("--shared-dir")
+    enc = ap.add_argument_group("--encoded: the output files of livestyle video")
+    enc.add_argument("--encoded", action="store_true", help="score livestyle video's encoded output instead")
+    enc.add_argument("--clip", action="append", help="a shared clip's name or a video file; repeatable "
+                     "(default: the shared clips)")
+    enc.add_argument("--size", type=int, default=480, help="livestyle video --size (below the clip's resolution)")
+    enc.add_argument("--duration", type=float, default=2.0, help="seconds of each clip (60 frames at 30 fps)")
+    enc.add_argument("--start", type=float, default=0.0, help="where in each clip to begin, seconds")
+    enc.add_argument("--model", choices=("auto", "full", "fast"), default="auto", help="livestyle video --model")
+    enc.add_argument("--reference", default="udnie_engstrom",
+                     help="style whose per-frame output every run is compared with ('none': no reference)")
+    enc.add_argument("--ruler", action="append", choices=sorted(RULERS), help="flow ruler(s) (default: all)")
+    enc.add_argument("--style-size", type=int, default=512, help="long side the style loss is scored at")
+    enc.add_argument("--keep", type=Path, help="folder for the rendered files (default: a temporary folder)")
     args = ap.parse_args()
+    if args.encoded:
+        return encoded_main(args, shared_dir(args.shared_dir, must_exist=True))
     a = DEFAULT_STABILITY
     specs = args.method or ["per-frame", f"output:dis:{a}:detail", f"output:dis:{a}:nodetail",
                             f"feature:dis:{a}:nodetail", f"output:none:{a}:detail"]
@@ -216,13 +294,14 @@ def main() -> None:
     shared = shared_dir(args.shared_dir, must_exist=True)
     per_name = "per-frame"
     seqs = load_sequences(shared, args.frames, args.only)
+    style_frames = 2 if args.style_frames is None else args.style_frames
     meter, measured = None, {}
     report: dict = {"settings": {"methods": [m.name for m in methods], "frames": args.frames,
                                  "default_stability": a, "box": BOX},
                     "sequences": {}, "still": {}, "summary": {}, "cost": {}}
     for style in args.style or ["mosaic", "candy"]:
         net = load_split_net(style, shared)
-        if args.style_frames:
+        if style_frames:
             from livestyle.eval.quality import QualityMeter
             meter = QualityMeter(vgg_weights(None, shared), net.style_image)
         per_seq, cost_times = {}, {"net": [], **{m.name: [] for m in methods if m.space != "none"}}
@@ -234,7 +313,7 @@ def main() -> None:
             if seq.name not in measured:
                 measured[seq.name] = dis_pairs(seq.frames)
             per_seq[seq.name] = {"_flow": seq.flow_source, **score_sequence(
-                seq, outs, per_name, meter, args.style_frames, measured[seq.name])}
+                seq, outs, per_name, meter, style_frames, measured[seq.name])}
             if args.strip and seq.name == STRIP_SEQUENCE and style == (args.style or ["mosaic"])[0]:
                 write_strip(args.strip, seq, outs, [m.name for m in methods[:4]])
         still_frame = next(s for s in seqs if s.frames[0].shape[:2] == (BOX[1], BOX[0])).frames[0] \

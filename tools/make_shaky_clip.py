@@ -1,0 +1,45 @@
+#!/usr/bin/env python
+"""A shaky test clip (hand-held camera) for the temporal measurements; see livestyle/eval/shaky.py.
+
+  python tools/make_shaky_clip.py --source office_meeting_720p --frames 90 --seed 0
+  python tools/make_shaky_clip.py --source ../shared/content/eval/golden_gate.jpg --frames 90 --seed 1
+
+``--source`` is a shared clip's name, a video file or a still photo. The clip goes to ``-o`` or,
+by default, to <livestyle cache>/shaky/<source>_shaky<seed>.mp4: outside the repository, never into
+it. Score it with ``python tools/temporal_eval.py --encoded --clip <that file>``.
+"""
+from __future__ import annotations
+
+import cv2  # noqa: F401  (before av: the two ship different ffmpeg builds)
+
+import argparse
+from pathlib import Path
+
+from livestyle.eval.shaky import Shake, write_shaky_clip
+from livestyle.paths import cache_dir, shared_dir
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--source", default="office_meeting_720p", help="shared clip name, video file or photo")
+    p.add_argument("-o", "--output", type=Path, help="the clip (default: in the livestyle cache, see above)")
+    p.add_argument("--frames", type=int, default=90, help="frames to write")
+    p.add_argument("--seed", type=int, default=0, help="seed of the path (same seed, same clip)")
+    p.add_argument("--crop", type=float, default=Shake.crop, help="window side / source side")
+    p.add_argument("--jitter", type=float, default=Shake.jitter, help="per-frame tremor, px (standard deviation)")
+    p.add_argument("--drift", type=float, default=Shake.drift, help="smooth wander, share of the margin (std)")
+    p.add_argument("--roll", type=float, default=Shake.roll, help="smooth roll, degrees (std)")
+    p.add_argument("--shared-dir")
+    args = p.parse_args()
+    source = Path(args.source)
+    if not source.suffix:
+        source = shared_dir(args.shared_dir, must_exist=True) / "videos" / "clips" / f"{args.source}.mp4"
+    out = args.output or cache_dir() / "shaky" / f"{source.stem}_shaky{args.seed}.mp4"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    shake = Shake(crop=args.crop, jitter=args.jitter, drift=args.drift, roll=args.roll)
+    print(write_shaky_clip(source, out, args.frames, shake, args.seed))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
