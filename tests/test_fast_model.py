@@ -15,7 +15,7 @@ from conftest import SHARED, needs_shared
 from livestyle.checkpoints import build_model, load_checkpoint
 from livestyle.errors import InputError
 from livestyle.media.images import read_image
-from livestyle.runtime import engine, registry
+from livestyle.runtime import registry
 from livestyle.runtime.factory import create_stylizer
 
 FAST = registry.fast_style_names()
@@ -53,11 +53,14 @@ def test_auto_takes_the_fast_net_for_streams_on_a_cpu():
     assert create_stylizer("mosaic", device="cpu", model="fast").model_name == "mosaic_fast"
 
 
-def test_auto_keeps_the_full_net_on_a_gpu(monkeypatch):
-    monkeypatch.setattr(engine, "choose_providers", lambda device="auto": ["CUDAExecutionProvider"])
-    from livestyle.runtime.factory import _variant
+@pytest.mark.parametrize("backend", ["ort-cuda", "torch-cuda"])
+def test_auto_keeps_the_full_net_on_a_gpu(monkeypatch, backend):
+    from livestyle.runtime import factory
 
-    assert _variant("auto", "auto", streaming=True) == "full"
+    monkeypatch.setattr(factory, "choose_backend", lambda device="auto": backend)
+    assert factory._variant("auto", "auto", streaming=True) == "full"
+    monkeypatch.setattr(factory, "choose_backend", lambda device="auto": "ort-cpu")
+    assert factory._variant("auto", "auto", streaming=True) == "fast"
 
 
 @needs_shared

@@ -81,7 +81,7 @@ def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
 def test_the_import_graph_is_read():
     assert "livestyle.runtime.factory" in GRAPH["livestyle.cli.image"]
     assert "livestyle.runtime.stylizer" in GRAPH["livestyle.runtime.split"]
-    assert "livestyle.runtime.engine" in GRAPH["livestyle.runtime.factory"]  # "from . import engine"
+    assert "livestyle.runtime.registry" in GRAPH["livestyle.runtime.factory"]  # "from . import registry"
 
 
 def test_no_import_cycle_in_livestyle():

@@ -4,9 +4,12 @@
   python tools/quality.py --style-image udnie_engstrom.jpg --net udnie --net udnie_engstrom
   python tools/quality.py --style-image mosaic.jpg --net mosaic --net runs/jc/mosaic.pt
   python tools/quality.py --style-image brushstrokes.jpg --adain --magenta --gatys --photos 4
+  python tools/quality.py --style-image sketch.png --light --light-checkpoint runs/adain_light/adain_light.pt \
+      --adain --magenta --size 384 --content-layer relu3_3
 
 --net is a registered style name (run through its ONNX graph) or a livestyle checkpoint (.pt);
---adain runs our AdaIN decoder with the style image, --magenta the Magenta arbitrary-style ONNX
+--adain runs our AdaIN decoder on the VGG-16 encoder with the style image, --light livestyle's
+shipped light arbitrary-style net (--light-checkpoint: a training checkpoint of it), --magenta the Magenta arbitrary-style ONNX
 pair from <shared>/weights/extras (Ghiasi et al. 2017; fixed 384x384 input, so photos are resized
 to it and back), --gatys the L-BFGS optimisation (slow). The first row is always the photo.
 """
@@ -37,33 +40,39 @@ def method_for(net: str):
     return create_stylizer(net, device="cpu")
 
 
-def adain_method(style: Path, alpha: float = 1.0):
+def adain_method(style: Path, model: str, alpha: float = 1.0):
     from livestyle.runtime.factory import create_stylizer
 
-    return create_stylizer(style_images=[style], alpha=alpha, device="cpu")
+    return create_stylizer(style_images=[style], alpha=alpha, device="cpu", model=model)
+
+
+def light_checkpoint_method(style: Path, checkpoint: Path):
+    """A light-net training checkpoint in PyTorch, as the runtime would run its graphs."""
+    import torch
+
+    from livestyle.export.light_adain import load_light_net
+    from livestyle.media.images import read_image
+    from livestyle.runtime.adain import AdaINStylizer, style_tensor
+    from livestyle.runtime.stylizer import finish, prepare
+
+    net = load_light_net(checkpoint)
+    with torch.inference_mode():
+        mean, std = net.style_stats(torch.from_numpy(style_tensor(read_image(style, what="style image"))))
+
+    def run(bgr):
+        p = prepare(bgr, None, AdaINStylizer.size_multiple)
+        with torch.inference_mode():
+            out = net(torch.from_numpy(p.tensor)[None], mean, std, torch.ones(1))
+        return finish(out[0].numpy(), p)
+    return run
 
 
 def magenta_method(style: Path, shared: Path):
     """Magenta's arbitrary stylisation: a 100-d style code from the painting, then a 384x384 transform."""
-    import cv2
-    import numpy as np
-    import onnxruntime as ort
+    from livestyle.eval.magenta import MagentaArbitrary
+    from livestyle.media.images import read_image
 
-    extras = shared / "weights" / "extras"
-    predict = ort.InferenceSession(str(extras / "magenta_arbitrary_predict.onnx"))
-    transform = ort.InferenceSession(str(extras / "magenta_arbitrary_transform.onnx"))
-
-    def nhwc01(bgr, side):
-        rgb = cv2.resize(bgr, (side, side), interpolation=cv2.INTER_AREA)[:, :, ::-1]
-        return np.ascontiguousarray(rgb[None].astype(np.float32) / 255.0)
-
-    code = predict.run(None, {"style_image": nhwc01(cv2.imread(str(style)), 256)})[0]
-
-    def run(bgr):
-        out = transform.run(None, {"content_image": nhwc01(bgr, 384), transform.get_inputs()[1].name: code})[0]
-        rgb = np.clip(out[0] * 255.0, 0, 255).round().astype(np.uint8)
-        return cv2.resize(rgb[:, :, ::-1], (bgr.shape[1], bgr.shape[0]), interpolation=cv2.INTER_CUBIC)
-    return run
+    return MagentaArbitrary(shared, read_image(style, what="style image"))
 
 
 def gatys_method(style: Path, vgg: Path, size: int, steps: int):
@@ -90,7 +99,12 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--style-image", required=True, help="file name in <shared>/styles, or a path")
     ap.add_argument("--net", action="append", default=[], help="style name or checkpoint; repeatable")
-    ap.add_argument("--adain", action="store_true", help="our AdaIN decoder with --style-image")
+    ap.add_argument("--adain", action="store_true", help="our AdaIN decoder on the VGG-16 encoder (--model full)")
+    ap.add_argument("--light", action="store_true", help="livestyle's shipped light arbitrary-style net")
+    ap.add_argument("--light-checkpoint", type=Path, action="append", default=[],
+                    help="a light-net training checkpoint (.pt); repeatable")
+    ap.add_argument("--content-layer", default="relu2_2", choices=("relu2_2", "relu3_3"),
+                    help="VGG-16 layer of the content loss")
     ap.add_argument("--magenta", action="store_true", help="Magenta arbitrary-style ONNX with --style-image")
     ap.add_argument("--gatys", action="store_true", help="Gatys L-BFGS optimisation (slow)")
     ap.add_argument("--gatys-steps", type=int, default=50)
@@ -104,18 +118,23 @@ def main() -> None:
     shared = shared_dir(args.shared_dir, must_exist=True)
     style = Path(args.style_image)
     style = style if style.is_file() else shared / "styles" / style
-    meter = QualityMeter(vgg_weights(None, shared), style)
+    meter = QualityMeter(vgg_weights(None, shared), style, content_layer=args.content_layer)
     photos = eval_photos(shared)[:args.photos]
     methods = {"photo": lambda x: x, **{name: method_for(name) for name in args.net}}
+    if args.light:
+        methods["light (livestyle)"] = adain_method(style, "fast")
+    for ckpt in args.light_checkpoint:
+        methods[f"light {ckpt.parent.name}/{ckpt.stem}"] = light_checkpoint_method(style, ckpt)
     if args.adain:
-        methods["adain (livestyle)"] = adain_method(style)
+        methods["adain vgg (livestyle)"] = adain_method(style, "full")
     if args.magenta:
         methods["magenta arbitrary"] = magenta_method(style, shared)
     if args.gatys:
         methods[f"gatys ({args.gatys_steps} steps)"] = gatys_method(style, vgg_weights(None, shared), args.size,
                                                                   args.gatys_steps)
     methods = {name: remembered(m) for name, m in methods.items()}  # the sheet reuses the scored outputs
-    print(f"style image {style.name}, {len(photos)} photos at long side {args.size}")
+    print(f"style image {style.name}, {len(photos)} photos at long side {args.size}, "
+          f"content loss at {args.content_layer}")
     layers = list(meter.style_grams) if args.per_layer else []
     print(f"{'method':<28} {'style (Gram)':>12} {'content':>8} {'mean/std':>9}" + "".join(f" {n:>8}" for n in layers))
     for name, method in methods.items():

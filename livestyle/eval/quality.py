@@ -38,7 +38,9 @@ class QualityScore:
 
 
 class QualityMeter:
-    def __init__(self, vgg_weights: Path, style_image: Path, style_size: int = 512):
+    def __init__(self, vgg_weights: Path, style_image: Path, style_size: int = 512,
+                 content_layer: str = CONTENT_LAYER):
+        self.content_layer = content_layer
         self.vgg = load_loss_network(vgg_weights)
         style = resize_long_side(read_image(style_image, "style image"), style_size)
         with torch.no_grad():
@@ -64,7 +66,7 @@ class QualityMeter:
             tm, ts = channel_mean_std(self.style_feats[name])
             ms += float(relative_mse(m, tm) + relative_mse(s, ts))
         terms = {name: float(v) for name, v in gram_style_terms(fo, self.style_grams).items()}
-        return terms, float(content_loss(fo, fp, CONTENT_LAYER)), ms
+        return terms, float(content_loss(fo, fp, self.content_layer)), ms
 
     def score(self, method: Method, photos: list[Path], size: int = 384) -> QualityScore:
         layers, rows = [], []

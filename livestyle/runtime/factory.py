@@ -14,9 +14,9 @@ import numpy as np
 from ..errors import InputError
 from ..imageops import to_bgr
 from ..media.images import read_image
-from . import engine, registry
+from . import registry
 from .adain import STYLE_SIZE, AdaINStylizer
-from .engine import Engine
+from .backends import choose_backend, make_engine
 from .stylizer import FrameBlender, GraphStylizer, Stylizer
 from .temporal import DEFAULT_STABILITY, TemporalBlender
 
@@ -55,8 +55,11 @@ def create_stylizer(style: str | None = None, style_images: list[str] | None = N
                          f"(fast nets: {', '.join(registry.fast_style_names(shared_dir)) or 'none'})")
     if info.kind == "adain":
         raise InputError(f"'{name}' stylises with any painting: use --style-image IMG instead of --style")
-    graph = Engine(registry.onnx_for(info, fp16=fp16, int8=int8, shared=shared_dir), device=device,
-                   share_cpu=streaming)
+    # PyTorch can stand in on a CUDA machine without onnxruntime-gpu, from the net's own checkpoint
+    # (third-party and int8 graphs have none: those stay on onnxruntime).
+    checkpoint = None if int8 or info.kind == "engstrom" else registry.weights_for(info)
+    graph = make_engine(lambda: registry.onnx_for(info, fp16=fp16, int8=int8, shared=shared_dir), checkpoint,
+                        device=device, fp16=fp16, share_cpu=streaming)
     # Named as asked ("mosaic" even when its fast net runs), so style pickers find their entry.
     return GraphStylizer(graph, name, size=size, preserve_color=preserve_color, blender=blender,
                          model_name=info.name)
@@ -76,9 +79,13 @@ def create_adain_stylizer(style_images: list, style_weights: list[float] | None 
         raise InputError("this install ships no light arbitrary-style net; use --model full "
                          "(needs the shared folder) or reinstall livestyle")
     graphs = light or registry.adain_graphs(fp16=fp16, shared=shared_dir)
-    stylizer = AdaINStylizer(Engine(graphs["style"], device=device),
-                             Engine(graphs["encoder"], device=device, share_cpu=share_cpu),
-                             Engine(graphs["decoder"], device=device, share_cpu=share_cpu), size=size,
+    checkpoint = registry.light_adain_checkpoint() if light else None
+
+    def graph(part: str, method: str, share: bool = False):
+        return make_engine(graphs[part], checkpoint, device=device, fp16=fp16, share_cpu=share, method=method)
+
+    stylizer = AdaINStylizer(graph("style", "style_stats"), graph("encoder", "stylize_features", share_cpu),
+                             graph("decoder", "decode", share_cpu), size=size,
                              preserve_color=preserve_color, alpha=alpha, blender=blender,
                              style_size=style_size)
     name = "+".join("painting" if isinstance(p, np.ndarray) else Path(p).stem for p in style_images)
@@ -100,7 +107,7 @@ def _variant(model: str, device: str, streaming: bool) -> str:
         return model
     if not streaming:
         return "full"
-    return "fast" if engine.choose_providers(device)[0] == "CPUExecutionProvider" else "full"
+    return "fast" if choose_backend(device) == "ort-cpu" else "full"
 
 
 def _make_blender(stability: float | None, flow: str, streaming: bool) -> TemporalBlender | None:

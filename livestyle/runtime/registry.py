@@ -210,6 +210,12 @@ def adain_graphs(fp16: bool = False, shared: str | Path | None = None,
     return paths
 
 
+def light_adain_checkpoint() -> Path:
+    from ..export.light_adain import NAME
+
+    return exported_dir() / f"{NAME}.pt"
+
+
 def light_adain_graphs(fp16: bool = False) -> dict[str, Path] | None:
     """livestyle's own light arbitrary-style graphs (shipped in exported/, no shared folder needed);
     None when this install has none. fp16 graphs are exported from the shipped checkpoint into the
@@ -222,7 +228,7 @@ def light_adain_graphs(fp16: bool = False) -> dict[str, Path] | None:
         return None
     if not fp16:
         return paths
-    checkpoint = folder / f"{NAME}.pt"
+    checkpoint = light_adain_checkpoint()
     if not checkpoint.is_file():
         raise ModelError(f"the light net's checkpoint {checkpoint} is missing; reinstall livestyle")
     half_folder = cache_dir() / "light_adain" / f"{_file_tag(checkpoint)}-fp16"
