@@ -20,7 +20,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
 
 from livestyle.cli.video import DEFAULT_PRESET
 from livestyle.eval.magenta import MagentaArbitrary

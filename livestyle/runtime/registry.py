@@ -220,7 +220,7 @@ def light_adain_graphs(fp16: bool = False) -> dict[str, Path] | None:
     """livestyle's own light arbitrary-style graphs (shipped in exported/, no shared folder needed);
     None when this install has none. fp16 graphs are exported from the shipped checkpoint into the
     user cache on first use, with their parity checks."""
-    from ..export.light_adain import GRAPH_FILES, NAME
+    from ..export.light_adain import GRAPH_FILES
 
     folder = exported_dir()
     paths = {k: folder / f for k, f in GRAPH_FILES.items()}
