@@ -1,7 +1,9 @@
 """AdaIN arbitrary style: export parity, the runtime's style handling, alpha, mixing, bad input.
 
-These run the decoder committed in ``exported/`` on the shared VGG-16 encoder, so they need the
-shared folder (the encoder is third-party and never shipped).
+The stylizer tests run the VGG-based net (``--model full``): the decoder committed in
+``exported/`` on the shared VGG-16 encoder, so they need the shared folder (the encoder is
+third-party and never shipped). The CLI and bad-input rows run the default, livestyle's light
+net; tests/test_light_adain.py covers that net on its own.
 """
 
 from __future__ import annotations
@@ -39,7 +41,7 @@ def photo() -> np.ndarray:
 def starry():
     from livestyle.runtime.factory import create_stylizer
 
-    return create_stylizer(style_images=[STYLES / "starry_night.jpg"], size=SIZE)
+    return create_stylizer(model="full", style_images=[STYLES / "starry_night.jpg"], size=SIZE)
 
 
 def test_exported_graphs_match_pytorch(tmp_path):
@@ -80,7 +82,7 @@ def test_any_painting_restyles_a_photo(starry, photo):
 def test_style_is_encoded_once_not_per_frame(photo):
     from livestyle.runtime.factory import create_stylizer
 
-    stylizer = create_stylizer(style_images=[STYLES / "udnie.jpg"], size=96)
+    stylizer = create_stylizer(model="full", style_images=[STYLES / "udnie.jpg"], size=96)
     calls = []
     run = stylizer.style_graph.run
     stylizer.style_graph.run = lambda feeds: calls.append(1) or run(feeds)
@@ -93,7 +95,7 @@ def test_alpha_trades_style_for_content(photo):
     from livestyle.runtime.factory import create_stylizer
 
     small = cv2.resize(photo, (SIZE, SIZE * photo.shape[0] // photo.shape[1]))
-    outs = {a: create_stylizer(style_images=[STYLES / "candy.jpg"], alpha=a, size=SIZE)(small).astype(float)
+    outs = {a: create_stylizer(model="full", style_images=[STYLES / "candy.jpg"], alpha=a, size=SIZE)(small).astype(float)
             for a in (0.0, 0.5, 1.0)}
     err = {a: float(((o - small) ** 2).mean()) for a, o in outs.items()}
     assert err[0.0] < err[0.5] < err[1.0]
@@ -150,7 +152,7 @@ def test_missing_encoder_weights_name_the_fix(tmp_path):
     from livestyle.runtime.factory import create_stylizer
 
     with pytest.raises(ModelError, match="--shared-dir"):
-        create_stylizer(style_images=[STYLES / "udnie.jpg"], shared_dir=tmp_path)
+        create_stylizer(model="full", style_images=[STYLES / "udnie.jpg"], shared_dir=tmp_path)
 
 
 def test_image_command_mixes_two_paintings(tmp_path, capsys):

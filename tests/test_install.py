@@ -73,6 +73,13 @@ def test_installed_wheel_runs_from_another_folder_with_nothing_else(installed, t
     img = cv2.imread(str(out))
     assert img.shape == (120, 160, 3)
     assert np.abs(img.astype(int) - cv2.imread(str(photo)).astype(int)).mean() > 10  # really stylised
+    # Arbitrary style with livestyle's own light net: no VGG, no shared folder.
+    painting = tmp_path / "painting.png"
+    cv2.imwrite(str(painting), np.stack([xx % 40 * 6, yy % 30 * 8, (xx * yy) % 255], -1).astype(np.uint8))
+    out2 = tmp_path / "out2.png"
+    result = _run(installed, tmp_path, "image", str(photo), "-o", str(out2), "--style-image", str(painting))
+    assert result.returncode == 0, result.stderr
+    assert cv2.imread(str(out2)).shape == (120, 160, 3)
     # The package ran from the venv, not from this checkout.
     probe = subprocess.run([str(installed / "bin/python"), "-c", "import livestyle; print(livestyle.__file__)"],
                            cwd=tmp_path, capture_output=True, text=True,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import cv2
@@ -114,3 +115,86 @@ def test_export_matches_pytorch(tmp_path):
     facts = export_light_adain(ckpt, tmp_path / "graphs", parity_images(SHARED if SHARED.is_dir() else None, 2, 128))
     assert all((tmp_path / "graphs" / f).is_file() for f in GRAPH_FILES.values())
     assert facts["chained_parity_max_abs_diff"] < 1.0 and facts["style_parity_rel"] < 1e-3
+
+
+# -- the shipped light net, as users run it -----------------------------------------------------
+
+def _color_distance(a: np.ndarray, b: np.ndarray) -> float:
+    """Distance between mean Lab colours: where a stylisation should move the photo."""
+    la = cv2.cvtColor(a, cv2.COLOR_BGR2LAB).reshape(-1, 3).mean(0)
+    lb = cv2.cvtColor(b, cv2.COLOR_BGR2LAB).reshape(-1, 3).mean(0)
+    return float(np.linalg.norm(la - lb))
+
+
+def _photo_and_painting(tmp_path: Path) -> tuple[Path, Path]:
+    """A photo-like and a painting-like image made here, so these tests need no shared folder."""
+    yy, xx = np.mgrid[0:180, 0:240].astype(np.float32)
+    photo = np.stack([80 + 60 * np.sin(xx / 17), 120 + 50 * np.cos(yy / 11), 90 + xx / 4], -1)
+    cv2.circle(photo, (120, 90), 40, (30, 40, 200), -1)
+    rng = np.random.default_rng(3)
+    painting = np.zeros((200, 200, 3), np.float32)
+    for _ in range(60):  # bold strokes in a blue/orange palette
+        colour = (200, 120, 30) if rng.random() < 0.5 else (20, 140, 240)
+        p0, p1 = rng.integers(0, 200, 2), rng.integers(0, 200, 2)
+        cv2.line(painting, tuple(map(int, p0)), tuple(map(int, p1)), colour, int(rng.integers(3, 12)))
+    paths = tmp_path / "photo.png", tmp_path / "painting.png"
+    cv2.imwrite(str(paths[0]), photo.clip(0, 255).astype(np.uint8))
+    cv2.imwrite(str(paths[1]), painting.astype(np.uint8))
+    return paths
+
+
+def test_the_light_net_ships_with_its_teacher_named():
+    from livestyle.paths import exported_dir
+    from livestyle.runtime import registry
+
+    entry = json.loads((exported_dir() / "manifest.json").read_text())["models"]["adain_light"]
+    assert registry.light_adain_graphs() is not None
+    assert "VGG-16" in entry["licence"] and "Simonyan" in entry["licence"] and entry["steps"] > 0
+    assert entry["parity"]["chained_parity_max_abs_diff"] <= 1.0
+    from livestyle.fileio import sha256_file
+    for part in entry["graphs"].values():
+        assert sha256_file(exported_dir() / part["file"]) == part["sha256"]
+
+
+def test_light_net_restyles_toward_the_painting(tmp_path):
+    from livestyle.runtime.factory import create_stylizer
+
+    photo_path, painting_path = _photo_and_painting(tmp_path)
+    photo, painting = cv2.imread(str(photo_path)), cv2.imread(str(painting_path))
+    stylizer = create_stylizer(style_images=[painting_path], device="cpu")
+    assert stylizer.arbitrary_net == "adain_light"
+    out = stylizer(photo)
+    assert out.shape == photo.shape and out.dtype == np.uint8
+    assert _color_distance(out, painting) < 0.7 * _color_distance(photo, painting)
+    assert out.std() > 15  # not a grey wash
+    # alpha 0 keeps the photo's own statistics: a reconstruction, much closer than the stylisation
+    plain = create_stylizer(style_images=[painting_path], device="cpu", alpha=0.0)(photo)
+    err0 = np.abs(plain.astype(float) - photo).mean()
+    assert err0 < 0.5 * np.abs(out.astype(float) - photo).mean() and err0 < 25
+
+
+def test_style_image_needs_no_shared_folder_and_no_cache(tmp_path):
+    """`image` and `video` with --style-image on a machine with nothing but livestyle."""
+    import os
+    import subprocess
+
+    photo_path, painting_path = _photo_and_painting(tmp_path)
+    env = {**os.environ, "LIVESTYLE_SHARED": str(tmp_path / "nowhere"), "LIVESTYLE_CACHE": str(tmp_path / "cache")}
+    out = tmp_path / "out.png"
+    run = subprocess.run([sys.executable, "-m", "livestyle", "image", str(photo_path), "-o", str(out),
+                          "--style-image", str(painting_path)], env=env, capture_output=True, text=True,
+                         timeout=300)
+    assert run.returncode == 0, run.stderr
+    assert cv2.imread(str(out)).shape == (180, 240, 3)
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from test_video import make_clip, probe
+
+    clip = make_clip(tmp_path / "in.mp4", frames=12, size=(96, 64))
+    video_out = tmp_path / "out.mp4"
+    run = subprocess.run([sys.executable, "-m", "livestyle", "video", str(clip), str(video_out),
+                          "--style-image", str(painting_path)], env=env, capture_output=True, text=True,
+                         timeout=300)
+    assert run.returncode == 0, run.stderr
+    facts = probe(video_out)
+    assert facts["frames"] == 12 and facts["audio"]
+    assert not (tmp_path / "cache").exists() or not any((tmp_path / "cache").rglob("*.onnx"))
