@@ -37,6 +37,7 @@ def run(args: argparse.Namespace) -> int:
     from ..export.johnson import export_checkpoint, export_engstrom
     from ..export.onnx import write_manifest_entry
     from ..fileio import refuse_overwriting_inputs
+    from ..media.images import check_writable
     from ..paths import cache_dir, exported_dir, shared_dir
     from ..runtime import registry
     from ..runtime.registry import base_name
@@ -44,6 +45,7 @@ def run(args: argparse.Namespace) -> int:
     shared = shared_dir(args.shared_dir)
     if args.output is not None:
         refuse_overwriting_inputs(args.output, [args.checkpoint, args.adain_checkpoint])
+        check_writable(args.output, make_folders=True)  # before the export, which takes a while
     if args.adain_checkpoint:
         if args.output is not None:
             raise InputError("-o does not apply to --adain-checkpoint: the decoder is shipped into "

@@ -65,19 +65,21 @@ def add_parser(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from tqdm import tqdm
-
-    from ..devices import pick_device
     from ..errors import OutputError
     from ..fileio import refuse_overwriting_inputs
     from ..media.images import IMAGE_SUFFIXES, check_writable, write_image
-    from ..paint import PaintSettings, paint, scale_plan
-    from ..paths import vgg_weights
 
+    # Refusals first: importing torch (below) takes seconds.
     refuse_overwriting_inputs(args.output, [args.content, *args.style_image, args.vgg_weights])
     output = check_writable(args.output)
     if output.suffix.lower() not in IMAGE_SUFFIXES:
         raise OutputError(f"cannot write images with extension '{output.suffix}'; use .png or .jpg")
+
+    from tqdm import tqdm
+
+    from ..devices import pick_device
+    from ..paint import PaintSettings, paint, scale_plan
+    from ..paths import vgg_weights
     settings = PaintSettings(size=args.size, steps=args.steps, optimizer=args.optimizer,
                              style_weight=args.style_weight, content_weight=args.content_weight,
                              tv_weight=args.tv_weight, content_layer=args.content_layer, init=args.init,

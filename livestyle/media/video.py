@@ -304,6 +304,7 @@ class VideoWriter:
         self.fps = Fraction(fps)
         self.time_base = Fraction(time_base) if time_base else 1 / self.fps
         self._out = None
+        self._file = None
         self._closed = False
         self._tmp = self.path.with_name(f".{self.path.stem}.part{os.getpid()}{self.path.suffix}")
         self._gif = self.target.container == "gif"
@@ -333,9 +334,13 @@ class VideoWriter:
         (FFmpeg only says so when the header is written), once more with re-encoded audio."""
         for copy_audio in (True, False):
             try:
-                self._out = av.open(str(self._tmp), "w", format=self.target.container)
+                # Written through a Python file: FFmpeg's own writer only reports a full disk when
+                # the file is closed, after the whole video was stylised for nothing.
+                self._file = open(self._tmp, "wb", buffering=0)  # FFmpeg buffers already
+                self._out = av.open(self._file, "w", format=self.target.container)
             except (av.FFmpegError, OSError) as exc:
-                raise OutputError(f"cannot create {self.path}: {exc}") from exc
+                self._discard()
+                raise OutputError(f"cannot create {self.path}: {getattr(exc, 'strerror', None) or exc}") from exc
             copying = False
             try:
                 self._add_video(crf, preset, pix_fmt, rotation)
@@ -463,6 +468,7 @@ class VideoWriter:
                 self._audio.mux_until(self._timeline.end() if interrupted else math.inf)
                 self._audio.finish()
             self._out.close()
+            self._file.close()
             os.replace(self._tmp, self.path)
         except (av.FFmpegError, OSError) as exc:
             self._discard()
@@ -483,8 +489,11 @@ class VideoWriter:
         if out is not None:
             try:
                 out.close()
-            except av.FFmpegError:
+            except (av.FFmpegError, OSError):
                 pass  # already failing; the temporary file goes either way
+        file, self._file = self._file, None
+        if file is not None:
+            file.close()
         self._tmp.unlink(missing_ok=True)
 
     def _close_audio(self) -> None:
