@@ -452,7 +452,9 @@ def test_browser_shows_the_stylized_stream(tmp_path):
     the clip is red | blue (green varies by frame), so the stand-in's output is blue-ish | red-ish."""
     if not Path(CHROMIUM).exists():
         pytest.fail("chromium not installed (apt-get install chromium; .ci/run does)")
-    clip = camera_clip(tmp_path / "cam.mp4", frames=300, size=(320, 180), fps=Fraction(15))
+    # 60 s of clip: on a loaded machine Chromium has taken over 20 s to start, and the cam must
+    # still be streaming when the test stops it
+    clip = camera_clip(tmp_path / "cam.mp4", frames=900, size=(320, 180), fps=Fraction(15))
     port = free_port()
     cam = cli_process("cam", "--camera", clip, "--no-window", "--serve", port)
     try:
