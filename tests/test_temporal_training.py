@@ -186,17 +186,8 @@ def test_resume_is_exact_with_the_temporal_loss(runs, tiny_content):
         assert row["total"] == pytest.approx(straight["total"], rel=1e-4)
 
 
-@pytest.mark.parametrize("option, value, message", [
-    ("--temporal-weight", "-1", "--temporal-weight: must be at least 0"),
-    ("--temporal-mode", "flow", "--temporal-mode: invalid choice: 'flow'"),
-])
-def test_bad_temporal_option_is_refused(option, value, message, capsys):
-    with pytest.raises(SystemExit) as exc:
-        main(["train", "johnson", "--style-image", "x.jpg", "-o", "out", option, value])
-    assert exc.value.code == 2 and message in capsys.readouterr().err
-
-
 def test_the_task_refuses_an_unknown_mode_before_loading_anything():
+    """(The CLI's own refusals are rows of test_training.test_bad_loop_option_is_refused.)"""
     from livestyle.training.johnson import JohnsonSettings, JohnsonTask
     with pytest.raises(InputError, match="temporal"):
         JohnsonTask([], None, None, JohnsonSettings(temporal_weight=1.0, temporal_mode="flow"), torch.device("cpu"))

@@ -99,6 +99,8 @@ def test_learning_rate_ramps_up_then_holds():
 @pytest.mark.parametrize("option, value, message", [
     ("--warmup", "-3", "--warmup: must be at least 0, got -3"),
     ("--ema", "1", "--ema: a decay of 1 would never move the average"),
+    ("--temporal-weight", "-1", "--temporal-weight: must be at least 0"),
+    ("--temporal-mode", "flow", "--temporal-mode: invalid choice: 'flow'"),
 ])
 def test_bad_loop_option_is_refused(option, value, message, capsys):
     with pytest.raises(SystemExit) as exc:
