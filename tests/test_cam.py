@@ -482,6 +482,37 @@ def test_browser_shows_the_stylized_stream(tmp_path):
     assert "ended: interrupted" in stdout
 
 
+def test_uploaded_painting_claiming_gigapixels_is_refused_unread(tmp_path):
+    """A PNG of a few KB whose header claims 50000x70000 pixels gets a 400 with the reason,
+    before anything is decoded; a real painting still becomes a style."""
+    from test_bad_input import bomb_png
+
+    class Controls:
+        styles, style, accepts_style_images = ["a"], "a", True
+        added: list = []
+
+        def add_style_image(self, name, image):
+            self.added.append(image.shape)
+            return f"image:{name}"
+
+    server = MJPEGServerSink("127.0.0.1", 0)
+    controls = Controls()
+    server.open(64, 48, 24.0, controls)
+    try:
+        bomb = bomb_png(tmp_path / "bomb.png").read_bytes()
+        request = urllib.request.Request(server.url + "style-image?name=big", data=bomb, method="POST")
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(request, timeout=5)
+        assert refused.value.code == 400
+        assert "50000x70000 pixels" in json.loads(refused.value.read())["error"]
+        painting = cv2.imencode(".png", np.full((40, 40, 3), 90, np.uint8))[1].tobytes()
+        request = urllib.request.Request(server.url + "style-image?name=ok", data=painting, method="POST")
+        assert json.loads(urllib.request.urlopen(request, timeout=5).read()) == {"style": "image:ok"}
+        assert controls.added == [(40, 40, 3)]
+    finally:
+        server.close()
+
+
 def test_viewers_leaving_mid_reply_print_no_traceback(tmp_path):
     """Viewers that close the tab while a reply is on its way (the stream, the page, a frame;
     with a clean close or a reset) are normal: the cam's console shows no traceback for them."""

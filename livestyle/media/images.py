@@ -142,21 +142,24 @@ def decode_image(path, what: str = "image") -> np.ndarray:
         raise InputError(f"{what} {path} is a folder; give an image file")
     if path.stat().st_size == 0:
         raise InputError(f"{what} {path} is empty (0 bytes)")
-    data = np.fromfile(str(path), dtype=np.uint8)
+    return decode_image_bytes(np.fromfile(str(path), dtype=np.uint8), f"{what} {path}")
+
+
+def decode_image_bytes(data: np.ndarray, what: str = "image") -> np.ndarray:
+    """:func:`decode_image` for an encoded file already in memory (uint8 array), e.g. an upload."""
     header = read_header(data[:1 << 20].tobytes())  # metadata before the pixels fits in 1 MB
     if header is not None and header.width * header.height > MAX_IMAGE_PIXELS:
-        raise InputError(f"{what} {path} is {header.width}x{header.height} pixels, more than livestyle "
-                         f"reads ({MAX_IMAGE_PIXELS // 1_000_000} megapixels); downscale it first "
-                         f"(8000 px on the long side is plenty)")
+        raise InputError(f"{what} is {header.width}x{header.height} pixels, more than livestyle reads "
+                         f"({MAX_IMAGE_PIXELS // 1_000_000} megapixels); downscale it first (8000 px on "
+                         f"the long side is plenty)")
     try:
         image = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
     except cv2.error:
         image = None  # OpenCV's own limits and decoder failures: same answer as a corrupt file
     if image is None:
-        raise InputError(f"{what} {path} is not a readable image (corrupt or unsupported format); "
-                         f"use JPEG or PNG")
+        raise InputError(f"{what} is not a readable image (corrupt or unsupported format); use JPEG or PNG")
     if min(image.shape[:2]) < 1:
-        raise InputError(f"{what} {path} has no pixels")
+        raise InputError(f"{what} has no pixels")
     return upright(image, header.orientation) if header is not None else image
 
 

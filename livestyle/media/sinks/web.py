@@ -19,7 +19,9 @@ from urllib.parse import parse_qs, urlsplit
 import cv2
 import numpy as np
 
-from ...errors import SinkError
+from ...errors import InputError, SinkError
+from ...imageops import to_bgr
+from ..images import decode_image_bytes
 from .base import FrameMeta, LiveControls
 from .page import render_page
 
@@ -180,10 +182,14 @@ def _handler_for(sink: MJPEGServerSink):
                     {"error": f"send one image of at most {MAX_UPLOAD_BYTES >> 20} MB"}).encode())
                 return
             data = np.frombuffer(self.rfile.read(length), np.uint8)
-            image = cv2.imdecode(data, cv2.IMREAD_COLOR)
-            if image is None or min(image.shape[:2]) < MIN_PAINTING_SIDE:
+            try:  # the header is checked first: a few KB of PNG can claim gigapixels
+                image = to_bgr(decode_image_bytes(data, "the painting"))
+            except InputError as exc:
+                self._reply(400, "application/json", json.dumps({"error": str(exc)}).encode())
+                return
+            if min(image.shape[:2]) < MIN_PAINTING_SIDE:
                 self._reply(400, "application/json", json.dumps(
-                    {"error": f"not a readable image of at least {MIN_PAINTING_SIDE} px"}).encode())
+                    {"error": f"the painting is smaller than {MIN_PAINTING_SIDE} px"}).encode())
                 return
             name = (query.get("name") or ["upload"])[0][:64] or "upload"
             self._reply(200, "application/json", json.dumps({"style": c.add_style_image(name, image)}).encode())
