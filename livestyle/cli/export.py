@@ -23,6 +23,9 @@ def add_parser(p: argparse.ArgumentParser) -> None:
     src.add_argument("--checkpoint", type=Path, help="a livestyle training checkpoint (.pt) to export")
     src.add_argument("--adain-checkpoint", type=Path, metavar="DECODER.pt",
                      help="a trained AdaIN decoder: parity-check its graphs and ship it in exported/")
+    src.add_argument("--light-checkpoint", type=Path, metavar="ADAIN_LIGHT.pt",
+                     help="a trained light arbitrary-style net (livestyle train adain-light): export its "
+                          "three graphs with parity checks and ship them with the checkpoint in exported/")
     p.add_argument("--name", help="style name for --checkpoint (default: the checkpoint's file stem)")
     p.add_argument("--fp16", action="store_true", help="half-precision weights (parity tolerance 4 grey levels)")
     p.add_argument("-o", "--output", type=Path,
@@ -44,8 +47,18 @@ def run(args: argparse.Namespace) -> int:
 
     shared = shared_dir(args.shared_dir)
     if args.output is not None:
-        refuse_overwriting_inputs(args.output, [args.checkpoint, args.adain_checkpoint])
+        refuse_overwriting_inputs(args.output, [args.checkpoint, args.adain_checkpoint, args.light_checkpoint])
         check_writable(args.output, make_folders=True)  # before the export, which takes a while
+    if args.light_checkpoint:
+        if args.output is not None:
+            raise InputError("-o does not apply to --light-checkpoint: its graphs and checkpoint are shipped "
+                             "into exported/; leave -o out")
+        from ..export.light_adain import publish_light_adain
+        from ..export.onnx import parity_images
+
+        entry = publish_light_adain(args.light_checkpoint, exported_dir(), parity_images(shared))
+        print(f"shipped {exported_dir() / entry['file']} and its graphs (parity: {entry['parity']})")
+        return 0
     if args.adain_checkpoint:
         if args.output is not None:
             raise InputError("-o does not apply to --adain-checkpoint: the decoder is shipped into "
