@@ -403,6 +403,8 @@ class VideoWriter:
             # row-mt lets VP9 use every core the net leaves free.
             options.update({"b": "0", "row-mt": "1", "deadline": "good",
                             "cpu-used": str(VP9_SPEED.get(preset or "", 4))})
+        if codec == "libsvtav1":
+            os.environ.setdefault("SVT_LOG", "1")  # errors only: it prints its whole setup otherwise
         v.options = options
         if self._gif:
             self._palette = _GifPalette(w, h, enc_tb)
