@@ -44,9 +44,9 @@ def add_parser(p: argparse.ArgumentParser) -> None:
                         "is better and bigger")
     g.add_argument("--preset", choices=("ultrafast", "superfast", "veryfast", "faster", "fast", "medium",
                                         "slow", "slower", "veryslow"), default=DEFAULT_PRESET,
-                   help="x264/x265 (and VP9) speed vs file size at the same --crf quality. The encoder shares the "
-                        "CPU with the net, so the default is veryfast (as in OBS); slower presets only "
-                        "make the file smaller")
+                   help="x264/x265 (and VP9) speed vs file size at the same --crf quality. The encoder "
+                        "shares the CPU with the net, so the default is veryfast (as in OBS); slower presets "
+                        "only make the file smaller")
     g.add_argument("--batch", type=positive_int, default=1, help="frames per inference call (helps on GPUs)")
     g.add_argument("--no-progress", action="store_true", help="no progress bar")
 
