@@ -183,7 +183,7 @@ REFUSALS = {
     "image: output is the style image": Refusal(
         ("image", "{w}/photo.png", "-o", "{w}/style.jpg", "--style-image", "{w}/style.jpg"), "is also an input"),
     "image: output folder is the input folder": Refusal(("image", "{w}/photos", "-o", "{w}/photos", *STYLE),
-                                                        "output folder"),
+                                                        "is also an input; choose another output folder"),
     "image: a result would land on an input": Refusal(
         ("image", "{w}/photos/a.jpg", "{w}/photos/b.png", "-o", "{w}/photos", *STYLE), "photos/b.png is also an input"),
     "image: two inputs, one result": Refusal(("image", "{w}/photos/a.jpg", "{w}/a.png", "-o", "{w}/out", *STYLE),
