@@ -220,6 +220,15 @@ REFUSALS = {
     "train: style image claiming 50000x70000 pixels": Refusal(
         ("train", "johnson", "--style-image", "{w}/bomb.png", "-o", "{w}/run", "--content-dir", "{w}/photos",
          "--steps", "1", "--device", "cpu"), "downscale it first", needs="shared"),
+    "train: -o is the photo folder": Refusal(
+        ("train", "johnson", "--style-image", "{w}/style.jpg", "-o", "{w}/photos", "--content-dir", "{w}/photos",
+         "--steps", "1", "--device", "cpu"), "is also an input"),
+    "train: -o inside the photo folder": Refusal(
+        ("train", "adain-light", "-o", "{w}/photos/run", "--content-dir", "{w}/photos", "--style-dir", "{w}/photos",
+         "--steps", "1", "--device", "cpu"), "would train on its sample sheets"),
+    "train: -o is the style image": Refusal(
+        ("train", "johnson", "--style-image", "{w}/style.jpg", "-o", "{w}/style.jpg", "--content-dir", "{w}/photos",
+         "--steps", "1", "--device", "cpu"), "is also an input"),
     # export
     "export: -o is the checkpoint": Refusal(("export", "--checkpoint", "{w}/ck.pt", "-o", "{w}/ck.pt"),
                                             "is also an input"),

@@ -107,6 +107,20 @@ def _common(p: argparse.ArgumentParser) -> None:
     add_shared_dir(p)
 
 
+def _refuse_output_among_inputs(output: Path, inputs: list[Path]) -> None:
+    """Checkpoints and sample sheets written into a photo folder would be read back as training
+    photos by the next run (and a style image as -o would be lost): refuse before any work."""
+    from ..errors import OutputError
+    from ..fileio import refuse_overwriting_inputs
+
+    refuse_overwriting_inputs(output, inputs)
+    out = Path(output).resolve()
+    for folder in inputs:
+        if Path(folder).is_dir() and Path(folder).resolve() in out.parents:
+            raise OutputError(f"output folder {output} is inside the input folder {folder}; the next run "
+                              "would train on its sample sheets: choose -o outside it")
+
+
 def run(args: argparse.Namespace) -> int:
     import torch
 
@@ -123,6 +137,8 @@ def run(args: argparse.Namespace) -> int:
     shared = shared_dir(args.shared_dir)
     vgg = vgg_weights(args.vgg_weights, shared)
     content_dirs = args.content_dir or [shared / "content/train"]
+    _refuse_output_among_inputs(args.output, [*content_dirs, *(getattr(args, "style_dir", None) or []),
+                                              *(getattr(args, "style_image", None) or [])])
     content = ImageBank.from_folders(content_dirs, "content")
     lr = args.lr or {"adain": 1e-4, "adain-light": 5e-4}.get(args.family, 1e-3)
     loop = LoopConfig(steps=args.steps, lr=lr, warmup_steps=args.warmup, average_decay=args.ema,
