@@ -14,7 +14,6 @@ import torch
 from livestyle.checkpoints import atomic_save, build_model, load_checkpoint, make_checkpoint
 from livestyle.cli.main import main
 from livestyle.models.light_adain import LightAdaINConfig, LightAdaINNet
-from livestyle.models.ops import channel_mean_std
 from livestyle.training.light_adain import augment_paintings, mix_pairs, rotate_hue
 
 from conftest import SHARED, needs_shared
@@ -161,16 +160,27 @@ def test_light_net_restyles_toward_the_painting(tmp_path):
 
     photo_path, painting_path = _photo_and_painting(tmp_path)
     photo, painting = cv2.imread(str(photo_path)), cv2.imread(str(painting_path))
-    stylizer = create_stylizer(style_images=[painting_path], device="cpu")
+    stylizer = create_stylizer(style_images=[painting_path], device="cpu", model="fast")
     assert stylizer.arbitrary_net == "adain_light"
     out = stylizer(photo)
     assert out.shape == photo.shape and out.dtype == np.uint8
     assert _color_distance(out, painting) < 0.7 * _color_distance(photo, painting)
     assert out.std() > 15  # not a grey wash
     # alpha 0 keeps the photo's own statistics: a reconstruction, much closer than the stylisation
-    plain = create_stylizer(style_images=[painting_path], device="cpu", alpha=0.0)(photo)
+    plain = create_stylizer(style_images=[painting_path], device="cpu", model="fast", alpha=0.0)(photo)
     err0 = np.abs(plain.astype(float) - photo).mean()
     assert err0 < 0.5 * np.abs(out.astype(float) - photo).mean() and err0 < 25
+
+
+def test_auto_runs_the_light_net_for_streams_on_a_cpu_and_without_the_vgg(tmp_path):
+    from livestyle.runtime.factory import create_stylizer
+
+    _, painting = _photo_and_painting(tmp_path)
+    assert create_stylizer(style_images=[painting], device="cpu", streaming=True).arbitrary_net == "adain_light"
+    nowhere = tmp_path / "no-shared"
+    assert create_stylizer(style_images=[painting], device="cpu", shared_dir=nowhere).arbitrary_net == "adain_light"
+    if SHARED.is_dir():  # with the VGG-16 at hand, single images get the quality reference
+        assert create_stylizer(style_images=[painting], device="cpu").arbitrary_net == "adain"
 
 
 def test_style_image_needs_no_shared_folder_and_no_cache(tmp_path):

@@ -82,8 +82,9 @@ def add_stylizer_options(p: argparse.ArgumentParser, temporal: bool = True) -> N
     g.add_argument("--model", choices=("auto", "full", "fast"), default="auto",
                    help="fixed styles: full = Johnson net, fast = its light distilled student (real time "
                         "on a CPU, where one is shipped); auto = fast for video/cam on a CPU, else full. "
-                        "--style-image: auto/fast = livestyle's light arbitrary-style net (shipped), "
-                        "full = the decoder on the VGG-16 encoder (quality reference; needs --shared-dir)")
+                        "--style-image: fast = livestyle's light arbitrary-style net (shipped), full = "
+                        "the decoder on the VGG-16 encoder (quality reference; needs the shared folder), "
+                        "auto = fast for video/cam on a CPU or without the shared folder, else full")
     g.add_argument("--size", type=size_arg, help="stylise at this long-side size (smaller is faster)")
     g.add_argument("--preserve-color", choices=("luminance", "histogram"),
                    help="keep the photo's colours, take only the style's texture")

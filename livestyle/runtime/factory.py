@@ -45,7 +45,7 @@ def create_stylizer(style: str | None = None, style_images: list[str] | None = N
             raise InputError("give either --style or --style-image, not both")
         return create_adain_stylizer(style_images, style_weights, alpha, size, device, fp16,
                                      preserve_color, shared_dir, blender, share_cpu=streaming,
-                                     model=model)
+                                     model=model, streaming=streaming)
     if style_weights:
         raise InputError("--style-weights mixes several --style-image paintings; it does nothing with --style")
     name = style or registry.default_style(shared_dir)
@@ -70,10 +70,17 @@ def create_adain_stylizer(style_images: list, style_weights: list[float] | None 
                           fp16: bool = False, preserve_color: str | None = None, shared_dir=None,
                           blender: FrameBlender | None = None,
                           style_size: int = STYLE_SIZE, share_cpu: bool = False,
-                          model: str = "auto") -> AdaINStylizer:
-    """``model``: ``auto``/``fast`` run livestyle's own light net (shipped, real time on a CPU);
-    ``full`` the decoder on the VGG-16 encoder (the quality reference; needs the shared folder)."""
+                          model: str = "auto", streaming: bool = False) -> AdaINStylizer:
+    """``model='fast'`` runs livestyle's own light net (shipped, real time on a CPU), ``'full'`` the
+    decoder on the VGG-16 encoder (the quality reference; needs the shared folder). ``'auto'``
+    follows the fixed styles' rule: the light net for streams on a CPU, and wherever the VGG-16
+    is absent (a plain install); the VGG-based net otherwise."""
     styles = read_style_images(style_images)  # bad paths fail before any graph is built
+    if model == "auto":
+        from ..paths import vgg_weights
+
+        streaming_on_cpu = _variant("auto", device, streaming) == "fast"
+        model = "fast" if streaming_on_cpu or not vgg_weights(None, shared_dir).is_file() else "full"
     light = None if model == "full" else registry.light_adain_graphs(fp16=fp16)
     if light is None and model == "fast":
         raise InputError("this install ships no light arbitrary-style net; use --model full "
