@@ -7,13 +7,13 @@ TensorRT (with an on-disk engine cache) > CUDA > CPU for ``device='auto'``.
 from __future__ import annotations
 
 import logging
-import os
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import DeviceError, ModelError
 from ..paths import cache_dir
+from .backends import gpu_driver_present
 
 log = logging.getLogger(__name__)
 
@@ -26,23 +26,13 @@ def available_providers() -> list[str]:
     return list(ort.get_available_providers())
 
 
-def _cuda_usable() -> bool:
-    """The CUDA EP is listed by onnxruntime-gpu even on machines without a GPU; ask the driver."""
-    try:
-        import ctypes
-
-        ctypes.CDLL("libcuda.so.1" if os.name != "nt" else "nvcuda.dll")
-        return True
-    except OSError:
-        return False
-
-
 def choose_providers(device: str = "auto") -> list:
     """Provider list for a session; raises DeviceError when 'cuda' is asked but cannot run."""
     if device not in ("auto", "cpu", "cuda"):
         raise DeviceError(f"unknown device '{device}'; use auto, cpu or cuda")
     have = available_providers()
-    gpu_ok = "CUDAExecutionProvider" in have and _cuda_usable()
+    # onnxruntime-gpu lists its CUDA provider even on machines without a GPU; ask the driver.
+    gpu_ok = "CUDAExecutionProvider" in have and gpu_driver_present()
     if device == "cuda" and not gpu_ok:
         raise DeviceError(f"--device cuda asked for, but onnxruntime here offers {', '.join(have)}; "
                           f"{GPU_INSTALL_HINT}, or use --device cpu")
