@@ -4,7 +4,7 @@ long clips joined without a seam, reruns, a worker that dies, and bad input.
 Every Ray process these tests start listens on 127.0.0.1 only (checked with ``ss``), keeps its
 files under a private temporary folder (``RAY_TMPDIR``, which also names them in their command
 lines) and is stopped here through its own pid; the session ends by checking that none is left.
-Clips are tiny (96x64, 1-6 s) so the file runs in about a minute and a half on two busy cores.
+Clips are tiny (96x64, 1-6 s): the file runs in about a minute on two busy cores.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import types
 from fractions import Fraction
 from pathlib import Path
 
@@ -167,13 +168,21 @@ def run_batch_cli(args: list[str], env: dict, watch: set[int] = frozenset(), tim
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     addresses: set[str] = set()
     deadline = time.monotonic() + timeout
+    timed_out = False
     while proc.poll() is None:
         addresses.update(_listeners(_descendants({proc.pid, *watch})))
         if time.monotonic() > deadline:
-            proc.kill()
+            proc.send_signal(signal.SIGINT)  # batch stops its Ray the way Ctrl-C does
+            timed_out = True
             break
         time.sleep(0.4)
-    out, err = proc.communicate()
+    try:
+        out, err = proc.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        out, err = proc.communicate()
+    if timed_out:
+        err += f"\n[test] stopped after {timeout:g} s"
     return proc.returncode, out, err, addresses
 
 
@@ -263,32 +272,36 @@ def media(tmp_path_factory):
 # -- the tests -------------------------------------------------------------------------------------
 
 
-def test_batch_on_a_loopback_head(ray_head, ray_env, media, tmp_path_factory):
-    """Clips with sound (mp4, mov), an image, a long clip cut into chunks and a broken file, on a
-    Ray head at 127.0.0.1:PORT. Followed by the rerun test, which reuses the outputs."""
+@pytest.fixture(scope="module")
+def loopback_run(ray_head, ray_env, media, tmp_path_factory):
+    """One batch over the clips folder on the head at 127.0.0.1:PORT: clips with sound (mp4, mov),
+    an image, a long clip cut into chunks and a broken file, watched with ``ss`` while it runs."""
     env, _ = ray_env
     head, port = ray_head
     out = tmp_path_factory.mktemp("batch") / "styled"
     args = [str(media), "-o", str(out), *STYLE, "--ray", f"127.0.0.1:{port}", "--workers", "2",
             "--chunk-seconds", str(CHUNK_SECONDS), "--crf", "0", "--no-progress"]
     code, stdout, stderr, addresses = run_batch_cli(args, env, watch={head.pid})
-    assert code == 1, stderr  # the broken file fails; everything else is done before the exit
-    assert_loopback_only(addresses)
-    assert "broken.mp4" in stderr and "1 file(s) failed" in stderr
-    assert "long.mp4: cut into 3 chunks" in stderr
-    assert "wrote 4 file(s)" in stdout
+    return types.SimpleNamespace(out=out, args=args, code=code, stdout=stdout, stderr=stderr, addresses=addresses)
+
+
+def test_batch_on_a_loopback_head(loopback_run, media):
+    run = loopback_run
+    assert run.code == 1, run.stderr  # the broken file fails; everything else is done before the exit
+    assert_loopback_only(run.addresses)
+    assert "broken.mp4" in run.stderr and "1 file(s) failed" in run.stderr
+    assert "long.mp4: cut into 3 chunks" in run.stderr
+    assert "wrote 4 file(s)" in run.stdout
     for name in ("a.mp4", "b.mov", "long.mp4"):
-        got, want = probe(out / name), probe(media / name)
+        got, want = probe(run.out / name), probe(media / name)
         assert got["frames"] == want["frames"] and got["fps"] == want["fps"] and got["size"] == want["size"]
         assert got["audio"] == "aac" and abs(got["audio_seconds"] - want["audio_seconds"]) < 0.05
-    assert cv2.imread(str(out / "photo.png")).shape == (SIZE[1], SIZE[0], 3)
-    assert not (out / "notes.txt").exists() and not (out / "broken.mp4").exists()
-    assert sorted(p.name for p in out.iterdir()) == [".livestyle-batch", "a.mp4", "b.mov", "long.mp4", "photo.png"]
-    test_batch_on_a_loopback_head.out = out
-    test_batch_on_a_loopback_head.args = args
+    assert cv2.imread(str(run.out / "photo.png")).shape == (SIZE[1], SIZE[0], 3)
+    # notes.txt is no video and broken.mp4 failed: neither has a result, nor a half-written one
+    assert sorted(p.name for p in run.out.iterdir()) == [".livestyle-batch", "a.mp4", "b.mov", "long.mp4", "photo.png"]
 
 
-def test_chunked_clip_matches_one_pass_without_a_seam(media):
+def test_chunked_clip_matches_one_pass_without_a_seam(loopback_run, media):
     """The joined long clip against ``video``'s one pass over the same file (lossless coding, so
     only the stylisation differs): frame by frame the same to a fraction of a grey level, and
     the warping error across each join no worse than across any other frame pair."""
@@ -296,9 +309,7 @@ def test_chunked_clip_matches_one_pass_without_a_seam(media):
     from livestyle.pipeline.file import stylize_video
     from livestyle.runtime.factory import create_stylizer
 
-    out = getattr(test_batch_on_a_loopback_head, "out", None)
-    if out is None:
-        pytest.skip("needs the batch run of test_batch_on_a_loopback_head")
+    out = loopback_run.out
     reference = out.parent / "one_pass.mp4"
     stylize_video(media / "long.mp4", reference, create_stylizer(style="mosaic", streaming=True),
                   crf=0, progress=False)
@@ -323,14 +334,12 @@ def test_chunked_clip_matches_one_pass_without_a_seam(media):
         assert joined_error[s] <= whole_error[s] * 1.05 + 1e-5
 
 
-def test_rerun_skips_complete_outputs_and_redoes_the_rest(ray_head, ray_env):
-    out = getattr(test_batch_on_a_loopback_head, "out", None)
-    if out is None:
-        pytest.skip("needs the batch run of test_batch_on_a_loopback_head")
+def test_rerun_skips_complete_outputs_and_redoes_the_rest(loopback_run, ray_env):
+    out = loopback_run.out
     env, _ = ray_env
     kept = {name: (digest(out / name), (out / name).stat().st_mtime_ns) for name in ("b.mov", "long.mp4", "photo.png")}
     (out / "a.mp4").write_bytes(b"not what the batch wrote")  # damaged after the run: redone
-    code, stdout, stderr, _ = run_batch_cli(test_batch_on_a_loopback_head.args, env)
+    code, stdout, stderr, _ = run_batch_cli(loopback_run.args, env)
     assert code == 1 and "broken.mp4" in stderr
     assert "wrote 1 file(s)" in stdout and "3 already complete" in stdout, stdout
     for name, (sha, mtime) in kept.items():

@@ -159,22 +159,23 @@ def connect(settings: ClusterSettings):
         probe(address, settings.connect_timeout)
     ray = import_ray()
     kwargs = dict(logging_level=logging.ERROR, log_to_driver=False, configure_logging=True)
+    if local:
+        cpus = os.cpu_count() or 1
+        if settings.workers:
+            # Workers asked for explicitly run even where they outnumber the cores.
+            cpus = max(cpus, math.ceil(settings.workers * settings.cpus_per_worker))
+        kwargs.update(address="local", num_cpus=cpus, include_dashboard=False, _node_ip_address=LOOPBACK)
+    else:
+        host = (_host_port(address) or ("",))[0]
+        kwargs.update(address=address, **({"_node_ip_address": LOOPBACK} if _is_loopback(host) else {}))
     try:
-        if local:
-            cpus = os.cpu_count() or 1
-            if settings.workers:
-                # Workers asked for explicitly run even where they outnumber the cores.
-                cpus = max(cpus, math.ceil(settings.workers * settings.cpus_per_worker))
-            ray.init(address="local", num_cpus=cpus, include_dashboard=False, _node_ip_address=LOOPBACK,
-                     **kwargs)
-        else:
-            host = (_host_port(address) or ("",))[0]
-            extra = {"_node_ip_address": LOOPBACK} if _is_loopback(host) else {}
-            ray.init(address=address, **extra, **kwargs)
-    except ClusterError:
-        raise
+        ray.init(**kwargs)
     except Exception as exc:  # Ray raises ConnectionError, RuntimeError, its own types...
-        first = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else type(exc).__name__
+        first = _first_line(exc)
+        if local and "timed out" in first:
+            # Ray gives a new node's raylet a fixed 30 s to register, which a machine busy with
+            # other work can miss.
+            first += " (this machine may be too busy; try again when it is quieter)"
         raise ClusterError(f"cannot start Ray on {address or 'this machine'}: {first}") from exc
     return ray
 
