@@ -301,7 +301,8 @@ def test_file_scoring_agrees_with_in_memory_scoring_on_lossless_frames(tmp_path,
     frames = read_clip("fox", 6, (160, 160))
     blender = TemporalBlender(DEFAULT_STABILITY)
     per = [stylize(mosaic, f) for f in frames]
-    outs = {"per-frame": [hwc01(y) for y in per], "blended": [hwc01(blender(y, chw255(f))) for y, f in zip(per, frames)]}
+    outs = {"per-frame": [hwc01(y) for y in per],
+            "blended": [hwc01(blender(y, chw255(f))) for y, f in zip(per, frames)]}
     in_memory = {name: [] for name in outs}
     for t in range(1, len(frames)):
         flow, mask = ruler_pair(frames[t], frames[t - 1], "dis")

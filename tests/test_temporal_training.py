@@ -138,8 +138,8 @@ def train(out, content, steps, extra=()):
 def runs(tmp_path_factory, tiny_content):
     """8 warm-started steps with the temporal loss and the same 8 without it."""
     root = tmp_path_factory.mktemp("runs")
-    return {"on": train(root / "on", tiny_content, 8, WARM + TEMPORAL), "off": train(root / "off", tiny_content, 8, WARM),
-            "root": root}
+    return {"on": train(root / "on", tiny_content, 8, WARM + TEMPORAL),
+            "off": train(root / "off", tiny_content, 8, WARM), "root": root}
 
 
 @torch.no_grad()

@@ -2,7 +2,7 @@
 """A shaky test clip (hand-held camera) for the temporal measurements; see livestyle/eval/shaky.py.
 
   python tools/make_shaky_clip.py --source office_meeting_720p --frames 90 --seed 0
-  python tools/make_shaky_clip.py --source ../shared/content/eval/golden_gate.jpg --frames 90 --seed 1
+  python tools/make_shaky_clip.py --source ../shared/content/eval/tubingen.jpg --frames 90 --seed 1
 
 ``--source`` is a shared clip's name, a video file or a still photo. The clip goes to ``-o`` or,
 by default, to <livestyle cache>/shaky/<source>_shaky<seed>.mp4: outside the repository, never into

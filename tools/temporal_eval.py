@@ -33,6 +33,7 @@ import cv2  # noqa: F401  (before av: the two ship different ffmpeg builds)
 
 import argparse
 import json
+import os
 import statistics
 import time
 from dataclasses import dataclass
@@ -249,7 +250,8 @@ def encoded_main(args, shared: Path) -> None:
         for clip in clips:
             scores = evaluate_clip(clip, runs, workdir / style, size=args.size, start=args.start,
                                    duration=args.duration, rulers=rulers, meter=meter, style_frames=style_frames,
-                                   style_size=args.style_size, shared_dir=args.shared_dir)
+                                   style_size=args.style_size, shared_dir=args.shared_dir,
+                                   reuse=args.reuse)
             print_encoded(style, clip.stem, scores, reference)
             report["clips"].setdefault(style, {})[clip.stem] = {
                 name: {"frames": s.frames, "e_warp": s.e_warp, "style": s.style} for name, s in scores.items()}
@@ -276,7 +278,8 @@ def main() -> None:
     enc.add_argument("--clip", action="append", help="a shared clip's name or a video file; repeatable "
                      "(default: the shared clips)")
     enc.add_argument("--size", type=int, default=480, help="livestyle video --size (below the clip's resolution)")
-    enc.add_argument("--duration", type=float, default=2.0, help="seconds of each clip (60 frames at 30 fps)")
+    enc.add_argument("--duration", type=float, default=2.5,
+                     help="seconds of each clip (at least 60 frames at 24 fps and up)")
     enc.add_argument("--start", type=float, default=0.0, help="where in each clip to begin, seconds")
     enc.add_argument("--model", choices=("auto", "full", "fast"), default="auto", help="livestyle video --model")
     enc.add_argument("--reference", default="udnie_engstrom",
@@ -284,8 +287,18 @@ def main() -> None:
     enc.add_argument("--ruler", action="append", choices=sorted(RULERS), help="flow ruler(s) (default: all)")
     enc.add_argument("--style-size", type=int, default=512, help="long side the style loss is scored at")
     enc.add_argument("--keep", type=Path, help="folder for the rendered files (default: a temporary folder)")
+    enc.add_argument("--reuse", action="store_true",
+                     help="score the files an earlier run with the same settings left in --keep "
+                          "(render only the missing ones)")
+    enc.add_argument("--threads", type=int, help="CPU threads for scoring and for the livestyle video runs "
+                     "(1 on a machine shared with training: contended thread pools stall)")
     args = ap.parse_args()
     if args.encoded:
+        if args.threads:
+            os.environ["OMP_NUM_THREADS"] = str(args.threads)   # the livestyle video runs inherit it
+            cv2.setNumThreads(args.threads)
+            import torch
+            torch.set_num_threads(args.threads)
         return encoded_main(args, shared_dir(args.shared_dir, must_exist=True))
     a = DEFAULT_STABILITY
     specs = args.method or ["per-frame", f"output:dis:{a}:detail", f"output:dis:{a}:nodetail",

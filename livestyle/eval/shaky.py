@@ -66,7 +66,8 @@ def window_size(source_hw: tuple[int, int], crop: float) -> tuple[int, int]:
     return int(w * crop) // 2 * 2, int(h * crop) // 2 * 2
 
 
-def shaky_frames(sources: Iterable[np.ndarray], count: int, shake: Shake = Shake(), seed: int = 0) -> Iterator[np.ndarray]:
+def shaky_frames(sources: Iterable[np.ndarray], count: int, shake: Shake = Shake(),
+                 seed: int = 0) -> Iterator[np.ndarray]:
     """``count`` BGR frames seen through the moving window; ``sources`` yields the source frames
     (the same image over and over for a still)."""
     path = None

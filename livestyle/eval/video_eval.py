@@ -168,11 +168,16 @@ def ratios(scores: dict[str, RunScore], base: str) -> dict[str, dict[str, float]
 def evaluate_clip(clip: Path, runs: Sequence[Render], workdir: Path, *, size: int | None, start: float = 0.0,
                   duration: float | None = None, rulers: Sequence[str] = tuple(RULERS), meter=None,
                   style_frames: int = 6, style_size: int = 512, device: str = "auto",
-                  shared_dir=None) -> dict[str, RunScore]:
-    """Render every run of ``clip`` with the CLI into ``workdir`` and score the files."""
+                  shared_dir=None, reuse: bool = False) -> dict[str, RunScore]:
+    """Render every run of ``clip`` with the CLI into ``workdir`` and score the files; ``reuse``
+    keeps files an earlier call rendered there (same runs and settings: the caller's promise)."""
     workdir.mkdir(parents=True, exist_ok=True)
-    files = {run.name: render(run, clip, workdir / f"{clip.stem}.{run.name}.mp4", size=size, start=start,
-                              duration=duration, device=device, shared_dir=shared_dir) for run in runs}
+    files = {}
+    for run in runs:
+        path = workdir / f"{clip.stem}.{run.name}.mp4"
+        if not (reuse and path.is_file()):
+            render(run, clip, path, size=size, start=start, duration=duration, device=device, shared_dir=shared_dir)
+        files[run.name] = path
     style_at = style_frame_indices(frame_count(clip, start, duration), style_frames if meter else 0)
     return score_outputs(read_frames(clip, start, duration), {n: read_frames(f) for n, f in files.items()},
                          rulers, meter, style_at, style_size)

@@ -114,7 +114,8 @@ class MotionProbe:
         return total
 
 
-def second_frame(first: torch.Tensor, flow: torch.Tensor, noise: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
+def second_frame(first: torch.Tensor, flow: torch.Tensor,
+                 noise: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
     """The second frame of a synthetic pair (0..255): the first moved along ``flow`` plus ``noise``."""
     moved, valid = warp_with_flow(first, flow)
     if noise is not None:
