@@ -166,10 +166,27 @@ def test_light_net_restyles_toward_the_painting(tmp_path):
     assert out.shape == photo.shape and out.dtype == np.uint8
     assert _color_distance(out, painting) < 0.7 * _color_distance(photo, painting)
     assert out.std() > 15  # not a grey wash
-    # alpha 0 keeps the photo's own statistics: a reconstruction, much closer than the stylisation
-    plain = create_stylizer(style_images=[painting_path], device="cpu", model="fast", alpha=0.0)(photo)
-    err0 = np.abs(plain.astype(float) - photo).mean()
-    assert err0 < 0.5 * np.abs(out.astype(float) - photo).mean() and err0 < 25
+
+
+@needs_shared
+@pytest.mark.parametrize("name", ["amber.jpg", "chicago.jpg"])
+def test_alpha_zero_reconstructs_the_photo(name):
+    """alpha 0 keeps the photo's own statistics: the output is a reconstruction, far closer to the
+    photo than the stylisation and at least as close as the VGG-based net's (measured: mean
+    error 22-33 grey levels against 58-72 stylised and 27-41 for the VGG net, at 384 px)."""
+    from livestyle.runtime.factory import create_stylizer
+
+    photo = cv2.imread(str(SHARED / "content/eval" / name))
+    photo = cv2.resize(photo, (384, 384 * photo.shape[0] // photo.shape[1]), interpolation=cv2.INTER_AREA)
+    painting = SHARED / "styles/brushstrokes.jpg"
+
+    def error(model: str, alpha: float) -> float:
+        out = create_stylizer(style_images=[painting], device="cpu", model=model, alpha=alpha)(photo)
+        return float(np.abs(out.astype(float) - photo).mean())
+
+    light0 = error("fast", 0.0)
+    assert light0 < 0.6 * error("fast", 1.0) and light0 < 40
+    assert light0 <= 1.1 * error("full", 0.0)
 
 
 def test_auto_runs_the_light_net_for_streams_on_a_cpu_and_without_the_vgg(tmp_path):
