@@ -279,7 +279,7 @@ def loopback_run(ray_head, ray_env, media, tmp_path_factory):
     env, _ = ray_env
     head, port = ray_head
     out = tmp_path_factory.mktemp("batch") / "styled"
-    args = [str(media), "-o", str(out), *STYLE, "--ray", f"127.0.0.1:{port}", "--workers", "2",
+    args = [str(media), "-o", str(out), *STYLE, "--ray", f"127.0.0.1:{port}", "--workers", "2", "--cpus-per-worker", "1",
             "--chunk-seconds", str(CHUNK_SECONDS), "--crf", "0", "--no-progress"]
     code, stdout, stderr, addresses = run_batch_cli(args, env, watch={head.pid})
     return types.SimpleNamespace(out=out, args=args, code=code, stdout=stdout, stderr=stderr, addresses=addresses)

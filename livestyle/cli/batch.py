@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from .common import add_stylizer_options, positive_int, stylizer_options
+from ..pipeline.cluster import DEFAULT_CPUS_PER_WORKER
 from . import video
 
 DEFAULT_CHUNK_SECONDS = 60.0
@@ -61,8 +62,9 @@ def add_parser(p: argparse.ArgumentParser) -> None:
                         "Unset or 'local': a private Ray instance on this machine, on 127.0.0.1 only")
     g.add_argument("--workers", type=positive_int,
                    help="stylizers running at once (unset: as many as the cluster has room for)")
-    g.add_argument("--cpus-per-worker", type=positive_float, default=1.0, metavar="C",
-                   help="CPUs each worker reserves")
+    g.add_argument("--cpus-per-worker", type=positive_float, default=DEFAULT_CPUS_PER_WORKER, metavar="C",
+                   help="CPUs each worker reserves (a video worker decodes, stylises and encodes on "
+                        "threads of its own)")
     g.add_argument("--gpus-per-worker", type=non_negative_float, default=0.0, metavar="G",
                    help="GPUs each worker reserves (0.5: two workers share a GPU); 0 = CPU workers")
     g.add_argument("--chunk-seconds", type=non_negative_float, default=DEFAULT_CHUNK_SECONDS, metavar="S",
@@ -74,8 +76,9 @@ def add_parser(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..pipeline.batch import ClusterSettings, require_ray, run_batch, worker_settings
+    from ..pipeline.batch import run_batch, worker_settings
     from ..pipeline.batch_plan import planned_job
+    from ..pipeline.cluster import ClusterSettings, require_ray
 
     require_ray()  # before looking at any file: without Ray nothing else matters
     video = stylizer_options(args, streaming=True)
