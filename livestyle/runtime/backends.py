@@ -12,6 +12,7 @@ import logging
 from pathlib import Path
 from typing import Callable
 
+from ..devices import gpu_driver_present  # noqa: F401  (re-exported: tools read it here)
 from ..errors import DeviceError
 
 log = logging.getLogger(__name__)
@@ -19,18 +20,6 @@ log = logging.getLogger(__name__)
 BACKENDS = ("ort-tensorrt", "ort-cuda", "torch-cuda", "ort-cpu")
 ORT_GPU_HINT = "pip install 'livestyle[gpu]' (onnxruntime-gpu)"
 INSTALL_HINT = f"{ORT_GPU_HINT} or a CUDA build of PyTorch"
-
-
-def gpu_driver_present() -> bool:
-    """Whether a CUDA driver answers; without one no package can help."""
-    import ctypes
-    import os
-
-    try:
-        ctypes.CDLL("libcuda.so.1" if os.name != "nt" else "nvcuda.dll")
-        return True
-    except OSError:
-        return False
 
 
 def onnx_gpu_providers() -> set[str]:

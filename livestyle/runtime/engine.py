@@ -12,8 +12,8 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import DeviceError, ModelError
+from ..devices import gpu_driver_present
 from ..paths import cache_dir
-from .backends import gpu_driver_present
 
 log = logging.getLogger(__name__)
 
