@@ -63,8 +63,7 @@ def add_parser(p: argparse.ArgumentParser) -> None:
     g.add_argument("--workers", type=positive_int,
                    help="stylizers running at once (unset: as many as the cluster has room for)")
     g.add_argument("--cpus-per-worker", type=positive_float, default=DEFAULT_CPUS_PER_WORKER, metavar="C",
-                   help="CPUs each worker reserves (a video worker decodes, stylises and encodes on "
-                        "threads of its own)")
+                   help="CPUs each worker reserves; unset --workers runs one worker per C CPUs")
     g.add_argument("--gpus-per-worker", type=non_negative_float, default=0.0, metavar="G",
                    help="GPUs each worker reserves (0.5: two workers share a GPU); 0 = CPU workers")
     g.add_argument("--chunk-seconds", type=non_negative_float, default=DEFAULT_CHUNK_SECONDS, metavar="S",
