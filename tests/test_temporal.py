@@ -363,6 +363,10 @@ def test_shaky_path_is_smooth_with_a_tremor_and_repeatable():
     assert np.abs(calm[:, 0]).max() <= 100.0 and np.abs(calm[:, 1]).max() <= 60.0
     assert calm[:, 0].std() > 20.0                                          # it wanders...
     assert np.abs(np.diff(calm[:, 0])).mean() < 0.2 * calm[:, 0].std()      # ...smoothly
-    shaky = shake_path(400, (100.0, 60.0), Shake(jitter=1.5), seed=4)
-    tremor = np.diff(shaky[:, :2] - calm[:, :2], axis=0)
-    assert 1.5 < tremor.std() < 2.8                                         # N(0, 1.5) per frame: diff std 2.1
+    def tremor(jitter: float) -> float:
+        shaky = shake_path(400, (100.0, 60.0), Shake(jitter=jitter), seed=4)
+        return float(np.diff(shaky[:, :2] - calm[:, :2], axis=0).std())
+    # N(0, jitter) per frame on top of the same smooth path: frame-to-frame std sqrt(2) * jitter,
+    # and twice the jitter gives twice the tremor
+    assert tremor(1.5) == pytest.approx(2 ** 0.5 * 1.5, rel=0.3)
+    assert tremor(3.0) / tremor(1.5) == pytest.approx(2.0, rel=0.1)

@@ -7,31 +7,11 @@ import argparse
 import sys
 from pathlib import Path
 
-from .common import add_stylizer_options, positive_int, stylizer_options
+from .common import add_stylizer_options, non_negative_float, positive_float, positive_int, stylizer_options
 from ..pipeline.cluster import DEFAULT_CPUS_PER_WORKER
 from . import video
 
 DEFAULT_CHUNK_SECONDS = 60.0
-
-
-def positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got '{text}'") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be more than 0, got {value:g}")
-    return value
-
-
-def non_negative_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got '{text}'") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value:g}")
-    return value
 
 
 ENCODING_OPTIONS = ("codec", "crf", "preset", "batch")
