@@ -29,6 +29,7 @@ import av  # isort: skip
 import numpy as np
 import pytest
 
+from clips import write_clip
 from livestyle.cli.main import main
 
 ray = pytest.importorskip("ray")
@@ -206,34 +207,11 @@ def texture(seed: int = 0) -> np.ndarray:
 
 
 def make_clip(path: Path, seconds: float, seed: int = 0) -> Path:
-    """H.264 panning at 1 px per frame with a 440 Hz tone as long as the video (straight PyAV)."""
+    """H.264 panning at 1 px per frame with a 440 Hz tone as long as the video."""
     w, h = SIZE
     tex = texture(seed)
-    frames = round(seconds * FPS)
-    with av.open(str(path), "w") as out:
-        v = out.add_stream("libx264", rate=FPS, options={"preset": "ultrafast"})
-        v.width, v.height, v.pix_fmt = w, h, "yuv420p"
-        v.codec_context.gop_size = GOP
-        a = out.add_stream("aac", rate=48000)
-        a.layout = "stereo"
-        for i in range(frames):
-            frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(tex[4:4 + h, i:i + w]), format="bgr24")
-            frame.pts = i
-            for packet in v.encode(frame):
-                out.mux(packet)
-        for packet in v.encode():
-            out.mux(packet)
-        total = int(48000 * frames / FPS)
-        tone = (0.2 * np.sin(2 * np.pi * 440 * np.arange(total) / 48000)).astype(np.float32)
-        for k in range(0, total, 1024):
-            chunk = np.ascontiguousarray(np.tile(tone[k:k + 1024], (2, 1)))
-            af = av.AudioFrame.from_ndarray(chunk, format="fltp", layout="stereo")
-            af.sample_rate, af.pts = 48000, k
-            for packet in a.encode(af):
-                out.mux(packet)
-        for packet in a.encode():
-            out.mux(packet)
-    return path
+    frames = (tex[4:4 + h, i:i + w] for i in range(round(seconds * FPS)))
+    return write_clip(path, frames, Fraction(FPS), gop=GOP)
 
 
 def probe(path: Path) -> dict:

@@ -140,7 +140,8 @@ def test_blended_values_keep_their_dtype():
     assert out.dtype == np.float16 and blender.stats.first is False
 
 
-@pytest.mark.parametrize("kwargs", [{"stability": 1.5}, {"stability": -0.1}, {"flow": "raft"}])
+@pytest.mark.parametrize("kwargs", [{"stability": 1.5}, {"stability": -0.1}, {"flow": "raft"},
+                                    {"flow_preset": "slow"}, {"check_preset": "exact"}])
 def test_bad_settings_are_input_errors(kwargs):
     with pytest.raises(InputError):
         TemporalBlender(**kwargs)
@@ -182,11 +183,13 @@ def test_reset_forgets_history():
 
 
 @needs_shared
-def test_blending_lowers_warping_error_on_a_real_clip(mosaic):
+@pytest.mark.parametrize("presets", [{}, {"flow_preset": "medium", "check_preset": "medium"},
+                                     {"check_preset": "none"}], ids=["default", "medium", "no-check"])
+def test_blending_lowers_warping_error_on_a_real_clip(mosaic, presets):
     """fox.mp4 (hand-held), 6 frames at 192x192 through our mosaic net: Lai et al.'s warping error drops."""
     frames = read_clip("fox", 6, (192, 192))
     per, blended = [], []
-    blender = TemporalBlender(DEFAULT_STABILITY)
+    blender = TemporalBlender(DEFAULT_STABILITY, **presets)
     for f in frames:
         y = stylize(mosaic, f)
         per.append(hwc01(y))

@@ -20,6 +20,7 @@ import av  # isort: skip
 import numpy as np
 import pytest
 
+from clips import write_clip
 from livestyle.cli.main import main
 from livestyle.media.video import VideoReader, VideoWriter
 from livestyle.paths import shared_dir
@@ -67,42 +68,9 @@ def pattern(i: int, w: int, h: int) -> np.ndarray:
 
 def make_clip(path: Path, frames: int = 20, size=(64, 48), fps=Fraction(24), audio: str | None = "aac",
               rotation: int = 0) -> Path:
-    """A tiny H.264 clip with a sine-tone soundtrack as long as the video (straight PyAV, so the
-    code under test does not make its own fixtures)."""
+    """A tiny H.264 clip with a sine-tone soundtrack as long as the video."""
     w, h = size
-    with av.open(str(path), "w") as out:
-        v = out.add_stream("libx264", rate=fps, options={"preset": "ultrafast"})
-        v.width, v.height, v.pix_fmt = w, h, "yuv420p"
-        if rotation:
-            v.set_display_rotation(rotation)
-        a = None
-        if audio:
-            a = out.add_stream(audio, rate=48000)
-            a.layout = "stereo"
-        for i in range(frames):
-            frame = av.VideoFrame.from_ndarray(pattern(i, w, h), format="bgr24")
-            frame.pts = i
-            for packet in v.encode(frame):
-                out.mux(packet)
-        for packet in v.encode():
-            out.mux(packet)
-        if a is not None:
-            total = int(48000 * frames / fps)
-            t = np.arange(total) / 48000
-            tone = (0.2 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)
-            for k in range(0, total, 960):
-                chunk = np.ascontiguousarray(np.tile(tone[k:k + 960], (2, 1)))
-                fmt = a.codec_context.codec.audio_formats[0].name
-                if fmt == "fltp":
-                    af = av.AudioFrame.from_ndarray(chunk, format="fltp", layout="stereo")
-                else:
-                    af = av.AudioFrame.from_ndarray(chunk.T.reshape(1, -1).copy(), format="flt", layout="stereo")
-                af.sample_rate, af.pts = 48000, k
-                for packet in a.encode(af):
-                    out.mux(packet)
-            for packet in a.encode():
-                out.mux(packet)
-    return path
+    return write_clip(path, (pattern(i, w, h) for i in range(frames)), fps, audio=audio, rotation=rotation)
 
 
 def probe(path: Path) -> dict:

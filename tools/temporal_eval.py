@@ -11,6 +11,8 @@ frames, with these methods (``--method`` replaces them; ``SPACE:FLOW:STABILITY[:
   output:dis:A:detail    with detail restoration (texture contrast restored: the runtime default)
   output:dis:A:nodetail  without it (plain blending; SPACE:FLOW:A alone means the runtime default)
   output:dis:A:flowPX    the same with flow estimated at up to PX pixels instead of the default 480
+  output:dis:A:fwdP:bwdP DIS setting P (runtime/flow.py DIS_PRESETS) of the flow / of the occlusion
+                         check (bwdnone: no forward-backward check)
   feature:dis:A          the blender on the encoder features
   output:none:A          no flow: exponential blending gated by the frame difference (still cameras)
 and prints warping error (Lai et al. 2018; ground-truth flow for the Sintel pair, DeepFlow for
@@ -47,7 +49,9 @@ from livestyle.eval.video_eval import style_frame_indices
 from livestyle.eval.temporal_metrics import (RULERS, flicker, ghost_ratio, noisy_still, revealed_mask, ruler_pair,
                                              warping_error)
 from livestyle.paths import shared_dir, vgg_weights
-from livestyle.runtime.temporal import DEFAULT_KEEP_DETAIL, DEFAULT_STABILITY, FLOW_LONG_SIDE, TemporalBlender
+from livestyle.runtime.flow import DIS_PRESETS
+from livestyle.runtime.temporal import (CHECK_PRESET, DEFAULT_KEEP_DETAIL, DEFAULT_STABILITY, FLOW_LONG_SIDE,
+                                       FLOW_PRESET, TemporalBlender)
 
 STRIP_SEQUENCE = "fox@110"
 
@@ -60,20 +64,30 @@ class Method:
     stability: float = 0.0
     keep_detail: bool = DEFAULT_KEEP_DETAIL
     flow_long_side: int = FLOW_LONG_SIDE
+    flow_preset: str = FLOW_PRESET
+    check_preset: str = CHECK_PRESET
 
     @staticmethod
     def parse(spec: str) -> Method:
-        """``per-frame`` or ``SPACE:FLOW:STABILITY`` plus options ``:detail``/``:nodetail`` and ``:flowPX``."""
+        """``per-frame`` or ``SPACE:FLOW:STABILITY`` plus options ``:detail``/``:nodetail``,
+        ``:flowPX``, ``:fwdPRESET`` and ``:bwdPRESET`` (DIS presets of the flow and of the check)."""
         if spec == "per-frame":
             return Method("per-frame")
         space, flow, a, *extra = spec.split(":")
-        sides = [int(e[4:]) for e in extra if e.startswith("flow") and e[4:].isdigit()]
-        flags = ("detail", "nodetail")
-        unknown = [e for e in extra if e not in flags and not (e.startswith("flow") and e[4:].isdigit())]
-        if unknown or space not in ("output", "feature"):
-            raise SystemExit(f"bad method '{spec}': use per-frame or SPACE:FLOW:STABILITY[:detail|:nodetail][:flowPX]")
-        detail = "detail" in extra or (DEFAULT_KEEP_DETAIL and "nodetail" not in extra)
-        return Method(spec, space, flow, float(a), detail, sides[-1] if sides else FLOW_LONG_SIDE)
+        options: dict = {}
+        for e in extra:
+            if e in ("detail", "nodetail"):
+                options["keep_detail"] = e == "detail"
+            elif e.startswith("flow") and e[4:].isdigit():
+                options["flow_long_side"] = int(e[4:])
+            elif e[:3] in ("fwd", "bwd") and (e[3:] in DIS_PRESETS or e == "bwdnone"):
+                options["flow_preset" if e[:3] == "fwd" else "check_preset"] = e[3:]
+            else:
+                space = "unknown"
+        if space not in ("output", "feature"):
+            raise SystemExit(f"bad method '{spec}': use per-frame or SPACE:FLOW:STABILITY"
+                             f"[:detail|:nodetail][:flowPX][:fwdPRESET][:bwdPRESET]")
+        return Method(spec, space, flow, float(a), **options)
 
 
 # ----------------------------------------------------------------------------------- running
@@ -82,7 +96,8 @@ class Method:
 def stylize(net: SplitNet, frames: list[np.ndarray], methods: list[Method]) -> tuple[dict, dict]:
     """Outputs ([H, W, 3] 0..1) of every method, and per-frame timings in seconds."""
     blenders = {m.name: TemporalBlender(m.stability, m.flow, flow_long_side=m.flow_long_side,
-                                        keep_detail=m.keep_detail)
+                                        keep_detail=m.keep_detail, flow_preset=m.flow_preset,
+                                        check_preset=m.check_preset)
                 for m in methods if m.space != "none"}
     outs: dict[str, list[np.ndarray]] = {m.name: [] for m in methods}
     times: dict[str, list[float]] = {"net": [], **{m.name: [] for m in methods if m.space != "none"}}

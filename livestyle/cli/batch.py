@@ -14,27 +14,13 @@ from . import video
 DEFAULT_CHUNK_SECONDS = 60.0
 
 
-ENCODING_OPTIONS = ("codec", "crf", "preset", "batch")
-
-
-def add_encoding_options(g) -> None:
-    """``livestyle video``'s encoder options, taken from its own parser so that the two commands
-    cannot drift apart (argparse lists a parser's options only in ``_actions``)."""
-    scratch = argparse.ArgumentParser(add_help=False)
-    video.add_parser(scratch)
-    for action in scratch._actions:
-        if action.dest in ENCODING_OPTIONS:
-            g.add_argument(*action.option_strings, dest=action.dest, type=action.type, default=action.default,
-                           choices=action.choices, metavar=action.metavar, help=action.help)
-
-
 def add_parser(p: argparse.ArgumentParser) -> None:
     p.add_argument("inputs", nargs="+", type=Path, metavar="INPUT",
                    help="video and image files, and folders of them (searched recursively)")
     p.add_argument("-o", "--output", type=Path, required=True, metavar="OUTDIR",
                    help="folder for the results, each under its input's name (made if missing)")
     add_stylizer_options(p)
-    add_encoding_options(p.add_argument_group("video"))
+    video.add_encoding_options(p.add_argument_group("video"))
     g = p.add_argument_group("cluster")
     g.add_argument("--ray", metavar="ADDRESS",
                    help="Ray cluster to run on: HOST:PORT of its head (ray start --head --port PORT), "

@@ -37,6 +37,12 @@ def add_parser(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("video")
     g.add_argument("--start", type=seconds_arg, default=0.0, metavar="TIME", help="begin at this time")
     g.add_argument("--duration", type=seconds_arg, metavar="TIME", help="stylise only this long a part")
+    add_encoding_options(g)
+    g.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def add_encoding_options(g) -> None:
+    """How stylised frames are encoded; ``batch`` takes the same options."""
     g.add_argument("--codec", help="video encoder (libx264, libx265, libvpx-vp9, libsvtav1, h264_nvenc...); "
                                    "unset: libx264, libvpx-vp9 for .webm, gif for .gif")
     g.add_argument("--crf", type=int, metavar="0-63",
@@ -48,7 +54,6 @@ def add_parser(p: argparse.ArgumentParser) -> None:
                         "shares the CPU with the net, so the default is veryfast (as in OBS); slower presets "
                         "only make the file smaller")
     g.add_argument("--batch", type=positive_int, default=1, help="frames per inference call (helps on GPUs)")
-    g.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -79,23 +79,6 @@ def _torch_fn(net_name: str, shared, painting: Path, multiple: int) -> Callable:
     return run
 
 
-def _magenta_fn(shared: Path) -> Callable:
-    """The Magenta 26-style net (RGB 0..1 NCHW in and out), style 0, through ORT on the CPU."""
-    import onnxruntime as ort
-
-    path = shared / "weights" / "extras" / "magenta_multistyle26.onnx"
-    if not path.is_file():
-        raise InputError(f"{path} not found; the magenta26 anchor needs the shared folder")
-    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    weights = np.eye(26, dtype=np.float32)[0]
-
-    def run(frame):
-        x = np.ascontiguousarray(frame[:, :, ::-1].transpose(2, 0, 1)[None], np.float32) / 255.0
-        y = session.run(None, {"image": x, "style_weights": weights})[0][0]
-        return np.ascontiguousarray((np.clip(y, 0, 1) * 255).astype(np.uint8).transpose(1, 2, 0)[:, :, ::-1])
-    return run
-
-
 @dataclass(frozen=True)
 class BenchCase:
     net: str
@@ -112,7 +95,9 @@ def _runner(case: BenchCase, shared: Path, painting: Path) -> Callable:
     if case.net == MAGENTA_NET:
         if case.backend != "ort-cpu":
             raise DeviceError(f"{MAGENTA_NET} is timed on ort-cpu only (it is the CPU anchor)")
-        return _magenta_fn(shared)
+        from .magenta import Magenta26
+
+        return Magenta26(shared)
     if case.backend == "torch":
         return _torch_fn(case.net, shared, painting, 8 if case.net == ADAIN_NET else 4)
     device = "cuda" if "cuda" in case.backend else "cpu"

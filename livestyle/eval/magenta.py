@@ -1,9 +1,12 @@
-"""Magenta's arbitrary-style model (Ghiasi et al. 2017) from the shared folder: the anchor that
-livestyle's arbitrary-style path is measured against, for quality and for speed.
+"""Magenta's nets from the shared folder (``<shared>/weights/extras``): the CPU anchors livestyle
+is measured against.
 
-Two ONNX graphs from ``<shared>/weights/extras``: a style predictor (painting at 256x256 -> a
-100-d style code, once per painting) and a transform that takes content at a fixed 384x384, so
-photos are resized to it and the result back to the photo's size.
+* :class:`MagentaArbitrary` (Ghiasi et al. 2017), the anchor of the arbitrary-style path for
+  quality and speed: a style predictor (painting at 256x256 -> a 100-d style code, once per
+  painting) and a transform that takes content at a fixed 384x384, so photos are resized to it
+  and the result back to the photo's size.
+* :class:`Magenta26` (Dumoulin et al. 2017, 26 styles in one net), the speed anchor of the fixed
+  styles: any frame size, style 0.
 """
 
 from __future__ import annotations
@@ -24,17 +27,44 @@ def _nhwc01(bgr: np.ndarray, side: int) -> np.ndarray:
     return np.ascontiguousarray(rgb[None].astype(np.float32) / 255.0)
 
 
+def _extras(shared: Path, *names: str) -> list[Path]:
+    paths = [Path(shared) / "weights" / "extras" / n for n in names]
+    missing = [p for p in paths if not p.is_file()]
+    if missing:
+        raise InputError(f"{missing[0]} not found; the Magenta anchor needs the shared folder (--shared-dir)")
+    return paths
+
+
+class Magenta26:
+    """``Magenta26(shared)(frame_bgr) -> stylised BGR`` (style 0) at the frame's size."""
+
+    def __init__(self, shared: Path):
+        import onnxruntime as ort
+
+        path, = _extras(shared, "magenta_multistyle26.onnx")
+        self.session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+        self.weights = np.eye(26, dtype=np.float32)[0]
+
+    @staticmethod
+    def prepared_input(bgr: np.ndarray) -> np.ndarray:
+        return np.ascontiguousarray(bgr[:, :, ::-1].transpose(2, 0, 1)[None], np.float32) / 255.0
+
+    def transform_only(self, nchw01: np.ndarray) -> np.ndarray:
+        """The model alone on a prepared input (what the speed anchor times)."""
+        return self.session.run(None, {"image": nchw01, "style_weights": self.weights})[0]
+
+    def __call__(self, bgr: np.ndarray) -> np.ndarray:
+        y = self.transform_only(self.prepared_input(bgr))[0]
+        return np.ascontiguousarray((np.clip(y, 0, 1) * 255).astype(np.uint8).transpose(1, 2, 0)[:, :, ::-1])
+
+
 class MagentaArbitrary:
     """``MagentaArbitrary(shared, painting_bgr)(photo_bgr) -> stylised BGR`` at the photo's size."""
 
     def __init__(self, shared: Path, painting_bgr: np.ndarray, threads: int | None = None):
         import onnxruntime as ort
 
-        extras = Path(shared) / "weights" / "extras"
-        paths = [extras / "magenta_arbitrary_predict.onnx", extras / "magenta_arbitrary_transform.onnx"]
-        missing = [p for p in paths if not p.is_file()]
-        if missing:
-            raise InputError(f"{missing[0]} not found; the Magenta anchor needs the shared folder (--shared-dir)")
+        paths = _extras(shared, "magenta_arbitrary_predict.onnx", "magenta_arbitrary_transform.onnx")
         options = ort.SessionOptions()
         if threads:
             options.intra_op_num_threads = threads

@@ -1,0 +1,105 @@
+#!/usr/bin/env python
+"""Real-time speed against Magenta's CPU anchors, in one run (docs/performance.md).
+
+A fixed style (``--style``) is measured against Magenta's 26-style net on the same 640x360 frames,
+a painting (``--style-image``) against Magenta's arbitrary-style transform at its fixed 384x384
+(style code precomputed); both anchors are the model alone, from ``<shared>/weights/extras``.
+Rows, interleaved over ``--rounds`` so that load on a shared machine hits every row alike:
+* the anchor, model only;
+* ``net only``: the stylizer ``video`` builds (``--model auto``), blending off;
+* ``livestyle video``: the command end to end on a 640x360 clip (decode, net, temporal blending at
+  its default, encode), as the CLI builds it, and the same with ``--stability 0`` (what blending
+  costs).
+
+    python tools/bench_realtime.py --style mosaic --frames 60 --rounds 3
+    python tools/bench_realtime.py --style-image brushstrokes.jpg --frames 60 --rounds 3
+"""
+
+from __future__ import annotations
+
+import cv2  # noqa: F401  (before av: the two ship different ffmpeg builds)
+
+import argparse
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+from livestyle.cli.common import positive_int
+from livestyle.cli.video import DEFAULT_PRESET
+from livestyle.eval.magenta import Magenta26, MagentaArbitrary
+from livestyle.media.images import read_image
+from livestyle.media.video import VideoReader
+from livestyle.paths import shared_dir
+from livestyle.pipeline.file import stylize_video
+from livestyle.runtime.factory import create_stylizer
+
+CLIP = "videos/clips/big_buck_bunny_cut.mp4"   # 640x360
+WARMUP = 3
+
+
+def frames_per_second(run, inputs: list) -> float:
+    for x in inputs[:WARMUP]:
+        run(x)
+    start = time.perf_counter()
+    for x in inputs:
+        run(x)
+    return len(inputs) / (time.perf_counter() - start)
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    which = p.add_mutually_exclusive_group()
+    which.add_argument("--style", help="a fixed style (anchor: Magenta 26-style net at 640x360)")
+    which.add_argument("--style-image", help="a painting in <shared>/styles, or a path (anchor: Magenta "
+                                             "arbitrary at 384x384; the default, with brushstrokes.jpg)")
+    p.add_argument("--frames", type=positive_int, default=60, help="frames per measurement")
+    p.add_argument("--rounds", type=positive_int, default=3)
+    p.add_argument("--model", choices=("auto", "full", "fast"), default="auto", help="as livestyle video --model")
+    p.add_argument("--shared-dir")
+    args = p.parse_args()
+    shared = shared_dir(args.shared_dir, must_exist=True)
+    clip = shared / CLIP
+    with VideoReader(clip) as reader:
+        fps = reader.info.fps
+        frames = [f.image for _, f in zip(range(args.frames), reader)]
+    duration = len(frames) / float(fps)
+
+    if args.style:
+        what = dict(style=args.style)
+        anchor, anchor_row = Magenta26(shared), "magenta 26-style (640x360, model only)"
+    else:
+        style = Path(args.style_image or "brushstrokes.jpg")
+        style = style if style.is_file() else shared / "styles" / style
+        what = dict(style_images=[style])
+        anchor = MagentaArbitrary(shared, read_image(style, what="style image"))
+        anchor_row = "magenta arbitrary (384x384, model only)"
+    options = dict(model=args.model, device="cpu", streaming=True, shared_dir=args.shared_dir, **what)
+    net_only = create_stylizer(stability=0.0, **options)
+    videos = {"livestyle video end to end (640x360)": create_stylizer(**options),
+              "  the same with --stability 0": net_only}
+    prepared = [anchor.prepared_input(f) for f in frames]
+    rows: dict[str, list[float]] = {anchor_row: [], "net only (640x360)": [], **{name: [] for name in videos}}
+    with tempfile.TemporaryDirectory() as tmp:
+        for r in range(args.rounds):
+            rows[anchor_row].append(frames_per_second(anchor.transform_only, prepared))
+            net_only.reset()
+            rows["net only (640x360)"].append(frames_per_second(net_only, frames))
+            for name, stylizer in videos.items():
+                stylizer.reset()
+                stats = stylize_video(clip, Path(tmp) / f"out{r}.mp4", stylizer, duration=duration,
+                                      preset=DEFAULT_PRESET, progress=False)
+                rows[name].append(stats.fps)
+    base = statistics.median(rows[anchor_row])
+    net = getattr(net_only, "model_name", None) or getattr(net_only, "arbitrary_net", None) or net_only.name
+    print(f"{args.style or Path(args.style_image or 'brushstrokes.jpg').name} (net: {net}), {len(frames)} frames, "
+          f"{args.rounds} rounds (median f/s; rounds in brackets)")
+    print(f"{'row':<42} {'f/s':>7} {'vs anchor':>10}   rounds")
+    for name, values in rows.items():
+        median = statistics.median(values)
+        print(f"{name:<42} {median:>7.2f} {median / base:>9.2f}x   " + " ".join(f"{v:.2f}" for v in values))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
