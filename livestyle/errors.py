@@ -40,3 +40,7 @@ class SourceError(LivestyleError):
 
 class SinkError(LivestyleError):
     """A frame sink (window, virtual camera, server, file) cannot be opened."""
+
+
+class ClusterError(LivestyleError):
+    """Ray is not installed, or the cluster cannot be reached or cannot run the workers."""

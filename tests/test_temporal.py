@@ -99,6 +99,19 @@ def test_occlusion_mask_marks_the_region_a_moving_square_uncovers():
     assert far.mean() > 0.9, f"{1 - far.mean():.0%} of the untouched background flagged"
 
 
+def test_detail_restoration_scales_every_channel_alike():
+    """One gain per pixel for all channels: restored detail keeps the colour it had."""
+    current = np.stack([texture(96, 96, 3 + k).astype(np.float32) for k in range(3)])
+    blended = np.stack([cv2.GaussianBlur(c, (0, 0), 0.8) for c in current])
+    added = restore_detail(blended, current) - blended
+    detail = blended - np.stack([cv2.GaussianBlur(c, (0, 0), 1.0) for c in blended])
+    strong = (np.abs(detail) > 2.0).all(axis=0)
+    gains = added[:, strong] / detail[:, strong]
+    assert strong.sum() > 100 and gains.max() > 0.05           # detail was restored...
+    np.testing.assert_allclose(gains[0], gains[1], atol=1e-3)   # ...by the same factor in each channel
+    np.testing.assert_allclose(gains[0], gains[2], atol=1e-3)
+
+
 @needs_shared
 def test_ground_truth_flow_aligns_sintel_frames():
     """read_flo + warp + the Sintel convention (flow at frame 2's pixels, pointing into frame 3)."""

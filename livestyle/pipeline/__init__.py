@@ -2,5 +2,8 @@
 
 ``file.py``: a video file to a video file (``livestyle video``); ``live.py``: a live source to live
 sinks (``livestyle cam``); ``styles.py``: the style bank a live session switches between;
-``threads.py``: the worker and queue helpers both pipelines run on.
+``threads.py``: the worker and queue helpers both pipelines run on. ``livestyle batch``:
+``batch_plan.py`` turns inputs into jobs (long videos cut by ``chunks.py``) with completion
+records, ``cluster.py`` starts or joins Ray, ``batch_worker.py`` is the actor that stylises a job,
+``batch.py`` runs the plan on the workers and joins the pieces.
 """

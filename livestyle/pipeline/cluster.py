@@ -17,7 +17,7 @@ import socket
 import sys
 from dataclasses import dataclass
 
-from ..errors import LivestyleError
+from ..errors import ClusterError
 
 RAY_MISSING = "livestyle batch runs on Ray, which is not installed: pip install 'livestyle[cluster]'"
 LOOPBACK = "127.0.0.1"
@@ -27,10 +27,6 @@ LOOPBACK = "127.0.0.1"
 # threads beside the net: on this 2-core machine, quiet, two workers stylised the same 600 frames
 # in 65.8 s and one in 75.9 s (docs/scaling.md); while one waits on its video, the other's net runs.
 DEFAULT_CPUS_PER_WORKER = 1.0
-
-
-class ClusterError(LivestyleError):
-    """Ray is not installed, or the cluster cannot be reached or cannot run the workers."""
 
 
 @dataclass(frozen=True)
