@@ -28,6 +28,23 @@ def test_temporal_eval_rejects_a_malformed_method():
     assert run.returncode != 0 and "bad method" in run.stderr
 
 
+def test_profile_graph_shares_add_up_and_name_the_convs():
+    from livestyle.paths import exported_dir
+
+    run = subprocess.run([sys.executable, str(TOOLS / "profile_graph.py"), str(exported_dir() / "mosaic_fast.onnx"),
+                          "--size", "96x64", "--runs", "2", "--top", "50"], capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    shares = {line.split()[0]: float(line.split()[1].rstrip("%")) for line in run.stdout.splitlines()[1:]}
+    assert "Conv" in shares and "InstanceNormalization" in shares
+    assert abs(sum(shares.values()) - 100.0) < 0.5
+
+
+def test_realtime_bench_rejects_a_style_and_a_painting_together():
+    run = subprocess.run([sys.executable, str(TOOLS / "bench_realtime.py"), "--style", "mosaic",
+                          "--style-image", "brushstrokes.jpg"], capture_output=True, text=True, timeout=120)
+    assert run.returncode != 0 and "not allowed with argument" in run.stderr
+
+
 @needs_shared
 def test_temporal_oracle_exact_flow_beats_dis_on_sintel():
     """The claim docs/temporal.md rests on: with ground-truth flow the same blend is far steadier."""
