@@ -409,6 +409,20 @@ def test_tiny_images_are_stylised_at_their_own_size(size, args, tmp_path, capsys
     assert cv2.imread(str(out)).shape == (h, w, 3)
 
 
+@pytest.mark.parametrize("size", [(2, 3), (20, 20), (33, 70)])
+def test_tiny_images_through_the_light_arbitrary_net(size, tmp_path, capsys):
+    """Its 32 px reflection border needs frames of more than 32 px: smaller ones are stretched."""
+    real_create_stylizer()
+    rng = np.random.default_rng(1)
+    painting = tmp_path / "painting.png"
+    cv2.imwrite(str(painting), cv2.GaussianBlur(rng.integers(0, 255, (96, 128, 3), np.uint8), (0, 0), 2))
+    src, out = tmp_path / "tiny.png", tmp_path / "out.png"
+    cv2.imwrite(str(src), rng.integers(0, 255, (*size, 3), np.uint8))
+    assert main(["image", str(src), "-o", str(out), "--style-image", str(painting), "--model", "fast",
+                 "--device", "cpu"]) == 0, capsys.readouterr().err
+    assert cv2.imread(str(out)).shape == (*size, 3)
+
+
 def test_tiny_video_is_stylised_frame_for_frame(tmp_path, capsys):
     real_create_stylizer()
     src = make_clip(tmp_path / "tiny.mp4", frames=6, size=(8, 6), fps=Fraction(12), audio=None)

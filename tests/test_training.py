@@ -225,10 +225,11 @@ def test_training_bad_input(tmp_path, capsys, case, shared):
 
 
 @needs_shared
-def test_distilled_student_learns_its_teacher_and_exports(tmp_path, tiny_content):
+@pytest.mark.parametrize("student", ["fast", "light"])
+def test_distilled_student_learns_its_teacher_and_exports(tmp_path, tiny_content, student):
     out = tmp_path / "fast"
     assert main(["train", "distill", "--teacher", "mosaic", "--content-dir", str(tiny_content), "-o", str(out),
-                 "--steps", "30", "--batch-size", "4", "--image-size", "32", "--bank-size", "32",
+                 "--steps", "30", "--batch-size", "4", "--image-size", "48", "--bank-size", "32", "--student", student,
                  "--checkpoint-every", "30", "--sample-every", "100", "--log-every", "1", "--device", "cpu"]) == 0
     hist = json.loads((out / "history.json").read_text())
     assert np.mean([r["mosaic/pixel"] for r in hist[-5:]]) < 0.7 * hist[0]["mosaic/pixel"]
@@ -236,6 +237,11 @@ def test_distilled_student_learns_its_teacher_and_exports(tmp_path, tiny_content
     ckpt = load_checkpoint(out / "mosaic_fast.pt", "johnson")
     assert ckpt["meta"]["variant"] == "fast" and ckpt["meta"]["distilled_from"] == "mosaic"
     assert ckpt["config"]["separable"] is True
+    assert ckpt["config"]["norm"] == ("none" if student == "light" else "instance")
     from livestyle.export.johnson import export_checkpoint
     entry = export_checkpoint(out / "mosaic_fast.pt", tmp_path / "mosaic_fast.onnx", shared=SHARED)
     assert entry["variant"] == "fast" and entry["parity_max_abs_diff"] <= 1.0
+    if student == "light":   # what makes it fast in ONNX Runtime: no norm, one pad for the whole frame
+        import onnx
+        ops = [n.op_type for n in onnx.load(str(tmp_path / "mosaic_fast.onnx")).graph.node]
+        assert "InstanceNormalization" not in ops and ops.count("Pad") == 1

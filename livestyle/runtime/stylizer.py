@@ -25,10 +25,10 @@ from ..imageops import resize_long_side, to_bgr
 from .engine import Engine
 
 SIZE_MULTIPLE = 4
-# The nets reflection-pad at their coarsest resolution (1/4 for Johnson, 1/8 for AdaIN), which
-# ONNX Runtime refuses when the pad is not smaller than the side there: smaller frames are
-# stretched up to this before the graph and shrunk back after it.
-MIN_SIDE = 32
+# ONNX Runtime refuses a reflection pad that is not smaller than the side it pads. The Johnson and
+# VGG nets pad at their coarsest resolution (1/4, 1/8), the light nets put a 32 px border around the
+# frame: smaller frames are stretched up to this before the graph and shrunk back after it.
+MIN_SIDE = 64
 
 
 @dataclass(frozen=True)
