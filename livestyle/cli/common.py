@@ -60,34 +60,28 @@ def size_arg(text: str) -> int:
     return value
 
 
-def positive_float(text: str) -> float:
+def bounded_float(text: str, ok, requirement: str) -> float:
+    """``text`` as a float for which ``ok(value)`` holds, else an argparse error naming ``requirement``
+    (NaN fails every bound)."""
     try:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a number, got '{text}'") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be more than 0, got {value:g}")
+    if not ok(value):
+        raise argparse.ArgumentTypeError(f"must be {requirement}, got {text}")
     return value
+
+
+def positive_float(text: str) -> float:
+    return bounded_float(text, lambda v: v > 0, "more than 0")
 
 
 def non_negative_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got '{text}'") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value:g}")
-    return value
+    return bounded_float(text, lambda v: v >= 0, "at least 0")
 
 
 def unit_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number in 0..1, got '{text}'") from None
-    if not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError(f"must be in 0..1, got {value}")
-    return value
+    return bounded_float(text, lambda v: 0.0 <= v <= 1.0, "in 0..1")
 
 
 def add_stylizer_options(p: argparse.ArgumentParser, temporal: bool = True) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from .common import HelpFormatter, add_shared_dir, non_negative_int, positive_int, unit_float
+from .common import HelpFormatter, add_shared_dir, non_negative_float, non_negative_int, positive_int, unit_float
 
 
 def add_parser(p: argparse.ArgumentParser) -> None:
@@ -25,7 +25,7 @@ def add_parser(p: argparse.ArgumentParser) -> None:
                    help="VGG-16 layer of the content loss (Johnson et al. use relu2_2)")
     j.add_argument("--tv-weight", type=float, default=0.3, help="weight of the total-variation (smoothness) loss")
     j.add_argument("--style-size", type=positive_int, default=512, help="long side of the style image")
-    j.add_argument("--temporal-weight", type=_non_negative_float, default=0.0, metavar="W",
+    j.add_argument("--temporal-weight", type=non_negative_float, default=0.0, metavar="W",
                    help="weight of the temporal loss on synthetic motion of the training photos, which "
                         "trains steadier video (0 = off; docs/temporal.md)")
     j.add_argument("--temporal-mode", choices=("warp", "noise", "both"), default="warp",
@@ -63,16 +63,6 @@ def add_parser(p: argparse.ArgumentParser) -> None:
                    help="student design: fast (thin separable Johnson net, instance norm) or light (the same "
                         "without norms and per-conv pads: about 2x faster in ONNX Runtime on a CPU)")
     _common(d)
-
-
-def _non_negative_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got '{text}'") from None
-    if not value >= 0.0:
-        raise argparse.ArgumentTypeError(f"must be at least 0, got {text}")
-    return value
 
 
 def _decay(text: str) -> float:
