@@ -122,6 +122,24 @@ def test_warm_start_is_recorded_in_the_checkpoint(tmp_path, tiny_content):
     assert "warm_start" not in load_checkpoint(tmp_path / "a/mosaic.pt", "johnson")["meta"]
 
 
+@needs_shared
+def test_perceptual_fine_tune_keeps_a_light_students_design(tmp_path, tiny_content):
+    """--variant fast --init-from a `distill --student light` folder fine-tunes that net as it is
+    (no norms, one border), and --resume rebuilds it too."""
+    from livestyle.checkpoints import load_checkpoint
+    from livestyle.models.johnson import LIGHT_CONFIG, TransformerConfig
+    assert main(["train", "distill", "--teacher", "mosaic", "--content-dir", str(tiny_content), "-o",
+                 str(tmp_path / "d"), "--steps", "2", "--batch-size", "2", "--image-size", "48", "--bank-size", "16",
+                 "--student", "light", "--checkpoint-every", "2", "--sample-every", "100", "--device", "cpu"]) == 0
+    train(tmp_path / "ft", tiny_content, 2, ["--variant", "fast", "--init-from", str(tmp_path / "d")])
+    ckpt = load_checkpoint(tmp_path / "ft/mosaic_fast.pt", "johnson")
+    assert TransformerConfig.from_dict(ckpt["config"]) == LIGHT_CONFIG
+    assert ckpt["meta"]["warm_start"]["distilled_from"] == "mosaic"
+    train(tmp_path / "ft", tiny_content, 4, ["--variant", "fast", "--resume"])
+    ckpt = load_checkpoint(tmp_path / "ft/mosaic_fast.pt", "johnson")
+    assert ckpt["meta"]["steps"] == 4 and TransformerConfig.from_dict(ckpt["config"]) == LIGHT_CONFIG
+
+
 def test_weight_average_follows_the_weights_and_swaps_back():
     from livestyle.training.averaging import WeightAverage
     net = torch.nn.Linear(2, 1)

@@ -86,29 +86,38 @@ class JohnsonTask:
         self._sample = self.content.batch(settings.seed + 7919, 0, 2, settings.image_size).to(device)
 
     def init_from(self, folder: Path) -> list[str]:
-        """Warm start from ``<key>.pt`` files; where they came from is kept in the saved meta."""
+        """Warm start from ``<key>.pt`` files; where they came from is kept in the saved meta.
+        The checkpoint's architecture wins over the variant's default, so a fast net of another
+        design (a ``train distill --student light`` student) is fine-tuned as it is."""
         from ..checkpoints import build_model, load_checkpoint
 
         loaded = []
-        for key, net in self.nets.items():
+        for key in self.nets:
             path = Path(folder) / f"{key}.pt"
             if path.is_file():
                 ckpt = load_checkpoint(path, "johnson")
-                net.load_state_dict(build_model(ckpt).state_dict())
+                self.nets[key] = build_model(ckpt).float().train().to(self.device)
                 self.warm_starts[key] = warm_start_record(path, ckpt.get("meta", {}))
                 loaded.append(key)
         return loaded
 
     def recall_warm_starts(self, out_dir: Path) -> None:
-        """On --resume: keep the warm-start records of the checkpoints this run wrote before."""
+        """On --resume: the architecture and warm-start record of the checkpoints this run wrote
+        before (the loop then loads the exact training state into those nets)."""
         from ..checkpoints import load_checkpoint
+        from ..models.johnson import TransformerConfig
 
         for key in self.nets:
             path = Path(out_dir) / f"{key}.pt"
-            if key not in self.warm_starts and path.is_file():
-                record = load_checkpoint(path, "johnson").get("meta", {}).get("warm_start")
-                if record:
-                    self.warm_starts[key] = record
+            if not path.is_file():
+                continue
+            ckpt = load_checkpoint(path, "johnson")
+            config = TransformerConfig.from_dict(ckpt["config"])
+            if config != self.nets[key].config:
+                self.nets[key] = TransformerNet(config).to(self.device)
+            record = ckpt.get("meta", {}).get("warm_start")
+            if key not in self.warm_starts and record:
+                self.warm_starts[key] = record
 
     def trainable(self) -> dict[str, torch.nn.Module]:
         return self.nets
