@@ -86,9 +86,11 @@ class ConvLayer(nn.Module):
 
 
 class ConvNormReLU(nn.Sequential):
-    def __init__(self, cin: int, cout: int, kernel: int, stride: int = 1, separable: bool = False,
-                 relu: bool = True, config: TransformerConfig = FULL_CONFIG):
-        layers = [ConvLayer(cin, cout, kernel, stride, separable, zero_pad=config.border > 0)]
+    """Conv (separable and padded as ``config`` says), instance norm if it has one, ReLU."""
+
+    def __init__(self, cin: int, cout: int, kernel: int, config: TransformerConfig, stride: int = 1,
+                 relu: bool = True):
+        layers = [ConvLayer(cin, cout, kernel, stride, config.separable, zero_pad=config.border > 0)]
         if config.norm == "instance":
             layers.append(nn.InstanceNorm2d(cout, affine=True))
         if relu:
@@ -99,11 +101,11 @@ class ConvNormReLU(nn.Sequential):
 class ResidualBlock(nn.Module):
     """Two 3x3 convs with an identity shortcut (He et al. 2016), as in Johnson et al.'s supplement."""
 
-    def __init__(self, channels: int, separable: bool = False, config: TransformerConfig = FULL_CONFIG):
+    def __init__(self, channels: int, config: TransformerConfig):
         super().__init__()
         self.body = nn.Sequential(
-            ConvNormReLU(channels, channels, 3, separable=separable, config=config),
-            ConvNormReLU(channels, channels, 3, separable=separable, relu=False, config=config),
+            ConvNormReLU(channels, channels, 3, config),
+            ConvNormReLU(channels, channels, 3, config, relu=False),
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -113,10 +115,9 @@ class ResidualBlock(nn.Module):
 class UpsampleConvLayer(nn.Module):
     """Nearest upsampling then conv: replaces transposed convs, which leave checkerboard patterns."""
 
-    def __init__(self, cin: int, cout: int, kernel: int, separable: bool = False,
-                 config: TransformerConfig = FULL_CONFIG):
+    def __init__(self, cin: int, cout: int, kernel: int, config: TransformerConfig):
         super().__init__()
-        self.conv = ConvNormReLU(cin, cout, kernel, separable=separable, config=config)
+        self.conv = ConvNormReLU(cin, cout, kernel, config)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.conv(F.interpolate(x, scale_factor=2.0, mode="nearest"))
@@ -133,17 +134,17 @@ class TransformerNet(nn.Module):
             raise ValueError(f"border must be a multiple of 4, got {config.border}")
         self.config = config
         w1, w2, w3 = config.widths
-        sep, c = config.separable, config
+        c = config
         self.encoder = nn.Sequential(
-            ConvNormReLU(3, w1, config.edge_kernel, config=c),
-            ConvNormReLU(w1, w2, 3, stride=2, separable=sep, config=c),
-            ConvNormReLU(w2, w3, 3, stride=2, separable=sep, config=c),
-            *[ResidualBlock(w3, separable=sep, config=c) for _ in range(config.num_residual)],
+            ConvNormReLU(3, w1, config.edge_kernel, c),   # RGB in: too few channels to separate
+            ConvNormReLU(w1, w2, 3, c, stride=2),
+            ConvNormReLU(w2, w3, 3, c, stride=2),
+            *[ResidualBlock(w3, c) for _ in range(config.num_residual)],
         )
         self.decoder = nn.Sequential(
-            UpsampleConvLayer(w3, w2, 3, separable=sep, config=c),
-            UpsampleConvLayer(w2, w1, 3, separable=sep, config=c),
-            ConvLayer(w1, 3, config.edge_kernel, zero_pad=config.border > 0),
+            UpsampleConvLayer(w3, w2, 3, c),
+            UpsampleConvLayer(w2, w1, 3, c),
+            ConvLayer(w1, 3, config.edge_kernel, zero_pad=config.border > 0),   # dense: RGB out
         )
         if config.norm == "none":
             self._init_without_norms()
