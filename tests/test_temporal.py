@@ -19,7 +19,7 @@ from livestyle.paths import exported_dir
 from livestyle.eval.temporal_metrics import (flicker, measurement_flow, noisy_still, read_flo, visible_mask,
                                              warping_error)
 from livestyle.runtime.flow import consistency_mask, dis_flow, motion_boundary_mask, resize_flow, warp
-from livestyle.runtime.temporal import DEFAULT_STABILITY, TemporalBlender, restore_detail
+from livestyle.runtime.temporal import DEFAULT_STABILITY, TemporalBlender, blend_weight, restore_detail
 
 
 @pytest.fixture(scope="module")
@@ -154,7 +154,7 @@ def test_blended_values_keep_their_dtype():
 
 
 @pytest.mark.parametrize("kwargs", [{"stability": 1.5}, {"stability": -0.1}, {"flow": "raft"},
-                                    {"flow_preset": "slow"}, {"check_preset": "exact"}])
+                                    {"flow_preset": "slow"}, {"check_preset": "exact"}, {"still_stability": 0.5}])
 def test_bad_settings_are_input_errors(kwargs):
     with pytest.raises(InputError):
         TemporalBlender(**kwargs)
@@ -233,6 +233,28 @@ def test_still_camera_flicker_is_lower_with_blending(still_camera, flow):
     blended = [hwc01(blender(y, chw255(f))) for y, f in zip(outputs, frames)]
     reduction = flicker([hwc01(y) for y in outputs], skip=3) / flicker(blended, skip=3)
     assert reduction > 3.0, f"flicker only reduced {reduction:.1f}x"
+
+
+def test_still_pixels_average_longer_than_moving_ones(still_camera):
+    """Where nothing moved, the history gets stability ** 0.5 (0.8 -> 0.89): steadier in the long
+    run than the plain stability, which moving pixels keep."""
+    frames, outputs = still_camera
+    runs = {}
+    for still_stability in (None, DEFAULT_STABILITY):
+        blender = TemporalBlender(DEFAULT_STABILITY, still_stability=still_stability)
+        runs[still_stability] = [hwc01(blender(y, chw255(f))) for y, f in zip(outputs, frames)]
+    assert TemporalBlender(DEFAULT_STABILITY).still_stability == pytest.approx(DEFAULT_STABILITY ** 0.5)
+    assert TemporalBlender(0.0).still_stability == 0.0 and TemporalBlender(1.0).still_stability == 1.0
+    longer, plain = flicker(runs[None], skip=5), flicker(runs[DEFAULT_STABILITY], skip=5)
+    assert longer < 0.85 * plain, f"still pixels: flicker {longer:.3f} vs {plain:.3f} at the plain stability"
+
+
+def test_blend_weight_raises_only_still_pixels():
+    mask = np.array([[1.0, 1.0], [0.5, 0.0]], np.float32)
+    still = np.array([[True, False], [True, True]])
+    weight = blend_weight(mask, still, 0.8, 0.9)
+    np.testing.assert_allclose(weight, [[0.9, 0.8], [0.45, 0.0]], rtol=1e-6)
+    np.testing.assert_allclose(blend_weight(mask, None, 0.8, 0.9), 0.8 * mask, rtol=1e-6)
 
 
 @needs_shared

@@ -13,6 +13,7 @@ frames, with these methods (``--method`` replaces them; ``SPACE:FLOW:STABILITY[:
   output:dis:A:flowPX    the same with flow estimated at up to PX pixels instead of the default 480
   output:dis:A:fwdP:bwdP DIS setting P (runtime/flow.py DIS_PRESETS) of the flow / of the occlusion
                          check (bwdnone: no forward-backward check)
+  output:dis:A:stillS    stability S on pixels where nothing moved (default A ** 0.5)
   feature:dis:A          the blender on the encoder features
   output:none:A          no flow: exponential blending gated by the frame difference (still cameras)
 and prints warping error (Lai et al. 2018; ground-truth flow for the Sintel pair, DeepFlow for
@@ -66,6 +67,7 @@ class Method:
     flow_long_side: int = FLOW_LONG_SIDE
     flow_preset: str = FLOW_PRESET
     check_preset: str = CHECK_PRESET
+    still_stability: float | None = None
 
     @staticmethod
     def parse(spec: str) -> Method:
@@ -82,11 +84,13 @@ class Method:
                 options["flow_long_side"] = int(e[4:])
             elif e[:3] in ("fwd", "bwd") and (e[3:] in DIS_PRESETS or e == "bwdnone"):
                 options["flow_preset" if e[:3] == "fwd" else "check_preset"] = e[3:]
+            elif e.startswith("still") and e[5:].replace(".", "", 1).isdigit():
+                options["still_stability"] = float(e[5:])
             else:
                 space = "unknown"
         if space not in ("output", "feature"):
             raise SystemExit(f"bad method '{spec}': use per-frame or SPACE:FLOW:STABILITY"
-                             f"[:detail|:nodetail][:flowPX][:fwdPRESET][:bwdPRESET]")
+                             f"[:detail|:nodetail][:flowPX][:fwdPRESET][:bwdPRESET][:stillA]")
         return Method(spec, space, flow, float(a), **options)
 
 
@@ -97,7 +101,7 @@ def stylize(net: SplitNet, frames: list[np.ndarray], methods: list[Method]) -> t
     """Outputs ([H, W, 3] 0..1) of every method, and per-frame timings in seconds."""
     blenders = {m.name: TemporalBlender(m.stability, m.flow, flow_long_side=m.flow_long_side,
                                         keep_detail=m.keep_detail, flow_preset=m.flow_preset,
-                                        check_preset=m.check_preset)
+                                        check_preset=m.check_preset, still_stability=m.still_stability)
                 for m in methods if m.space != "none"}
     outs: dict[str, list[np.ndarray]] = {m.name: [] for m in methods}
     times: dict[str, list[float]] = {"net": [], **{m.name: [] for m in methods if m.space != "none"}}
@@ -154,9 +158,11 @@ def to_bgr(rgb: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray((rgb[:, :, ::-1] * 255.0 + 0.5).clip(0, 255).astype(np.uint8))
 
 
-def still_camera(net: SplitNet, frame: np.ndarray, methods: list[Method], count: int = 12, skip: int = 4) -> dict:
+def still_camera(net: SplitNet, frame: np.ndarray, methods: list[Method], count: int) -> dict:
+    """Flicker on a still noisy camera over the second half of ``count`` frames: a webcam runs for
+    minutes, so what counts is the blend's steady state, not its first frames."""
     outs, _ = stylize(net, noisy_still(frame, count), methods)
-    return {name: flicker(ys, skip) for name, ys in outs.items()}
+    return {name: flicker(ys, count // 2) for name, ys in outs.items()}
 
 
 def write_strip(path: Path, seq: Sequence, outs: dict, rows: list[str], count: int = 6, width: int = 240) -> None:
@@ -283,6 +289,9 @@ def main() -> None:
     ap.add_argument("--method", action="append", help="per-frame or SPACE:FLOW:STABILITY; repeatable")
     ap.add_argument("--frames", type=int, default=24, help="frames per video clip")
     ap.add_argument("--only", action="append", help="only sequences whose name contains this")
+    ap.add_argument("--still-frames", type=int, default=40,
+                    help="frames of the still noisy camera; flicker is measured over the second half "
+                         "(12 until issue 18's still-pixel stability, measured from frame 4)")
     ap.add_argument("--style-frames", type=int,
                     help="frames per sequence scored for style loss (0: skip; default 2, --encoded: 6)")
     ap.add_argument("--strip", type=Path, help="write a strip of the last 6 fox frames (input + first 4 methods)")
@@ -346,7 +355,7 @@ def main() -> None:
                 write_strip(args.strip, seq, outs, [m.name for m in methods[:4]])
         still_frame = next(s for s in seqs if s.frames[0].shape[:2] == (BOX[1], BOX[0])).frames[0] \
             if any(s.frames[0].shape[:2] == (BOX[1], BOX[0]) for s in seqs) else seqs[0].frames[0]
-        still = still_camera(net, still_frame, methods)
+        still = still_camera(net, still_frame, methods, args.still_frames)
         report["sequences"][style] = per_seq
         report["still"][style] = still
         report["summary"][style] = summarize({k: {n: r for n, r in v.items() if n != "_flow"}

@@ -51,7 +51,7 @@ def oracle_ratios(net, seq) -> dict[str, float]:
              "GT": pair.mask.astype(np.float32)}
 
     def blended(flow_from: str, mask_from: str) -> np.ndarray:
-        out = blend(current, warp_history(history, flows[flow_from], 0.0), masks[mask_from], blender.stability)
+        out = blend(current, warp_history(history, flows[flow_from], 0.0), blender.stability * masks[mask_from])
         return restore_detail(out, current) if blender.keep_detail else out
 
     outputs = {"DIS": blender.apply(current, motion), "DIS flow+GT mask": blended("DIS", "GT"),

@@ -7,8 +7,8 @@ follow the scene instead (Ruder et al. 2016):
 
     y_t = (1 - a*M) * y_t + a*M * warp(y_{t-1})
 
-``a`` is the stability (0 = per-frame, 1 = freeze) and ``M`` in 0..1 says where the warped history
-can be trusted. ``M`` is 0 on motion boundaries and where the warped previous frame does not look
+``a`` is the stability (0 = per-frame, 1 = freeze; higher where nothing moved, see
+``STILL_STABILITY_POWER``) and ``M`` in 0..1 says where the warped history can be trusted. ``M`` is 0 on motion boundaries and where the warped previous frame does not look
 like the current one (occlusions, lighting changes, flow failures), and optionally where Ruder's
 forward-backward flow check fails: there the fresh result wins, so moving objects leave no trails.
 When most of the frame fails (a scene cut) the history is dropped instead of smeared in.
@@ -82,6 +82,13 @@ DEFAULT_KEEP_DETAIL = True
 DETAIL_SIGMA, DETAIL_WINDOW, DETAIL_MAX_GAIN = 1.0, 6.0, 1.5
 # Scene cut: the history is forgotten when less than this fraction of the frame is reliable.
 CUT_RELIABLE_FRACTION = 0.35
+# Where zero motion explains the frame (still_pixels), the only change is sensor noise: there is
+# no motion to lag behind, so the history may be averaged longer. Still pixels blend with
+# stability ** STILL_STABILITY_POWER (0.8 -> 0.89), which keeps 0 (per-frame) and 1 (freeze) as
+# they are. An exponential average's frame-to-frame noise falls with (1 - a) / sqrt(1 + a): from
+# 6.7x to 13x lower than per-frame for 0.8 -> 0.89. The photometric gate still drops the history
+# where the picture changes (lighting, something entering), so a still background does not lag.
+STILL_STABILITY_POWER = 0.5
 
 
 def _shape(x) -> object:
@@ -154,8 +161,9 @@ def photometric_gate(grey: np.ndarray, warped_prev: np.ndarray,
 def reliability(grey: np.ndarray, prev_grey: np.ndarray, flow_mode: str,
                 dis: cv2.DISOpticalFlow | None = None,
                 dis_check: cv2.DISOpticalFlow | None = None, check: bool = True
-                ) -> tuple[np.ndarray, np.ndarray | None]:
-    """Mask in 0..1 at the flow grid (1 = history reliable) and the flow current -> previous.
+                ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+    """Mask in 0..1 at the flow grid (1 = history reliable), the flow current -> previous, and
+    where the frame did not move at all (``still_pixels``; None without flow).
 
     ``dis`` estimates the flow the history moves along, ``dis_check`` (default: ``dis``) the
     backward flow of the forward-backward occlusion check; ``check=False`` leaves that check out
@@ -163,7 +171,7 @@ def reliability(grey: np.ndarray, prev_grey: np.ndarray, flow_mode: str,
     cameras) nothing is warped and only the frame difference gates.
     """
     if flow_mode == "none":
-        return photometric_gate(grey, prev_grey), None
+        return photometric_gate(grey, prev_grey), None, None
     dis = dis or make_dis()
     flow = dis_flow(grey, prev_grey, dis)
     ok = motion_boundary_mask(flow)
@@ -179,14 +187,22 @@ def reliability(grey: np.ndarray, prev_grey: np.ndarray, flow_mode: str,
     ok |= still
     # One flow-grid pixel of margin: features see a neighbourhood, so a half-occluded pixel counts.
     ok = cv2.erode(ok.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(np.float32)
-    return ok * photometric_gate(grey, warped_prev), flow
+    return ok * photometric_gate(grey, warped_prev), flow, still
 
 
-def blend(features: np.ndarray, warped_prev: np.ndarray, mask: np.ndarray, stability: float) -> np.ndarray:
-    """(1 - a*M) * f + a*M * warped, with M [h, w] broadcast over channels."""
+def blend_weight(mask: np.ndarray, still: np.ndarray | None, stability: float,
+                 still_stability: float) -> np.ndarray:
+    """Per-pixel weight of the history: a*M, with a_still instead of a on still pixels."""
+    if still is None or still_stability == stability:
+        return (stability * mask).astype(np.float32, copy=False)
+    return mask * np.where(still, np.float32(still_stability), np.float32(stability))
+
+
+def blend(features: np.ndarray, warped_prev: np.ndarray, weight: np.ndarray) -> np.ndarray:
+    """(1 - w) * f + w * warped, with the history's weight w [h, w] broadcast over channels."""
     # In place on one new array: each temporary of a 640x360 output costs about a millisecond.
     out = np.subtract(warped_prev, features, dtype=np.float32)
-    out *= (stability * mask).astype(np.float32, copy=False)
+    out *= weight.astype(np.float32, copy=False)
     out += features
     return out
 
@@ -225,7 +241,7 @@ def restore_detail(blended: np.ndarray, current: np.ndarray, sigma: float = DETA
 class BlendStats:
     """What the last call did, for tools and tests (the library never prints)."""
 
-    reliable: float = 0.0      # mean of M at the feature grid
+    reliable: float = 0.0      # mean of M at the flow grid
     cut: bool = False          # the history was dropped as a scene cut
     first: bool = True         # no history (first frame, after reset or a size change)
 
@@ -240,6 +256,7 @@ class Motion:
     grey: np.ndarray | None = None       # None when blending is off
     mask: np.ndarray | None = None       # 0..1 at the flow grid; None: no previous frame to use
     flow: np.ndarray | None = None       # current -> previous at the flow grid; None: no flow mode
+    still: np.ndarray | None = None      # True where nothing moved (flow grid); None: no flow mode
 
 
 class TemporalBlender:
@@ -258,9 +275,13 @@ class TemporalBlender:
     def __init__(self, stability: float = DEFAULT_STABILITY, flow: str = "dis",
                  flow_long_side: int = FLOW_LONG_SIDE, cut_fraction: float = CUT_RELIABLE_FRACTION,
                  keep_detail: bool = DEFAULT_KEEP_DETAIL, flow_preset: str = FLOW_PRESET,
-                 check_preset: str = CHECK_PRESET):
+                 check_preset: str = CHECK_PRESET, still_stability: float | None = None):
         if not 0.0 <= float(stability) <= 1.0:
             raise InputError(f"stability must be in 0..1, got {stability}")
+        if still_stability is None:
+            still_stability = float(stability) ** STILL_STABILITY_POWER
+        if not float(stability) <= float(still_stability) <= 1.0:
+            raise InputError(f"still_stability must be in stability..1, got {still_stability}")
         if flow not in FLOW_MODES:
             raise InputError(f"unknown flow mode '{flow}'; use one of {', '.join(FLOW_MODES)}")
         if flow_long_side < 16:
@@ -270,6 +291,7 @@ class TemporalBlender:
         if check_preset not in (*DIS_PRESETS, "none"):
             raise InputError(f"unknown check preset '{check_preset}'; use one of {', '.join(DIS_PRESETS)} or none")
         self.stability, self.flow_mode = float(stability), flow
+        self.still_stability = float(still_stability)
         self.flow_long_side, self.cut_fraction = flow_long_side, cut_fraction
         self.keep_detail = keep_detail
         self.stats = BlendStats()
@@ -297,9 +319,9 @@ class TemporalBlender:
         prev_grey, self._prev_grey = self._prev_grey, grey
         if prev_grey is None or prev_grey.shape != grey.shape:
             return Motion(grey)
-        mask, flow = reliability(grey, prev_grey, self.flow_mode, self._dis, self._dis_check,
-                                 check=self.check_preset != "none")
-        return Motion(grey, mask, flow)
+        mask, flow, still = reliability(grey, prev_grey, self.flow_mode, self._dis, self._dis_check,
+                                        check=self.check_preset != "none")
+        return Motion(grey, mask, flow, still)
 
     def apply(self, features: np.ndarray, motion: Motion) -> np.ndarray:
         """``features`` of the frame ``motion`` describes, blended with the warped history."""
@@ -308,20 +330,20 @@ class TemporalBlender:
         prev = self._prev_features
         if motion.mask is None or prev is None or prev.shape != features.shape:
             return self._remember(features, BlendStats())
-        mask = motion.mask
-        feat_hw = features.shape[1:]
-        if mask.shape != feat_hw:
-            interp = cv2.INTER_AREA if feat_hw[0] < mask.shape[0] else cv2.INTER_LINEAR
-            mask = cv2.resize(mask, (feat_hw[1], feat_hw[0]), interpolation=interp)
-        reliable = float(mask.mean())
+        reliable = float(motion.mask.mean())
         if reliable < self.cut_fraction:
             return self._remember(features, BlendStats(reliable, cut=True, first=False))
+        weight = blend_weight(motion.mask, motion.still, self.stability, self.still_stability)
+        feat_hw = features.shape[1:]
+        if weight.shape != feat_hw:
+            interp = cv2.INTER_AREA if feat_hw[0] < weight.shape[0] else cv2.INTER_LINEAR
+            weight = cv2.resize(weight, (feat_hw[1], feat_hw[0]), interpolation=interp)
         flow = motion.flow
         # Detail restoration gives back what resampling blurred too, so the history needs no sharpening.
         sharpen_amount = 0.0 if self.keep_detail else HISTORY_SHARPEN
         history = prev if flow is None else warp_history(prev, resize_flow(flow, feat_hw), sharpen_amount)
         current = features.astype(np.float32)
-        out = blend(current, history, mask, self.stability)
+        out = blend(current, history, weight)
         if self.keep_detail:
             out = restore_detail(out, current)
         self._remember(out, BlendStats(reliable, cut=False, first=False))
