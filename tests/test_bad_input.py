@@ -431,3 +431,45 @@ def test_tiny_video_is_stylised_frame_for_frame(tmp_path, capsys):
         capsys.readouterr().err
     got = probe(out)
     assert (got["frames"], got["width"], got["height"]) == (6, 8, 6)
+
+
+@pytest.mark.parametrize("args", [("--style", "mosaic", "--model", "full"),
+                                  ("--style-image", "PAINTING", "--model", "fast")], ids=["full net", "light net"])
+def test_photo_too_large_for_free_memory_is_refused_with_a_size_that_fits(args, tmp_path, monkeypatch, capsys):
+    """A phone photo at full size needs GBs of activations; the operating system would kill the
+    process without a word. With 0.2 GB free (simulated) a 1600x1200 photo is refused before the
+    net runs, and the --size the message names then works."""
+    import re
+
+    from livestyle.runtime import memory
+
+    real_create_stylizer()
+    rng = np.random.default_rng(2)
+    painting = tmp_path / "painting.png"
+    cv2.imwrite(str(painting), cv2.GaussianBlur(rng.integers(0, 255, (96, 128, 3), np.uint8), (0, 0), 2))
+    args = [str(painting) if a == "PAINTING" else a for a in args]
+    src, out = tmp_path / "photo.jpg", tmp_path / "out.png"
+    cv2.imwrite(str(src), cv2.resize(scene(), (1600, 1200), interpolation=cv2.INTER_NEAREST))
+    monkeypatch.setattr(memory, "available_bytes", lambda: 200 * 2**20)
+    assert main(["image", str(src), "-o", str(out), *args, "--device", "cpu"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "GB of memory" in err, err
+    assert not out.exists() and sorted(p.name for p in tmp_path.iterdir()) == ["painting.png", "photo.jpg"]
+    size = int(re.search(r"--size (\d+)", err).group(1))
+    assert 64 <= size < 1600
+    assert main(["image", str(src), "-o", str(out), *args, "--device", "cpu", "--size", str(size)]) == 0, \
+        capsys.readouterr().err
+    assert cv2.imread(str(out)).shape == (1200, 1600, 3)
+
+
+def test_memory_check_names_the_largest_size_that_fits():
+    from livestyle.errors import InputError
+    from livestyle.runtime.memory import USABLE_FRACTION, check_fits
+
+    check_fits((1000, 1000), 1, 100, available=2 * 10**8)                    # 0.1 GB of 0.16 usable
+    with pytest.raises(InputError, match=r"4000x3000 frame needs about 10\.\d GB.*--size (\d+)") as info:
+        check_fits((3000, 4000), 1, 900, available=4 * 2**30)
+    size = int(info.value.args[0].rsplit("--size ", 1)[1].split()[0])
+    assert size % 16 == 0
+    h = size * 3 // 4
+    assert size * h * 900 <= 4 * 2**30 * USABLE_FRACTION < (size + 64) * (h + 48) * 900

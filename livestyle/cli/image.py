@@ -61,13 +61,17 @@ def run(args: argparse.Namespace) -> int:
     from ..runtime.factory import create_stylizer
 
     pairs = _targets(args.inputs, args.output, args.style_image or [])
-    images = [(*read_image_with_alpha(src), dst) for src, dst in pairs]  # all inputs valid before any work
-    for _, _, dst in images:
+    # Every input is decoded once up front, so a bad file fails before any work, but not kept:
+    # a folder of phone photos would not fit in memory at once.
+    decoded = None
+    for src, dst in pairs:
+        decoded = read_image_with_alpha(src)
         # The output folder of a folder run (and its subfolders) is made when the first result is
         # written; a single output's folder must exist (a typo in it should not make folders).
         check_writable(dst, make_folders=dst.parent != args.output.parent)
     stylizer = create_stylizer(**stylizer_options(args))
-    for image, alpha, dst in tqdm(images, unit="image", disable=len(images) < 2):
+    for src, dst in tqdm(pairs, unit="image", disable=len(pairs) < 2):
+        image, alpha = decoded if len(pairs) == 1 else read_image_with_alpha(src)
         write_image(dst, stylizer(image), alpha)
     where = pairs[0][1] if len(pairs) == 1 else args.output
     print(f"wrote {len(pairs)} image(s) with style '{stylizer.name}' to {where}")

@@ -17,6 +17,7 @@ from ..media.images import read_image
 from . import registry
 from .adain import STYLE_SIZE, AdaINStylizer
 from .backends import choose_backend, make_engine
+from .memory import BYTES_PER_PIXEL
 from .stylizer import FrameBlender, GraphStylizer, Stylizer
 from .temporal import DEFAULT_STABILITY, TemporalBlender
 
@@ -61,8 +62,10 @@ def create_stylizer(style: str | None = None, style_images: list[str] | None = N
     graph = make_engine(lambda: registry.onnx_for(info, fp16=fp16, int8=int8, shared=shared_dir), checkpoint,
                         device=device, fp16=fp16, share_cpu=streaming)
     # Named as asked ("mosaic" even when its fast net runs), so style pickers find their entry.
-    return GraphStylizer(graph, name, size=size, preserve_color=preserve_color, blender=blender,
-                         model_name=info.name)
+    stylizer = GraphStylizer(graph, name, size=size, preserve_color=preserve_color, blender=blender,
+                             model_name=info.name)
+    stylizer.bytes_per_pixel = BYTES_PER_PIXEL["fast" if info.variant == "fast" else "full"]
+    return stylizer
 
 
 def create_adain_stylizer(style_images: list, style_weights: list[float] | None = None,
@@ -100,6 +103,7 @@ def create_adain_stylizer(style_images: list, style_weights: list[float] | None 
                              style_size=style_size)
     name = "+".join("painting" if isinstance(p, np.ndarray) else Path(p).stem for p in style_images)
     stylizer.arbitrary_net = "adain_light" if light else "adain"   # which of the two nets runs
+    stylizer.bytes_per_pixel = BYTES_PER_PIXEL[stylizer.arbitrary_net]
     stylizer.set_style(styles, style_weights, name=name)
     return stylizer
 

@@ -23,6 +23,7 @@ from ..color import apply_preserve_color, parse_preserve_color
 from ..errors import InputError
 from ..imageops import resize_long_side, to_bgr
 from .engine import Engine
+from .memory import check_fits
 
 SIZE_MULTIPLE = 4
 # ONNX Runtime refuses a reflection pad that is not smaller than the side it pads. The Johnson and
@@ -106,6 +107,9 @@ class Stylizer:
 
     size_multiple = SIZE_MULTIPLE   # the graph's total stride: input sides are padded to it
     blend_space = "output"
+    # Memory one working pixel adds on the CPU (runtime/memory.py, set by the factory per net);
+    # None: not checked.
+    bytes_per_pixel: int | None = None
 
     def __init__(self, name: str, size: int | None = None, preserve_color: str | None = None,
                  blender: FrameBlender | None = None, model_name: str | None = None):
@@ -116,6 +120,7 @@ class Stylizer:
         self.blender = blender
         self.model_name = model_name   # set when another net stands in for the style (a fast variant)
         self._flow_pool: ThreadPoolExecutor | None = None
+        self._fits: set[tuple] = set()   # batch shapes already known to fit
 
     @property
     def backend(self) -> str:
@@ -137,6 +142,14 @@ class Stylizer:
         output = self.run_graph(batch)
         return np.stack([blender.apply(y, m) for y, m in zip(output, pending.result())])
 
+    def _check_memory(self, hw: tuple[int, int], frames: int) -> None:
+        """Refuse a frame too large for the free memory with a size that fits (once per shape:
+        a video's frames all have one). GPU memory is the GPU runtime's to report."""
+        if self.bytes_per_pixel is None or not self.backend.endswith("cpu") or (hw, frames) in self._fits:
+            return
+        check_fits(hw, frames, self.bytes_per_pixel)
+        self._fits.add((hw, frames))
+
     def _flow_thread(self) -> ThreadPoolExecutor:
         if self._flow_pool is None:
             self._flow_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="livestyle-flow")
@@ -152,7 +165,8 @@ class Stylizer:
         groups: dict[tuple, list[int]] = {}
         for i, p in enumerate(prepared):
             groups.setdefault(p.tensor.shape, []).append(i)
-        for idx in groups.values():
+        for shape, idx in groups.items():
+            self._check_memory(shape[1:], len(idx))
             result = self.infer(np.stack([prepared[i].tensor for i in idx]))
             for j, i in enumerate(idx):
                 outputs[i] = finish(result[j], prepared[i])
