@@ -267,7 +267,8 @@ class TemporalBlender:
     Call it on consecutive frames in order with the frame [3, H, W] (RGB 0..255) the values came
     from; ``reset()`` between clips or when the style changes. Works for any ratio of frame to
     value size (decoded output 1, Johnson features 4, AdaIN features 8). The result has the
-    dtype of ``features`` (an fp16 decoder gets fp16 back); the history is kept in float32.
+    dtype of ``features`` (an fp16 decoder gets fp16 back); the history is kept in float32, and a
+    float32 result *is* the history: copy it before changing it in place.
 
     ``blender(values, image)`` is ``blender.apply(values, blender.motion(image))``; the two halves
     exist so a stylizer can estimate the motion of frame t while its net stylises frame t.
@@ -344,16 +345,17 @@ class TemporalBlender:
         # Detail restoration gives back what resampling blurred too, so the history needs no sharpening.
         sharpen_amount = 0.0 if self.keep_detail else HISTORY_SHARPEN
         history = prev if flow is None else warp_history(prev, resize_flow(flow, feat_hw), sharpen_amount)
-        current = features.astype(np.float32)
+        current = features.astype(np.float32, copy=False)   # only read below
         out = blend(current, history, weight)
         if self.keep_detail:
             out = restore_detail(out, current)
-        self._remember(out, BlendStats(reliable, cut=False, first=False))
+        self._remember(out, BlendStats(reliable, cut=False, first=False), owned=True)
         return out.astype(features.dtype, copy=False)
 
-    def _remember(self, features: np.ndarray, stats: BlendStats) -> np.ndarray:
+    def _remember(self, features: np.ndarray, stats: BlendStats, owned: bool = False) -> np.ndarray:
         # The blended result is the history, so stability compounds over frames (an exponential
-        # average along motion paths), not just over one frame pair.
-        self._prev_features = features.astype(np.float32)
+        # average along motion paths), not just over one frame pair. A caller's array is copied
+        # (it may change it); one made here (``owned``) is kept as it is.
+        self._prev_features = features if owned and features.dtype == np.float32 else features.astype(np.float32)
         self.stats = stats
         return features
