@@ -73,3 +73,26 @@ def test_style_pickers_list_each_style_once():
     names = registry.list_style_names(variants=False)
     assert "mosaic" in names and not any(n.endswith("_fast") for n in names if n.removesuffix("_fast") in names)
     assert "mosaic_fast" in registry.list_style_names()
+
+
+@pytest.mark.parametrize("norm, count", [("instance", 13), ("instance-encoder", 3), ("instance-deep", 10),
+                                         ("none", 0)])
+def test_light_designs_put_instance_norms_where_they_say_and_keep_the_frame_size(norm, count, tmp_path):
+    """Edge conv, two downsampling convs, 4 blocks x 2 convs, two upsampling convs; the one
+    reflection border is cropped off again, so any frame size comes back as it went in, and the
+    exported graph matches PyTorch."""
+    from dataclasses import replace
+
+    import torch
+
+    from livestyle.export.onnx import export_image_net
+    from livestyle.models.johnson import LIGHT_CONFIG, TransformerNet
+
+    net = TransformerNet(replace(LIGHT_CONFIG, norm=norm)).eval()
+    assert sum(isinstance(m, torch.nn.InstanceNorm2d) for m in net.modules()) == count
+    x = torch.rand(1, 3, 68, 92) * 255
+    with torch.no_grad():
+        y = net(x)
+    assert y.shape == x.shape and torch.isfinite(y).all()
+    facts = export_image_net(net, tmp_path / "light.onnx", fp16=False, shared=None)
+    assert facts["parity_max_abs_diff"] <= 1.0, facts   # the export also refuses above its tolerance

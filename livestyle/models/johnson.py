@@ -32,9 +32,10 @@ class TransformerConfig:
     num_residual: int = 5
     edge_kernel: int = 9
     separable: bool = False
-    # "instance" (Johnson et al. with Ulyanov's instance norm) or "none". ONNX Runtime cannot run
-    # instance norm or reflection pads in its blocked layout, so each costs a layout round trip on
-    # a CPU: they were 55% of mosaic_fast's kernel time (docs/performance.md).
+    # Instance norms (Ulyanov et al.) after every conv ("instance", Johnson et al.), after some
+    # (NORM_PLACES) or none. ONNX Runtime cannot run instance norm or reflection pads in its
+    # blocked layout, so each costs a layout round trip on a CPU: they were 55% of mosaic_fast's
+    # kernel time (docs/performance.md).
     norm: str = "instance"
     # > 0: zero padding inside the net and one reflection border of this many pixels around the
     # frame (a multiple of 4), cropped off the output, instead of a reflection pad before each conv.
@@ -54,13 +55,13 @@ FULL_CONFIG = TransformerConfig()
 # About 1/8 of the full net's arithmetic: thinner, fewer blocks, separable 3x3 convs.
 # Chosen so 640x360 runs in real time on two CPU cores (see docs/performance.md).
 FAST_CONFIG = TransformerConfig(widths=(16, 32, 64), num_residual=4, edge_kernel=5, separable=True)
-# The fast net built like livestyle's light arbitrary-style net, for distillation students: no
-# norms, zero padding inside one reflection border, 3x3 edge convs. A scratch ONNX export of this
-# shape ran 2.05x mosaic_fast's frames/s at 640x360 on this 2-core CPU (the same with 5x5 edge
-# convs: 1.47x), docs/performance.md.
+# The fast net built like livestyle's light arbitrary-style net, for distillation students: zero
+# padding inside one reflection border, 3x3 edge convs, instance norms in the encoder only. Graph
+# speed at 640x360 on this 2-core CPU (random weights, docs/training.md): 1.65x mosaic_fast's;
+# with no norms 2.4x, but such a student stayed grey (held-out pixel L1 0.110 after 400 steps
+# against 0.079 for this one and 0.075 for the fast design).
 LIGHT_CONFIG = TransformerConfig(widths=(16, 32, 64), num_residual=4, edge_kernel=3, separable=True,
-                                 norm="none", border=32)
-NORMS = ("instance", "none")
+                                 norm="instance-encoder", border=32)
 
 
 class ConvLayer(nn.Module):
@@ -85,13 +86,24 @@ class ConvLayer(nn.Module):
         return self.conv(self.pad(x))
 
 
+# Where each norm setting puts instance norms: the edge conv (full resolution), the two
+# downsampling convs, the residual blocks (1/4 resolution) and the upsampling convs. Fewer norms
+# run faster in ONNX Runtime but learn a teacher that has them everywhere more slowly; measured
+# for the light students in docs/training.md (a teacher's instance norms adapt its strokes to each
+# frame's contrast, which a student without any cannot follow: its output stays grey).
+NORM_PLACES = {"instance": {"edge", "down", "res", "up"}, "instance-encoder": {"edge", "down"},
+               "instance-deep": {"down", "res"}, "none": set()}
+NORMS = tuple(NORM_PLACES)
+
+
 class ConvNormReLU(nn.Sequential):
-    """Conv (separable and padded as ``config`` says), instance norm if it has one, ReLU."""
+    """Conv (separable and padded as ``config`` says), a norm where ``config.norm`` puts one at
+    ``place`` (edge, down, res or up), ReLU."""
 
     def __init__(self, cin: int, cout: int, kernel: int, config: TransformerConfig, stride: int = 1,
-                 relu: bool = True):
+                 relu: bool = True, place: str = "res"):
         layers = [ConvLayer(cin, cout, kernel, stride, config.separable, zero_pad=config.border > 0)]
-        if config.norm == "instance":
+        if place in NORM_PLACES[config.norm]:
             layers.append(nn.InstanceNorm2d(cout, affine=True))
         if relu:
             layers.append(nn.ReLU(inplace=True))
@@ -117,7 +129,7 @@ class UpsampleConvLayer(nn.Module):
 
     def __init__(self, cin: int, cout: int, kernel: int, config: TransformerConfig):
         super().__init__()
-        self.conv = ConvNormReLU(cin, cout, kernel, config)
+        self.conv = ConvNormReLU(cin, cout, kernel, config, place="up")
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.conv(F.interpolate(x, scale_factor=2.0, mode="nearest"))
@@ -136,9 +148,9 @@ class TransformerNet(nn.Module):
         w1, w2, w3 = config.widths
         c = config
         self.encoder = nn.Sequential(
-            ConvNormReLU(3, w1, config.edge_kernel, c),   # RGB in: too few channels to separate
-            ConvNormReLU(w1, w2, 3, c, stride=2),
-            ConvNormReLU(w2, w3, 3, c, stride=2),
+            ConvNormReLU(3, w1, config.edge_kernel, c, place="edge"),   # RGB in: too few channels to separate
+            ConvNormReLU(w1, w2, 3, c, stride=2, place="down"),
+            ConvNormReLU(w2, w3, 3, c, stride=2, place="down"),
             *[ResidualBlock(w3, c) for _ in range(config.num_residual)],
         )
         self.decoder = nn.Sequential(
@@ -146,7 +158,7 @@ class TransformerNet(nn.Module):
             UpsampleConvLayer(w2, w1, 3, c),
             ConvLayer(w1, 3, config.edge_kernel, zero_pad=config.border > 0),   # dense: RGB out
         )
-        if config.norm == "none":
+        if "res" not in NORM_PLACES[config.norm]:
             self._init_without_norms()
 
     def _init_without_norms(self) -> None:
