@@ -93,7 +93,6 @@ class ConvLayer(nn.Module):
 # frame's contrast, which a student without any cannot follow: its output stays grey).
 NORM_PLACES = {"instance": {"edge", "down", "res", "up"}, "instance-encoder": {"edge", "down"},
                "instance-deep": {"down", "res"}, "none": set()}
-NORMS = tuple(NORM_PLACES)
 
 
 class ConvNormReLU(nn.Sequential):
@@ -140,8 +139,8 @@ class TransformerNet(nn.Module):
 
     def __init__(self, config: TransformerConfig = FULL_CONFIG):
         super().__init__()
-        if config.norm not in NORMS:
-            raise ValueError(f"norm must be one of {NORMS}, got {config.norm!r}")
+        if config.norm not in NORM_PLACES:
+            raise ValueError(f"norm must be one of {tuple(NORM_PLACES)}, got {config.norm!r}")
         if config.border % 4:
             raise ValueError(f"border must be a multiple of 4, got {config.border}")
         self.config = config

@@ -8,9 +8,10 @@ follow the scene instead (Ruder et al. 2016):
     y_t = (1 - a*M) * y_t + a*M * warp(y_{t-1})
 
 ``a`` is the stability (0 = per-frame, 1 = freeze; higher where nothing moved, see
-``STILL_STABILITY_POWER``) and ``M`` in 0..1 says where the warped history can be trusted. ``M`` is 0 on motion boundaries and where the warped previous frame does not look
-like the current one (occlusions, lighting changes, flow failures), and optionally where Ruder's
-forward-backward flow check fails: there the fresh result wins, so moving objects leave no trails.
+``STILL_STABILITY_POWER``) and ``M`` in 0..1 says where the warped history can be trusted. ``M``
+is 0 on motion boundaries and where the warped previous frame does not look like the current one
+(occlusions, lighting changes, flow failures), and optionally where Ruder's forward-backward flow
+check fails: there the fresh result wins, so moving objects leave no trails.
 When most of the frame fails (a scene cut) the history is dropped instead of smeared in.
 
 ``y`` can be the encoder's features [C, h, w] or the decoded RGB output [3, H, W]: the blender
