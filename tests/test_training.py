@@ -101,6 +101,7 @@ def test_learning_rate_ramps_up_then_holds():
     ("--ema", "1", "--ema: a decay of 1 would never move the average"),
     ("--temporal-weight", "-1", "--temporal-weight: must be at least 0"),
     ("--temporal-mode", "flow", "--temporal-mode: invalid choice: 'flow'"),
+    ("--crop-min", "0", "--crop-min: must be a fraction in (0, 1]"),
 ])
 def test_bad_loop_option_is_refused(option, value, message, capsys):
     with pytest.raises(SystemExit) as exc:
@@ -194,6 +195,33 @@ def test_content_layer_choice_changes_the_loss_and_is_recorded(tmp_path, tiny_co
     assert deep[0]["mosaic/content"] != pytest.approx(shallow[0]["mosaic/content"], rel=1e-2)
     from livestyle.checkpoints import load_checkpoint
     assert load_checkpoint(tmp_path / "b/mosaic.pt", "johnson")["meta"]["settings"]["content_layer"] == "relu3_3"
+
+
+def test_smaller_crops_show_the_net_larger_objects(tmp_path):
+    """--crop-min: a crop of a smaller part of the photo, scaled to the same size, spans less of
+    a horizontal ramp (objects look larger, as in a 512-1080 px frame)."""
+    from livestyle.training.data import ImageBank
+
+    ramp = np.tile(np.linspace(0, 255, 400, dtype=np.float32), (200, 1))
+    cv2.imwrite(str(tmp_path / "ramp.png"), np.repeat(ramp[..., None], 3, axis=2).astype(np.uint8))
+    bank = ImageBank.from_folders([tmp_path], "content")
+
+    def spans(scale):
+        batch = bank.batch(0, 0, 16, 64, scale=scale)[:, 0]
+        return (batch.amax(dim=(1, 2)) - batch.amin(dim=(1, 2))).numpy()
+
+    # Ramp: 255 levels over 400 px; a 200 px crop spans ~127 levels, a 60 px crop ~38.
+    assert spans((1.0, 1.0)) == pytest.approx(127, abs=3)
+    assert spans((0.3, 0.3)) == pytest.approx(38, abs=3)
+
+
+@needs_shared
+def test_crop_min_is_used_and_recorded(tmp_path, tiny_content):
+    whole = train(tmp_path / "a", tiny_content, 1)
+    small = train(tmp_path / "b", tiny_content, 1, ["--crop-min", "0.3"])
+    assert small[0]["mosaic/content"] != pytest.approx(whole[0]["mosaic/content"], rel=1e-3)
+    from livestyle.checkpoints import load_checkpoint
+    assert load_checkpoint(tmp_path / "b/mosaic.pt", "johnson")["meta"]["settings"]["crop_min"] == 0.3
 
 
 @needs_shared

@@ -42,6 +42,10 @@ class JohnsonSettings:
     ema_decay: float = 0.0     # the loop saves averaged weights (LoopConfig.average_decay); kept for the record
     temporal_weight: float = 0.0   # 0: no temporal loss
     temporal_mode: str = "warp"    # temporal_loss.MODES
+    # Crop side as a fraction of a photo's short side, drawn from [crop_min, 1]. The training
+    # photos are at most 288 px; small crops enlarged to image_size show the net objects as large
+    # as a 512-1080 px frame does, which crops of whole photos never do.
+    crop_min: float = 0.6
 
 
 @dataclass
@@ -72,6 +76,9 @@ class JohnsonTask:
         if settings.temporal_mode not in TEMPORAL_MODES or settings.temporal_weight < 0:
             raise InputError(f"temporal loss needs a weight >= 0 and a mode in {', '.join(TEMPORAL_MODES)}, "
                              f"got {settings.temporal_weight} and '{settings.temporal_mode}'")
+        if not 0.0 < settings.crop_min <= 1.0:
+            raise InputError(f"the smallest crop must be a fraction in (0, 1] of a photo's short side, "
+                             f"got {settings.crop_min}")
         self.jobs, self.content, self.settings, self.device = jobs, content, settings, device
         self.motion = SyntheticMotion()
         self.style_weights = style_weights or [settings.style_weight] * len(jobs)
@@ -124,7 +131,8 @@ class JohnsonTask:
 
     def losses(self, step: int) -> dict[str, torch.Tensor]:
         s = self.settings
-        x = self.content.batch(s.seed, step, s.batch_size, s.image_size).to(self.device, non_blocking=True)
+        x = self.content.batch(s.seed, step, s.batch_size, s.image_size, scale=(s.crop_min, 1.0))
+        x = x.to(self.device, non_blocking=True)
         with torch.no_grad():
             content_feats = self.vgg(x / 255.0)
         outputs = [net(x) for net in self.nets.values()]
