@@ -125,13 +125,15 @@ def _refuse_output_among_inputs(output: Path, inputs: list[Path]) -> None:
 def run(args: argparse.Namespace) -> int:
     import torch
 
-    from ..devices import pick_device
+    from ..devices import keep_freed_cpu_memory, pick_device
     from ..errors import InputError
     from ..paths import shared_dir, vgg_weights
     from ..training.data import ImageBank
     from ..training.loop import LoopConfig, run_training
 
     device = pick_device(args.device)
+    if device.type == "cpu":
+        keep_freed_cpu_memory()
     torch.manual_seed(args.seed)  # same seed, same initial weights: runs are reproducible
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True
