@@ -294,6 +294,29 @@ def test_streaming_stylizer_blends_its_output_by_default():
     np.testing.assert_array_equal(streaming(bgr[-1]), outs["per"][-1])
 
 
+@needs_shared
+@pytest.mark.parametrize("kwargs", [{"style": "mosaic"}, {"style": "mosaic", "stability": 0.0},
+                                    {"style": "mosaic", "preserve_color": "luminance"},
+                                    {"style_images": ["brushstrokes.jpg"]}])
+def test_pipelined_stream_gives_the_frames_one_call_per_frame_gives(kwargs):
+    """stylize_stream (what `video` runs) overlaps the blend of one frame with the net of the
+    next; the frames, their order and the blended history must be exactly those of calling the
+    stylizer frame by frame."""
+    from livestyle.runtime.factory import create_stylizer
+
+    if "style_images" in kwargs:
+        kwargs = {"style_images": [str(SHARED / "styles" / name) for name in kwargs["style_images"]]}
+    frames = read_clip("fox", 6, (96, 128))
+    bgr = [np.ascontiguousarray((f[:, :, ::-1] * 255).round().astype(np.uint8)) for f in frames]
+    stylizer = create_stylizer(device="cpu", streaming=True, **kwargs)
+    one_by_one = [stylizer(f) for f in bgr]
+    stylizer.reset()
+    streamed = list(stylizer.stylize_stream(iter(bgr)))
+    assert len(streamed) == len(bgr)
+    for a, b in zip(streamed, one_by_one):
+        np.testing.assert_array_equal(a, b)
+
+
 def test_two_graph_split_matches_the_one_graph_net():
     """encoder -> features -> decoder (what feature-space blending runs) is the same net."""
     from livestyle.runtime import registry

@@ -154,6 +154,13 @@ class _Counting:
         self._count(len(frames))
         return out
 
+    def stylize_stream(self, frames):
+        from ..runtime.stylizer import stream_frames
+
+        for out in stream_frames(self._stylizer, frames):
+            self._count(1)
+            yield out
+
     def _count(self, n: int) -> None:
         self.frames += n
         self._frame_done(self.frames)

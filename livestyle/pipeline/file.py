@@ -12,6 +12,7 @@ from __future__ import annotations
 import queue
 import threading
 import time
+from collections import deque
 from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -139,17 +140,34 @@ class _FileRun:
 
     def _infer(self, decoder: Worker, encoder: Worker) -> None:
         self.stylizer.reset()
+        if self.batch == 1:
+            self._infer_stream(decoder, encoder)
+            return
         done = False
         while not done:
             frames, done = self._take(decoder)
             if not frames:
                 continue
-            images = [f.image for f in frames]
-            if self.batch > 1:
-                outputs = self.stylizer.stylize_batch(images)
-            else:
-                outputs = [self.stylizer(images[0])]
+            outputs = self.stylizer.stylize_batch([f.image for f in frames])
             if not put(self.stylized, list(zip(outputs, (f.pts for f in frames))), self.stop, encoder):
+                return  # the encoder failed; run() re-raises its error
+
+    def _infer_stream(self, decoder: Worker, encoder: Worker) -> None:
+        """One frame at a time through the stylizer's pipelined stream (CPU: the default)."""
+        times: deque = deque()
+
+        def images():
+            done = False
+            while not done:
+                frames, done = self._take(decoder)
+                for f in frames:
+                    times.append(f.pts)
+                    yield f.image
+
+        from ..runtime.stylizer import stream_frames
+
+        for output in stream_frames(self.stylizer, images()):
+            if not put(self.stylized, [(output, times.popleft())], self.stop, encoder):
                 return  # the encoder failed; run() re-raises its error
 
     def _take(self, decoder: Worker) -> tuple[list, bool]:
