@@ -47,6 +47,19 @@ def frames_per_second(run, inputs: list) -> float:
     return len(inputs) / (time.perf_counter() - start)
 
 
+class OneCallPerFrame:
+    """A stylizer without its pipelined stream: ``stylize_video`` then calls it frame by frame."""
+
+    def __init__(self, stylizer):
+        self._stylizer = stylizer
+
+    def __call__(self, frame):
+        return self._stylizer(frame)
+
+    def reset(self) -> None:
+        self._stylizer.reset()
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     which = p.add_mutually_exclusive_group()
@@ -55,6 +68,9 @@ def main() -> int:
                                              "arbitrary at 384x384; the default, with brushstrokes.jpg)")
     p.add_argument("--frames", type=positive_int, default=60, help="frames per measurement")
     p.add_argument("--rounds", type=positive_int, default=3)
+    p.add_argument("--unpipelined", action="store_true",
+                   help="add a row: video end to end with one stylizer call per frame (no overlap of "
+                        "the blend with the next frame's net), to measure what the pipelining buys")
     p.add_argument("--model", choices=("auto", "full", "fast"), default="auto", help="as livestyle video --model")
     p.add_argument("--shared-dir")
     args = p.parse_args()
@@ -76,8 +92,11 @@ def main() -> int:
         anchor_row = "magenta arbitrary (384x384, model only)"
     options = dict(model=args.model, device="cpu", streaming=True, shared_dir=args.shared_dir, **what)
     net_only = create_stylizer(stability=0.0, **options)
-    videos = {"livestyle video end to end (640x360)": create_stylizer(**options),
+    blended = create_stylizer(**options)
+    videos = {"livestyle video end to end (640x360)": blended,
               "  the same with --stability 0": net_only}
+    if args.unpipelined:
+        videos["  the same, one call per frame"] = OneCallPerFrame(blended)
     prepared = [anchor.prepared_input(f) for f in frames]
     rows: dict[str, list[float]] = {anchor_row: [], "net only (640x360)": [], **{name: [] for name in videos}}
     with tempfile.TemporaryDirectory() as tmp:
