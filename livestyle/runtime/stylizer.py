@@ -162,8 +162,8 @@ class Stylizer:
 
         The same results as calling the stylizer on each frame in turn, with the work pipelined:
         while the net runs on frame t, a second thread estimates frame t's motion and a third
-        blends frame t-1 with the history and converts it back (``finish``, colour). The net
-        rarely keeps two cores busy on its own, so the blend's milliseconds fill its gaps.
+        blends frame t-1 with the history and converts it back (``finish``, colour). On two cores
+        the net leaves gaps the blend fills: 4-8% more frames/s end to end (docs/performance.md).
         """
         post = ThreadPoolExecutor(max_workers=1, thread_name_prefix="livestyle-post")
         pending: deque = deque()
