@@ -192,10 +192,7 @@ class Stylizer:
     def _finish_frame(self, frame: np.ndarray, prepared: Prepared, output: np.ndarray, motion) -> np.ndarray:
         if motion is not None:
             output = self.blender.apply(output, motion.result())
-        result = finish(output, prepared)
-        if self.preserve_color is not None:
-            result = apply_preserve_color(self.preserve_color, result, bgr_frame(frame))
-        return result
+        return self._deliver(output, prepared, frame)
 
     def _check_memory(self, hw: tuple[int, int], frames: int) -> None:
         """Refuse a frame too large for the free memory with a size that fits (once per shape:
@@ -224,11 +221,15 @@ class Stylizer:
             self._check_memory(shape[1:], len(idx))
             result = self.infer(np.stack([prepared[i].tensor for i in idx]))
             for j, i in enumerate(idx):
-                outputs[i] = finish(result[j], prepared[i])
-        if self.preserve_color is not None:
-            outputs = [apply_preserve_color(self.preserve_color, o, bgr_frame(f))
-                       for o, f in zip(outputs, frames)]
+                outputs[i] = self._deliver(result[j], prepared[i], frames[i])
         return outputs  # type: ignore[return-value]
+
+    def _deliver(self, output: np.ndarray, prepared: Prepared, frame: np.ndarray) -> np.ndarray:
+        """The net's (blended) output as the caller's frame: size and format back, colour kept."""
+        result = finish(output, prepared)
+        if self.preserve_color is not None:
+            result = apply_preserve_color(self.preserve_color, result, bgr_frame(frame))
+        return result
 
     def reset(self) -> None:
         """Forget temporal history (call between clips and when the style changes)."""
