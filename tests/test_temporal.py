@@ -297,24 +297,54 @@ def test_streaming_stylizer_blends_its_output_by_default():
 @needs_shared
 @pytest.mark.parametrize("kwargs", [{"style": "mosaic"}, {"style": "mosaic", "stability": 0.0},
                                     {"style": "mosaic", "preserve_color": "luminance"},
-                                    {"style_images": ["brushstrokes.jpg"]}])
+                                    {"style_images": ["brushstrokes.jpg"]},
+                                    {"style": "mosaic", "frames_in_flight": 2},
+                                    {"style_images": ["brushstrokes.jpg"], "frames_in_flight": 2}])
 def test_pipelined_stream_gives_the_frames_one_call_per_frame_gives(kwargs):
     """stylize_stream (what `video` runs) overlaps the blend of one frame with the net of the
-    next; the frames, their order and the blended history must be exactly those of calling the
-    stylizer frame by frame."""
+    next, and with frames in flight runs the net on several frames at once; the frames, their
+    order and the blended history must be exactly those of calling the stylizer frame by frame."""
     from livestyle.runtime.factory import create_stylizer
 
     if "style_images" in kwargs:
-        kwargs = {"style_images": [str(SHARED / "styles" / name) for name in kwargs["style_images"]]}
+        kwargs = {**kwargs, "style_images": [str(SHARED / "styles" / name) for name in kwargs["style_images"]]}
     frames = read_clip("fox", 6, (96, 128))
     bgr = [np.ascontiguousarray((f[:, :, ::-1] * 255).round().astype(np.uint8)) for f in frames]
     stylizer = create_stylizer(device="cpu", streaming=True, **kwargs)
+    if kwargs.get("frames_in_flight", 1) > 1:
+        # Forced past this machine's core count, so the lanes run even on a one-core runner.
+        stylizer.frames_in_flight = kwargs["frames_in_flight"]
     one_by_one = [stylizer(f) for f in bgr]
     stylizer.reset()
     streamed = list(stylizer.stylize_stream(iter(bgr)))
     assert len(streamed) == len(bgr)
     for a, b in zip(streamed, one_by_one):
         np.testing.assert_array_equal(a, b)
+
+
+@needs_shared
+def test_video_files_run_frames_side_by_side_on_a_cpu_and_cams_do_not(monkeypatch):
+    """`video` asks for two frames in flight: on a CPU each net session then gets half the
+    cores; a camera (latency) keeps one frame at a time on all of them."""
+    from livestyle.cli.video import FRAMES_IN_FLIGHT
+    from livestyle.runtime import factory
+    from livestyle.runtime.engine import Engine
+
+    threads = []
+    real_init = Engine.__init__
+
+    def spy(self, *args, **kwargs):
+        threads.append(kwargs.get("threads"))
+        real_init(self, *args, **kwargs)
+
+    monkeypatch.setattr(Engine, "__init__", spy)
+    monkeypatch.setattr(factory, "available_cpus", lambda: 4)
+    video = factory.create_stylizer("mosaic", device="cpu", streaming=True, frames_in_flight=FRAMES_IN_FLIGHT)
+    assert video.frames_in_flight == 2 and threads == [2]
+    cam = factory.create_stylizer("mosaic", device="cpu", streaming=True)
+    assert cam.frames_in_flight == 1 and threads[-1] is None
+    with pytest.raises(InputError, match="frames_in_flight"):
+        factory.create_stylizer("mosaic", device="cpu", frames_in_flight=0)
 
 
 def test_two_graph_split_matches_the_one_graph_net():

@@ -346,6 +346,17 @@ def test_start_and_duration_trim_video_and_audio(tmp_path, stand_in):
     assert got["audio"] == "aac" and close_to(got["audio_duration"], 0.75, 24)
 
 
+def test_video_runs_frames_side_by_side_unless_it_batches_them(tmp_path, clip, stand_in):
+    """Files may wait for their frames (unlike a camera): `video` asks for frames in flight, and
+    for one at a time when --batch already puts several frames in each call."""
+    from livestyle.cli.video import FRAMES_IN_FLIGHT
+
+    assert FRAMES_IN_FLIGHT > 1
+    assert main(["video", str(clip), str(tmp_path / "a.mp4"), "--no-progress"]) == 0
+    assert main(["video", str(clip), str(tmp_path / "b.mp4"), "--batch", "4", "--no-progress"]) == 0
+    assert [c["frames_in_flight"] for c in stand_in] == [FRAMES_IN_FLIGHT, 1]
+
+
 def test_batches_go_through_stylize_batch(tmp_path, clip):
     class Counting(Invert):
         batches: list[int] = []

@@ -8,8 +8,9 @@ Rows, interleaved over ``--rounds`` so that load on a shared machine hits every 
 * the anchor, model only;
 * ``net only``: the stylizer ``video`` builds (``--model auto``), blending off;
 * ``livestyle video``: the command end to end on a 640x360 clip (decode, net, temporal blending at
-  its default, encode), as the CLI builds it, and the same with ``--stability 0`` (what blending
-  costs).
+  its default, encode), as the CLI builds it (frames side by side on the cores), and the same with
+  ``--stability 0`` (what blending costs); ``--unpipelined`` adds it with one frame at a time and
+  with one stylizer call per frame (what the frame lanes and the pipelining buy).
 
     python tools/bench_realtime.py --style mosaic --frames 60 --rounds 3
     python tools/bench_realtime.py --style-image brushstrokes.jpg --frames 60 --rounds 3
@@ -26,7 +27,7 @@ import time
 from pathlib import Path
 
 from livestyle.cli.common import positive_int
-from livestyle.cli.video import DEFAULT_PRESET
+from livestyle.cli.video import DEFAULT_PRESET, FRAMES_IN_FLIGHT
 from livestyle.eval.magenta import Magenta26, MagentaArbitrary
 from livestyle.media.images import read_image
 from livestyle.media.video import VideoReader
@@ -69,8 +70,9 @@ def main() -> int:
     p.add_argument("--frames", type=positive_int, default=60, help="frames per measurement")
     p.add_argument("--rounds", type=positive_int, default=3)
     p.add_argument("--unpipelined", action="store_true",
-                   help="add a row: video end to end with one stylizer call per frame (no overlap of "
-                        "the blend with the next frame's net), to measure what the pipelining buys")
+                   help="add rows: video end to end with one frame in the net at a time, and with one "
+                        "stylizer call per frame (no overlap of the blend with the next frame's net), "
+                        "to measure what the frame lanes and the pipelining buy")
     p.add_argument("--model", choices=("auto", "full", "fast"), default="auto", help="as livestyle video --model")
     p.add_argument("--shared-dir")
     args = p.parse_args()
@@ -91,12 +93,14 @@ def main() -> int:
         anchor = MagentaArbitrary(shared, read_image(style, what="style image"))
         anchor_row = "magenta arbitrary (384x384, model only)"
     options = dict(model=args.model, device="cpu", streaming=True, shared_dir=args.shared_dir, **what)
-    net_only = create_stylizer(stability=0.0, **options)
-    blended = create_stylizer(**options)
-    videos = {"livestyle video end to end (640x360)": blended,
-              "  the same with --stability 0": net_only}
+    net_only = create_stylizer(stability=0.0, **options)   # one frame at a time, all cores
+    as_video = dict(options, frames_in_flight=FRAMES_IN_FLIGHT)   # as `livestyle video` builds it
+    videos = {"livestyle video end to end (640x360)": create_stylizer(**as_video),
+              "  the same with --stability 0": create_stylizer(stability=0.0, **as_video)}
     if args.unpipelined:
-        videos["  the same, one call per frame"] = OneCallPerFrame(blended)
+        one_lane = create_stylizer(**options)
+        videos["  the same, one frame at a time"] = one_lane
+        videos["  the same, one call per frame"] = OneCallPerFrame(one_lane)
     prepared = [anchor.prepared_input(f) for f in frames]
     rows: dict[str, list[float]] = {anchor_row: [], "net only (640x360)": [], **{name: [] for name in videos}}
     with tempfile.TemporaryDirectory() as tmp:

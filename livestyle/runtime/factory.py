@@ -7,6 +7,7 @@ imports in ``runtime/`` run one way, towards this module.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -27,13 +28,17 @@ def create_stylizer(style: str | None = None, style_images: list[str] | None = N
                     size: int | None = None, device: str = "auto", fp16: bool = False,
                     preserve_color: str | None = None, shared_dir=None,
                     stability: float | None = None, model: str = "auto", flow: str = "dis",
-                    streaming: bool = False, int8: bool = False) -> Stylizer:
+                    streaming: bool = False, int8: bool = False, frames_in_flight: int = 1) -> Stylizer:
     """Build the stylizer a command asked for: a named fixed style, or AdaIN from style images.
 
     ``streaming`` (video, cam) turns temporal blending on at its default strength unless
     ``stability`` says otherwise; single images are never blended. ``model='auto'`` uses a
-    style's fast variant for streams on a CPU when one is shipped.
+    style's fast variant for streams on a CPU when one is shipped. ``frames_in_flight`` > 1
+    (video files, where a frame may wait) runs that many frames at once in ``stylize_stream``
+    on a CPU, each with its share of the cores; on a GPU frames go one after the other.
     """
+    if frames_in_flight < 1:
+        raise InputError(f"frames_in_flight must be at least 1, got {frames_in_flight}")
     blender = _make_blender(stability, flow, streaming)
     if int8 and fp16:
         raise InputError("choose one of --fp16 and --int8")
@@ -46,7 +51,7 @@ def create_stylizer(style: str | None = None, style_images: list[str] | None = N
             raise InputError("give either --style or --style-image, not both")
         return create_adain_stylizer(style_images, style_weights, alpha, size, device, fp16,
                                      preserve_color, shared_dir, blender,
-                                     model=model, streaming=streaming)
+                                     model=model, streaming=streaming, frames_in_flight=frames_in_flight)
     if style_weights:
         raise InputError("--style-weights mixes several --style-image paintings; it does nothing with --style")
     name = style or registry.default_style(shared_dir)
@@ -59,12 +64,14 @@ def create_stylizer(style: str | None = None, style_images: list[str] | None = N
     # PyTorch can stand in on a CUDA machine without onnxruntime-gpu, from the net's own checkpoint
     # (third-party and int8 graphs have none: those stay on onnxruntime).
     checkpoint = None if int8 or info.kind == "engstrom" else registry.weights_for(info)
+    lanes, threads = _cpu_lanes(frames_in_flight, device)
     graph = make_engine(lambda: registry.onnx_for(info, fp16=fp16, int8=int8, shared=shared_dir), checkpoint,
-                        device=device, fp16=fp16, share_cpu=streaming)
+                        device=device, fp16=fp16, share_cpu=streaming, threads=threads)
     # Named as asked ("mosaic" even when its fast net runs), so style pickers find their entry.
     stylizer = GraphStylizer(graph, name, size=size, preserve_color=preserve_color, blender=blender,
                              model_name=info.name)
     stylizer.bytes_per_pixel = BYTES_PER_PIXEL["fast" if info.variant == "fast" else "full"]
+    stylizer.frames_in_flight = lanes if graph.backend.endswith("cpu") else 1
     return stylizer
 
 
@@ -73,7 +80,8 @@ def create_adain_stylizer(style_images: list, style_weights: list[float] | None 
                           fp16: bool = False, preserve_color: str | None = None, shared_dir=None,
                           blender: FrameBlender | None = None,
                           style_size: int = STYLE_SIZE,
-                          model: str = "auto", streaming: bool = False) -> AdaINStylizer:
+                          model: str = "auto", streaming: bool = False,
+                          frames_in_flight: int = 1) -> AdaINStylizer:
     """``model='fast'`` runs livestyle's own light net (shipped, real time on a CPU), ``'full'`` the
     decoder on the VGG-16 encoder (the quality reference; needs the shared folder). ``'auto'``
     follows the fixed styles' rule: the light net for streams on a CPU, and wherever the VGG-16
@@ -90,9 +98,11 @@ def create_adain_stylizer(style_images: list, style_weights: list[float] | None 
                          "(needs the shared folder) or reinstall livestyle")
     graphs = light or registry.adain_graphs(fp16=fp16, shared=shared_dir)
     checkpoint = registry.light_adain_checkpoint() if light else None
+    lanes, threads = _cpu_lanes(frames_in_flight, device)
 
     def graph(part: str, method: str, share: bool = False):
-        return make_engine(graphs[part], checkpoint, device=device, fp16=fp16, share_cpu=share, method=method)
+        return make_engine(graphs[part], checkpoint, device=device, fp16=fp16, share_cpu=share, method=method,
+                           threads=threads if share else None)
 
     # Encoder and decoder run one after the other in two sessions, each with its own thread pool:
     # idle threads of one spinning for work starve the other's. Measured at 640x360 on 2 cores,
@@ -104,6 +114,7 @@ def create_adain_stylizer(style_images: list, style_weights: list[float] | None 
     name = "+".join("painting" if isinstance(p, np.ndarray) else Path(p).stem for p in style_images)
     stylizer.arbitrary_net = "adain_light" if light else "adain"   # which of the two nets runs
     stylizer.bytes_per_pixel = BYTES_PER_PIXEL[stylizer.arbitrary_net]
+    stylizer.frames_in_flight = lanes if stylizer.backend.endswith("cpu") else 1
     stylizer.set_style(styles, style_weights, name=name)
     return stylizer
 
@@ -122,6 +133,22 @@ def _variant(model: str, device: str, streaming: bool) -> str:
     if not streaming:
         return "full"
     return "fast" if choose_backend(device) == "ort-cpu" else "full"
+
+
+def available_cpus() -> int:
+    """Cores this process may run on (its affinity mask, which containers and ``taskset`` set)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+def _cpu_lanes(frames_in_flight: int, device: str) -> tuple[int, int | None]:
+    """(frames at once, threads per net session): the cores shared out between the frames.
+
+    Small convolutions scale badly over threads (the light mosaic net at 640x360 on 2 cores: 12.0
+    f/s on one thread, 13-17 on two, 19.6-20.7 for two frames at once on one thread each), so on a
+    CPU a video runs frames side by side. None: the runtime's default (all cores).
+    """
+    lanes = min(frames_in_flight, available_cpus()) if choose_backend(device) == "ort-cpu" else 1
+    return (lanes, max(1, available_cpus() // lanes)) if lanes > 1 else (1, None)
 
 
 def _make_blender(stability: float | None, flow: str, streaming: bool) -> TemporalBlender | None:

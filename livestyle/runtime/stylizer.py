@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -125,6 +125,9 @@ class Stylizer:
     # Memory one working pixel adds on the CPU (runtime/memory.py, set by the factory per net);
     # None: not checked.
     bytes_per_pixel: int | None = None
+    # Frames the net runs at once in ``stylize_stream`` (the factory sets it for video files on a
+    # CPU, with the cores shared out between them). 1: frame after frame, all cores on each.
+    frames_in_flight = 1
 
     def __init__(self, name: str, size: int | None = None, preserve_color: str | None = None,
                  blender: FrameBlender | None = None, model_name: str | None = None):
@@ -164,13 +167,17 @@ class Stylizer:
         while the net runs on frame t, a second thread estimates frame t's motion and a third
         blends frame t-1 with the history and converts it back (``finish``, colour). On two cores
         the net leaves gaps the blend fills: 4-8% more frames/s end to end (docs/performance.md).
+        With ``frames_in_flight`` > 1 the net also runs on that many frames at once, each on its
+        share of the cores: small convolutions scale badly over threads, frames scale well.
         """
+        lanes = self.frames_in_flight if self.blend_space == "output" else 1
+        net = ThreadPoolExecutor(max_workers=lanes, thread_name_prefix="livestyle-net") if lanes > 1 else None
         post = ThreadPoolExecutor(max_workers=1, thread_name_prefix="livestyle-post")
         pending: deque = deque()
         try:
             for frame in frames:
-                pending.append(post.submit(self._finish_frame, *self._start_frame(frame)))
-                while len(pending) > 1:
+                pending.append(post.submit(self._finish_frame, *self._start_frame(frame, net, lanes)))
+                while len(pending) > lanes:
                     yield pending.popleft().result()
             while pending:
                 yield pending.popleft().result()
@@ -178,18 +185,23 @@ class Stylizer:
             for future in pending:
                 future.cancel()
             post.shutdown(wait=True)
+            if net is not None:
+                net.shutdown(wait=True, cancel_futures=True)
 
-    def _start_frame(self, frame: np.ndarray):
-        """The net's output for one frame, and what turns it into the finished frame."""
+    def _start_frame(self, frame: np.ndarray, net: ThreadPoolExecutor | None = None, lanes: int = 1):
+        """The net's output for one frame (or its future, run on ``net``), and what turns it into
+        the finished frame. Motions are submitted in frame order: the blender's state needs it."""
         prepared = prepare(frame, self.size, self.size_multiple)
-        self._check_memory(prepared.tensor.shape[1:], 1)
+        self._check_memory(prepared.tensor.shape[1:], lanes)
         motion = None
         if self.blender is not None and self.blend_space == "output":
             motion = self._flow_thread().submit(self.blender.motion, prepared.tensor)
-        output = self.run_graph(prepared.tensor[None])[0]
+        batch = prepared.tensor[None]
+        output = self.run_graph(batch) if net is None else net.submit(self.run_graph, batch)
         return frame, prepared, output, motion
 
-    def _finish_frame(self, frame: np.ndarray, prepared: Prepared, output: np.ndarray, motion) -> np.ndarray:
+    def _finish_frame(self, frame: np.ndarray, prepared: Prepared, output, motion) -> np.ndarray:
+        output = (output.result() if isinstance(output, Future) else output)[0]
         if motion is not None:
             output = self.blender.apply(output, motion.result())
         return self._deliver(output, prepared, frame)
