@@ -7,7 +7,7 @@ in ``runtime/backends.py``; this is the same choice for code that runs PyTorch i
 
 from __future__ import annotations
 
-from .errors import DeviceError
+from .errors import DeviceError, InputError
 
 
 def pick_device(name: str = "auto"):
@@ -32,6 +32,35 @@ def gpu_driver_present() -> bool:
         return True
     except OSError:
         return False
+
+
+PRECISIONS = ("auto", "fp32", "bf16")
+# CPU features with bf16 arithmetic in hardware (/proc/cpuinfo flags).
+_BF16_CPU_FLAGS = {"avx512_bf16", "amx_bf16"}
+
+
+def native_bf16_cpu() -> bool:
+    """Whether this CPU has bf16 arithmetic in hardware (AVX512-BF16 or AMX). There PyTorch's bf16
+    autocast trains about twice as fast as fp32 (docs/training.md); elsewhere bf16 is emulated
+    and slower. Linux only (elsewhere: False)."""
+    try:
+        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as f:
+            for line in f:
+                if line.startswith("flags"):
+                    return bool(_BF16_CPU_FLAGS & set(line.split(":", 1)[-1].split()))
+    except OSError:
+        pass
+    return False
+
+
+def training_precision(device_type: str, precision: str = "auto") -> str:
+    """'bf16' (autocast) or 'fp32' for training on ``device_type``: ``auto`` takes bf16 on CUDA and
+    on CPUs with native bf16, fp32 elsewhere."""
+    if precision not in PRECISIONS:
+        raise InputError(f"unknown precision '{precision}'; use one of {', '.join(PRECISIONS)}")
+    if precision != "auto":
+        return precision
+    return "bf16" if device_type == "cuda" or (device_type == "cpu" and native_bf16_cpu()) else "fp32"
 
 
 # glibc mallopt parameters (malloc.h)

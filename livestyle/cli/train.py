@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from ..devices import PRECISIONS
 from .common import HelpFormatter, add_shared_dir, bounded_float, non_negative_float, non_negative_int, positive_int, unit_float
 
 
@@ -102,7 +103,11 @@ def _common(p: argparse.ArgumentParser) -> None:
                    help="warm-start from model checkpoints (<name>.pt) of an earlier run; fresh optimiser")
     p.add_argument("--vgg-weights", type=Path, help="VGG-16 weights (default: <shared>/weights/vgg/...)")
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
-                   help="auto = CUDA with mixed precision when present, else CPU")
+                   help="auto = CUDA when present, else CPU")
+    p.add_argument("--precision", choices=PRECISIONS, default="auto",
+                   help="arithmetic of the forward and backward passes (weights stay fp32): auto = bf16 "
+                        "autocast on CUDA and on CPUs with native bf16 (AVX512-BF16, AMX; about 2x faster "
+                        "there), else fp32")
     p.add_argument("--seed", type=int, default=0,
                    help="seed of the initial weights and of the random crops (a batch is a function of seed and step)")
     add_shared_dir(p)
@@ -146,7 +151,8 @@ def run(args: argparse.Namespace) -> int:
     lr = args.lr or {"adain": 1e-4, "adain-light": 5e-4}.get(args.family, 1e-3)
     loop = LoopConfig(steps=args.steps, lr=lr, warmup_steps=args.warmup, average_decay=args.ema,
                       checkpoint_every=args.checkpoint_every,
-                      sample_every=args.sample_every, log_every=args.log_every, time_limit_s=args.time_limit)
+                      sample_every=args.sample_every, log_every=args.log_every, time_limit_s=args.time_limit,
+                      precision=args.precision)
 
     if args.family == "johnson":
         from ..training.johnson import JohnsonSettings, JohnsonTask, StyleJob

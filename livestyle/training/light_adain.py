@@ -56,6 +56,11 @@ class LightAdaINSettings:
 
 def rotate_hue(rgb01: torch.Tensor, angles: torch.Tensor) -> torch.Tensor:
     """Rotate each image's hue by ``angles`` (radians) in YIQ space; luma is kept."""
+    with torch.autocast(rgb01.device.type, enabled=False):   # data, not the net: full precision
+        return _rotate_hue(rgb01.float(), angles)
+
+
+def _rotate_hue(rgb01: torch.Tensor, angles: torch.Tensor) -> torch.Tensor:
     to_yiq = rgb01.new_tensor([[0.299, 0.587, 0.114], [0.596, -0.274, -0.322], [0.211, -0.523, 0.312]])
     yiq = torch.einsum("ij,bjhw->bihw", to_yiq, rgb01)
     c, s = torch.cos(angles).view(-1, 1, 1), torch.sin(angles).view(-1, 1, 1)

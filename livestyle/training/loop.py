@@ -17,6 +17,7 @@ import torch
 from tqdm import tqdm
 
 from ..checkpoints import atomic_save, load_torch_file
+from ..devices import training_precision
 from ..errors import InputError, OutputError
 from .averaging import WeightAverage
 
@@ -55,6 +56,8 @@ class LoopConfig:
     sample_every: int = 500
     log_every: int = 50
     time_limit_s: float | None = None  # stop (after a checkpoint) before a job's wall clock runs out
+    # 'auto', 'fp32' or 'bf16' (autocast; the weights and optimiser stay fp32): devices.training_precision
+    precision: str = "auto"
     extra: dict = field(default_factory=dict)
 
 
@@ -97,7 +100,7 @@ def run_training(task: TrainingTask, out_dir: Path, config: LoopConfig, device: 
         average.load_state_dict(state["average"])
     saved_weights = average.swapped_in if average else nullcontext
 
-    amp = device.type == "cuda"
+    amp = training_precision(device.type, config.precision) == "bf16"
     started = time.monotonic()
     bar = tqdm(total=config.steps, initial=step, unit="step", disable=not progress, dynamic_ncols=True)
     running: dict[str, float] = {}

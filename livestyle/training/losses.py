@@ -27,15 +27,22 @@ def relative_mse(x: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     return (err / scale).mean()
 
 
+def fp32_gram(feat: torch.Tensor) -> torch.Tensor:
+    """The Gram matrix in float32 even under bf16 autocast: the style loss compares Grams to a few
+    percent, bf16 keeps 3 significant digits, and the product is cheap next to the VGG's convs."""
+    with torch.autocast(feat.device.type, enabled=False):
+        return gram_matrix(feat.float())
+
+
 def gram_targets(features: dict[str, torch.Tensor], layers=GRAM_STYLE_LAYERS) -> dict[str, torch.Tensor]:
-    return {name: gram_matrix(features[name].float()) for name in layers}
+    return {name: fp32_gram(features[name]) for name in layers}
 
 
 def gram_style_terms(features: dict[str, torch.Tensor], targets: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     """Relative Gram error of each layer; targets broadcast over the batch."""
     terms = {}
     for name, target in targets.items():
-        g = gram_matrix(features[name].float())
+        g = fp32_gram(features[name])
         terms[name] = relative_mse(g, target.expand_as(g))
     return terms
 
