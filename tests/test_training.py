@@ -199,6 +199,31 @@ def test_content_layer_choice_changes_the_loss_and_is_recorded(tmp_path, tiny_co
     assert load_checkpoint(tmp_path / "b/mosaic.pt", "johnson")["meta"]["settings"]["content_layer"] == "relu3_3"
 
 
+def test_training_precision_follows_the_hardware_and_refuses_unknown_names(monkeypatch):
+    from livestyle import devices
+    from livestyle.errors import InputError
+
+    assert devices.training_precision("cuda") == "bf16"
+    for native in (True, False):
+        monkeypatch.setattr(devices, "native_bf16_cpu", lambda: native)
+        assert devices.training_precision("cpu") == ("bf16" if native else "fp32")
+    assert devices.training_precision("cpu", "bf16") == "bf16"
+    assert devices.training_precision("cuda", "fp32") == "fp32"
+    with pytest.raises(InputError, match="precision"):
+        devices.training_precision("cpu", "fp16")
+
+
+@needs_shared
+def test_bf16_training_step_agrees_with_fp32(tmp_path, tiny_content):
+    """Same batch, same initial net: the bf16 autocast losses are the fp32 ones to a fraction of a
+    percent (Grams stay fp32), so the speed-up on CPUs with native bf16 does not change training."""
+    exact = train(tmp_path / "a", tiny_content, 1, ["--precision", "fp32", "--temporal-weight", "10"])[0]
+    fast = train(tmp_path / "b", tiny_content, 1, ["--precision", "bf16", "--temporal-weight", "10"])[0]
+    for term in ("mosaic/content", "mosaic/style", "mosaic/tv", "mosaic/temporal", "total"):
+        assert fast[term] == pytest.approx(exact[term], rel=0.02), term
+    assert fast["total"] != exact["total"]   # bf16 did run
+
+
 def test_smaller_crops_show_the_net_larger_objects(tmp_path):
     """--crop-min: a crop of a smaller part of the photo, scaled to the same size, spans less of
     a horizontal ramp (objects look larger, as in a 512-1080 px frame)."""
