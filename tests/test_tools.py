@@ -58,3 +58,23 @@ def test_temporal_oracle_exact_flow_beats_dis_on_sintel():
         assert with_gt < 0.5 * with_dis < 0.5, row
         # the blender's own mask costs part of the gap even under exact flow
         assert with_gt < gt_flow_dis_mask < with_dis, row
+
+
+@needs_shared
+def test_device_pack_holds_square_photos_styles_and_the_loss_network(tmp_path):
+    import cv2
+
+    out = tmp_path / "pack"
+    run = subprocess.run([sys.executable, str(TOOLS / "gpu/make_pack.py"), "--out", str(out), "--limit", "4",
+                          "--size", "64", "--styles", "udnie_engstrom,mosaic"], capture_output=True, text=True,
+                         timeout=120)
+    assert run.returncode == 0, run.stderr
+    photos = sorted((out / "content").rglob("*.jpg"))
+    assert len(photos) == 4 and all(cv2.imread(str(p)).shape == (64, 64, 3) for p in photos)
+    assert sorted(p.name for p in (out / "styles").iterdir()) == ["mosaic.jpg", "udnie_engstrom.jpg"]
+    assert max(cv2.imread(str(out / "styles/mosaic.jpg")).shape[:2]) <= 512
+    assert (out / "vgg/vgg16_imagenet_tvnorm_relu4_3_fp16.pth").is_file()
+    bad = subprocess.run([sys.executable, str(TOOLS / "gpu/make_pack.py"), "--out", str(tmp_path / "b"),
+                          "--limit", "1", "--styles", "no_such_painting"], capture_output=True, text=True, timeout=120)
+    assert bad.returncode != 0 and "no style image 'no_such_painting'" in bad.stderr
+    assert not (tmp_path / "b").exists()
