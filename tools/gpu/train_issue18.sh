@@ -2,8 +2,10 @@
 # temporal loss. Run from the repo root with the data pack in .gpu/ (tools/gpu/make_pack.py) and
 # `carry: [".gpu"]`; results come back through $OUT (nets, histories, last samples, logs).
 #
-#   udnie (full net, warm start from exported/): temporal weight 0, 20 and 60 side by side, the
-#   same steps and batches otherwise, so the sweep says what steadiness costs in style;
+#   udnie (full net, warm start from exported/): style weight 3 at temporal weight 0, 5 and 20
+#   side by side, the same steps and batches otherwise, so the sweep says what steadiness costs
+#   in style (on the CPU, 200 steps at weight 20 cost 0.2 of style at 512 px for 26% less
+#   warping; docs/training.md), plus style weight 1.5 without it (the trade-off's other side);
 #   mosaic, candy, starry_night, the_scream (full nets) with temporal weight 20 in one process.
 #   All: 256 px crops of 35-100% of a photo scaled up (objects as large as 512-1080 px frames
 #   show them), content at relu3_3 (what the quality tool scores), weights averaged.
@@ -22,9 +24,10 @@ C="--content-dir .gpu/content --vgg-weights .gpu/vgg/vgg16_imagenet_tvnorm_relu4
    --checkpoint-every 1000 --sample-every 1000 --time-limit $T"
 mkdir -p "$OUT" "$RUNS"
 command -v nvidia-smi > /dev/null && nvidia-smi --query-gpu=name,memory.total --format=csv
-for W in 0 20 60; do
-  python3 -m livestyle train johnson --style-image $S/udnie_engstrom.jpg --name udnie --style-weight 3 \
-      --temporal-weight $W -o $RUNS/udnie_tw$W $C > "$OUT/udnie_tw$W.log" 2>&1 &
+for SW_TW in 3:0 3:5 3:20 1.5:0; do
+  SW=${SW_TW%:*}; W=${SW_TW#*:}; R=udnie_sw${SW}_tw$W
+  python3 -m livestyle train johnson --style-image $S/udnie_engstrom.jpg --name udnie --style-weight $SW \
+      --temporal-weight $W -o $RUNS/$R $C > "$OUT/$R.log" 2>&1 &
 done
 python3 -m livestyle train johnson --style-image $S/mosaic.jpg --style-image $S/candy.jpg \
     --style-image $S/starry_night.jpg --style-image $S/the_scream.jpg \
@@ -32,8 +35,8 @@ python3 -m livestyle train johnson --style-image $S/mosaic.jpg --style-image $S/
     --temporal-weight 20 -o $RUNS/rest_tw20 $C > "$OUT/rest_tw20.log" 2>&1 &
 wait
 # Nets, histories and the last sample of each run; the resume state stays behind (too large).
-(cd "$RUNS" && tar cf "$OUT/udnie.tar" udnie_tw*/udnie.pt udnie_tw*/history.json \
-     $(for d in udnie_tw*; do ls $d/sample_*.jpg 2>/dev/null | tail -1; done))
+(cd "$RUNS" && tar cf "$OUT/udnie.tar" udnie_sw*/udnie.pt udnie_sw*/history.json \
+     $(for d in udnie_sw*; do ls $d/sample_*.jpg 2>/dev/null | tail -1; done))
 (cd "$RUNS" && tar cf "$OUT/rest.tar" rest_tw20/{mosaic,candy,starry_night,the_scream}.pt rest_tw20/history.json $(ls rest_tw20/sample_*.jpg 2>/dev/null | tail -1))
 ls -la "$OUT"
 for f in "$OUT"/*.log; do echo "== $f"; tr '\r' '\n' < "$f" | grep -v '^\s*$' | tail -2; done
