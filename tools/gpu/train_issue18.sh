@@ -6,7 +6,7 @@
 #   side by side, the same steps and batches otherwise, so the sweep says what steadiness costs
 #   in style (on the CPU, 200 steps at weight 20 cost 0.2 of style at 512 px for 26% less
 #   warping; docs/training.md), plus style weight 1.5 without it (the trade-off's other side);
-#   mosaic, candy, starry_night, the_scream (full nets) with temporal weight 20 in one process.
+#   mosaic, candy, starry_night, the_scream (full nets) with temporal weight 5 in one process.
 #   All: 256 px crops of 35-100% of a photo scaled up (objects as large as 512-1080 px frames
 #   show them), content at relu3_3 (what the quality tool scores), weights averaged.
 #
@@ -32,11 +32,11 @@ done
 python3 -m livestyle train johnson --style-image $S/mosaic.jpg --style-image $S/candy.jpg \
     --style-image $S/starry_night.jpg --style-image $S/the_scream.jpg \
     --name mosaic --name candy --name starry_night --name the_scream --style-weight 1.5 \
-    --temporal-weight 20 -o $RUNS/rest_tw20 $C > "$OUT/rest_tw20.log" 2>&1 &
+    --temporal-weight 5 -o $RUNS/rest_tw5 $C > "$OUT/rest_tw5.log" 2>&1 &
 wait
 # Nets, histories and the last sample of each run; the resume state stays behind (too large).
 (cd "$RUNS" && tar cf "$OUT/udnie.tar" udnie_sw*/udnie.pt udnie_sw*/history.json \
      $(for d in udnie_sw*; do ls $d/sample_*.jpg 2>/dev/null | tail -1; done))
-(cd "$RUNS" && tar cf "$OUT/rest.tar" rest_tw20/{mosaic,candy,starry_night,the_scream}.pt rest_tw20/history.json $(ls rest_tw20/sample_*.jpg 2>/dev/null | tail -1))
+(cd "$RUNS" && tar cf "$OUT/rest.tar" rest_tw5/{mosaic,candy,starry_night,the_scream}.pt rest_tw5/history.json $(ls rest_tw5/sample_*.jpg 2>/dev/null | tail -1))
 ls -la "$OUT"
 for f in "$OUT"/*.log; do echo "== $f"; tr '\r' '\n' < "$f" | grep -v '^\s*$' | tail -2; done
