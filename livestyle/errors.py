@@ -42,5 +42,9 @@ class SinkError(LivestyleError):
     """A frame sink (window, virtual camera, server, file) cannot be opened."""
 
 
+class TrainingDiverged(LivestyleError):
+    """The training loss blew up (or became NaN); the last good checkpoint is kept."""
+
+
 class ClusterError(LivestyleError):
     """Ray is not installed, or the cluster cannot be reached or cannot run the workers."""

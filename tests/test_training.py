@@ -352,3 +352,39 @@ def test_training_reuses_freed_memory_instead_of_faulting_it_back():
     assert applied and not default_applied
     assert default_faults > 5 * 40_000      # several 38 MB buffers (9,400 pages each) per step
     assert faults < default_faults / 10
+
+
+class _BlowUp:
+    """A task whose loss is steady, then explodes (or turns NaN) from ``at`` on."""
+
+    family = "blowup"
+
+    def __init__(self, at: int, value: float):
+        self.net, self.at, self.value = torch.nn.Linear(2, 1), at, value
+
+    def trainable(self):
+        return {"net": self.net}
+
+    def losses(self, step):
+        base = self.net.weight.sum() * 0.0 + 1.0
+        return {"total": base * (self.value if step >= self.at else 1.0)}
+
+    def save_models(self, out_dir, step, history):
+        return []
+
+    def write_samples(self, out_dir, step):
+        pass
+
+
+@pytest.mark.parametrize("value", [1000.0, float("nan")])
+def test_a_blown_up_loss_stops_training_and_keeps_the_last_good_checkpoint(tmp_path, value):
+    from livestyle.errors import TrainingDiverged
+    from livestyle.training.loop import LoopConfig, run_training
+
+    config = LoopConfig(steps=40, log_every=2, checkpoint_every=4, sample_every=100)
+    with pytest.raises(TrainingDiverged, match="diverged at step (9|10).*checkpoint of step 8 is kept.*--lr"):
+        run_training(_BlowUp(9, value), tmp_path, config, torch.device("cpu"), progress=False)
+    state = torch.load(tmp_path / "train_state.pt", weights_only=False)
+    assert state["step"] == 8 and all(r["total"] == 1.0 for r in state["history"])
+    # A steady run with the same settings goes to the end.
+    assert len(run_training(_BlowUp(99, 1.0), tmp_path / "ok", config, torch.device("cpu"), progress=False)) == 20

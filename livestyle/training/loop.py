@@ -18,10 +18,15 @@ from tqdm import tqdm
 
 from ..checkpoints import atomic_save, load_torch_file
 from ..devices import training_precision
-from ..errors import InputError, OutputError
+from ..errors import InputError, OutputError, TrainingDiverged
 from .averaging import WeightAverage
 
 STATE_FILE = "train_state.pt"
+# A logged loss this many times the lowest of the previous rows is a blow-up, not noise: a
+# warm-started net's loss rises 1.5x at most while Adam settles (docs/training.md), and a udnie
+# fine-tune at style weight 3 that collapsed to flat colour went from 3.4 to 445 within 50 steps.
+DIVERGENCE_FACTOR = 10.0
+DIVERGENCE_WINDOW = 4   # previous loss-history rows compared against
 
 
 class TrainingTask(Protocol):
@@ -104,8 +109,11 @@ def run_training(task: TrainingTask, out_dir: Path, config: LoopConfig, device: 
     started = time.monotonic()
     bar = tqdm(total=config.steps, initial=step, unit="step", disable=not progress, dynamic_ncols=True)
     running: dict[str, float] = {}
+    saved_step, keep_last_checkpoint = step, False
 
     def checkpoint() -> None:
+        nonlocal saved_step
+        saved_step = step
         atomic_save({"family": task.family, "step": step, "history": history,
                      "modules": {n: m.state_dict() for n, m in modules.items()},
                      "optimizer": optimizer.state_dict(), "torch_rng": torch.get_rng_state(),
@@ -121,6 +129,8 @@ def run_training(task: TrainingTask, out_dir: Path, config: LoopConfig, device: 
                 m.train()
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
                 losses = task.losses(step)
+            if not torch.isfinite(losses["total"].detach()):
+                raise _diverged(step + 1, "is not a number", saved_step, config.lr)
             optimizer.zero_grad(set_to_none=True)
             losses["total"].backward()
             for group in optimizer.param_groups:
@@ -135,6 +145,10 @@ def run_training(task: TrainingTask, out_dir: Path, config: LoopConfig, device: 
                 n = config.log_every if step % config.log_every == 0 else step % config.log_every
                 row = {"step": step, "time_s": round(time.monotonic() - started, 1),
                        **{k: round(v / n, 5) for k, v in running.items()}}
+                lowest = min((r["total"] for r in history[-DIVERGENCE_WINDOW:]), default=None)
+                if lowest is not None and row["total"] > DIVERGENCE_FACTOR * max(lowest, 1e-8):
+                    raise _diverged(step, f"averaged {row['total']:.4g} over the last {n} steps, after "
+                                          f"{lowest:.4g}", saved_step, config.lr)
                 history.append(row)
                 running = {}
                 bar.set_postfix({k: f"{v:.3g}" for k, v in row.items() if k not in ("step", "time_s")})
@@ -150,8 +164,19 @@ def run_training(task: TrainingTask, out_dir: Path, config: LoopConfig, device: 
                 checkpoint()
             if config.time_limit_s and time.monotonic() - started > config.time_limit_s:
                 break
+    except TrainingDiverged:
+        keep_last_checkpoint = True
+        raise
     finally:
         bar.close()
-        # Always leave a resumable state behind, also on Ctrl-C or a time limit.
-        checkpoint()
+        # Always leave a resumable state behind, also on Ctrl-C or a time limit; after a blow-up
+        # the last checkpoint is the last good state, so it is kept as it is.
+        if not keep_last_checkpoint:
+            checkpoint()
     return history
+
+
+def _diverged(step: int, what: str, saved_step: int, lr: float) -> TrainingDiverged:
+    where = f"the checkpoint of step {saved_step} is kept" if saved_step else "no checkpoint was written"
+    return TrainingDiverged(f"training diverged at step {step}: the loss {what}; {where}. Go on with --resume "
+                            f"and a lower --lr (this run: {lr:g}), or a lower --style-weight")
