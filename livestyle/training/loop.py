@@ -7,6 +7,7 @@ the loop owns the optimiser, mixed precision, progress, checkpoints, samples and
 from __future__ import annotations
 
 import json
+import statistics
 import time
 from contextlib import nullcontext
 from dataclasses import dataclass, field
@@ -22,9 +23,10 @@ from ..errors import InputError, OutputError, TrainingDiverged
 from .averaging import WeightAverage
 
 STATE_FILE = "train_state.pt"
-# A logged loss this many times the lowest of the previous rows is a blow-up, not noise: a
+# A logged loss this many times the median of the previous rows is a blow-up, not noise: a
 # warm-started net's loss rises 1.5x at most while Adam settles (docs/training.md), and a udnie
 # fine-tune at style weight 3 that collapsed to flat colour went from 3.4 to 445 within 50 steps.
+# The first rows of a run are not judged: a fresh net's loss swings by 20x from step to step.
 DIVERGENCE_FACTOR = 10.0
 DIVERGENCE_WINDOW = 4   # previous loss-history rows compared against
 
@@ -145,10 +147,11 @@ def run_training(task: TrainingTask, out_dir: Path, config: LoopConfig, device: 
                 n = config.log_every if step % config.log_every == 0 else step % config.log_every
                 row = {"step": step, "time_s": round(time.monotonic() - started, 1),
                        **{k: round(v / n, 5) for k, v in running.items()}}
-                lowest = min((r["total"] for r in history[-DIVERGENCE_WINDOW:]), default=None)
-                if lowest is not None and row["total"] > DIVERGENCE_FACTOR * max(lowest, 1e-8):
+                before = [r["total"] for r in history[-DIVERGENCE_WINDOW:]]
+                usual = statistics.median(before) if len(before) == DIVERGENCE_WINDOW else None
+                if usual is not None and row["total"] > DIVERGENCE_FACTOR * max(usual, 1e-8):
                     raise _diverged(step, f"averaged {row['total']:.4g} over the last {n} steps, after "
-                                          f"{lowest:.4g}", saved_step, config.lr)
+                                          f"{usual:.4g}", saved_step, config.lr)
                 history.append(row)
                 running = {}
                 bar.set_postfix({k: f"{v:.3g}" for k, v in row.items() if k not in ("step", "time_s")})
