@@ -147,8 +147,9 @@ def _cpu_lanes(frames_in_flight: int, device: str) -> tuple[int, int | None]:
     f/s on one thread, 13-17 on two, 19.6-20.7 for two frames at once on one thread each), so on a
     CPU a video runs frames side by side. None: the runtime's default (all cores).
     """
-    lanes = min(frames_in_flight, available_cpus()) if choose_backend(device) == "ort-cpu" else 1
-    return (lanes, max(1, available_cpus() // lanes)) if lanes > 1 else (1, None)
+    cpus = available_cpus()
+    lanes = min(frames_in_flight, cpus) if choose_backend(device) == "ort-cpu" else 1
+    return (lanes, max(1, cpus // lanes)) if lanes > 1 else (1, None)
 
 
 def _make_blender(stability: float | None, flow: str, streaming: bool) -> TemporalBlender | None:
