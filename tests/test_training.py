@@ -98,17 +98,37 @@ def test_learning_rate_ramps_up_then_holds():
     assert learning_rate(LoopConfig(steps=100, lr=1e-3), 0) == 1e-3
 
 
+def test_cosine_schedule_falls_from_the_ramps_top_to_the_floor():
+    from livestyle.training.loop import LoopConfig, learning_rate
+    cosine = LoopConfig(steps=103, lr=1e-3, warmup_steps=4, schedule="cosine", min_lr=1e-5)
+    rates = [learning_rate(cosine, s) for s in range(104)]
+    assert rates[:4] == pytest.approx([2.5e-4, 5e-4, 7.5e-4, 1e-3])
+    assert rates[53] == pytest.approx((1e-3 + 1e-5) / 2)   # halfway from the ramp's top to --steps
+    assert rates[103] == pytest.approx(1e-5)
+    assert all(a >= b for a, b in zip(rates[3:], rates[4:]))
+
+
 @pytest.mark.parametrize("option, value, message", [
     ("--warmup", "-3", "--warmup: must be at least 0, got -3"),
     ("--ema", "1", "--ema: a decay of 1 would never move the average"),
     ("--temporal-weight", "-1", "--temporal-weight: must be at least 0"),
     ("--temporal-mode", "flow", "--temporal-mode: invalid choice: 'flow'"),
     ("--crop-min", "0", "--crop-min: must be a fraction in (0, 1]"),
+    ("--lr-schedule", "linear", "--lr-schedule: invalid choice: 'linear'"),
+    ("--min-lr", "-0.0001", "--min-lr: must be at least 0"),
 ])
 def test_bad_loop_option_is_refused(option, value, message, capsys):
     with pytest.raises(SystemExit) as exc:
         main(["train", "johnson", "--style-image", "x.jpg", "-o", "out", option, value])
     assert exc.value.code == 2 and message in capsys.readouterr().err
+
+
+def test_a_cosine_floor_above_the_learning_rate_is_refused(tmp_path, capsys):
+    code = main(["train", "johnson", "--style-image", "x.jpg", "-o", str(tmp_path / "out"),
+                 "--lr", "1e-4", "--lr-schedule", "cosine", "--min-lr", "0.001"])
+    err = capsys.readouterr().err
+    assert code != 0 and "--min-lr 0.001 is above the learning rate 0.0001" in err
+    assert not (tmp_path / "out").exists()
 
 
 @needs_shared

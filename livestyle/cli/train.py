@@ -91,6 +91,11 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--lr", type=float, help="Adam learning rate (default: 1e-3 johnson and distill, 1e-4 adain, 5e-4 adain-light)")
     p.add_argument("--warmup", type=non_negative_int, default=0, metavar="STEPS",
                    help="ramp the learning rate up linearly over this many steps (use with --init-from)")
+    p.add_argument("--lr-schedule", choices=("constant", "cosine"), default="constant",
+                   help="after the ramp: hold --lr, or lower it along a half cosine to --min-lr at "
+                        "--steps (a resumed run keeps its place on the curve if --steps stays the same)")
+    p.add_argument("--min-lr", type=non_negative_float, default=0.0, metavar="LR",
+                   help="where --lr-schedule cosine ends")
     p.add_argument("--ema", type=_decay, default=0.0, metavar="DECAY",
                    help="save an exponential moving average of the weights instead of the last step's "
                         "(e.g. 0.99: about the last 100 steps; 0 = off); can be switched on at --resume")
@@ -136,6 +141,9 @@ def run(args: argparse.Namespace) -> int:
     from ..training.data import ImageBank
     from ..training.loop import LoopConfig, run_training
 
+    lr = args.lr or {"adain": 1e-4, "adain-light": 5e-4}.get(args.family, 1e-3)
+    if args.min_lr > lr:
+        raise InputError(f"--min-lr {args.min_lr:g} is above the learning rate {lr:g}; give a lower one")
     device = pick_device(args.device)
     if device.type == "cpu":
         keep_freed_cpu_memory()
@@ -148,8 +156,8 @@ def run(args: argparse.Namespace) -> int:
     _refuse_output_among_inputs(args.output, [*content_dirs, *(getattr(args, "style_dir", None) or []),
                                               *(getattr(args, "style_image", None) or [])])
     content = ImageBank.from_folders(content_dirs, "content")
-    lr = args.lr or {"adain": 1e-4, "adain-light": 5e-4}.get(args.family, 1e-3)
     loop = LoopConfig(steps=args.steps, lr=lr, warmup_steps=args.warmup, average_decay=args.ema,
+                      schedule=args.lr_schedule, min_lr=args.min_lr,
                       checkpoint_every=args.checkpoint_every,
                       sample_every=args.sample_every, log_every=args.log_every, time_limit_s=args.time_limit,
                       precision=args.precision)
