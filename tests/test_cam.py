@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import select
 import shutil
 import signal
 import socket
@@ -371,14 +372,17 @@ def x_display(tmp_path):
     if xvfb is None:
         # CI installs it (.ci/run): a landing must exercise the real window code, not skip it.
         pytest.fail("Xvfb not installed (apt-get install xvfb): the window sink needs an X display")
-    number = 90 + os.getpid() % 400
-    server = subprocess.Popen([xvfb, f":{number}", "-screen", "0", "640x480x24", "-nolisten", "tcp"],
+    # -displayfd: Xvfb picks a free display itself and writes its number once it accepts clients,
+    # so neither a display left over by another process nor a slow start can race the test.
+    read_end, write_end = os.pipe()
+    server = subprocess.Popen([xvfb, "-displayfd", str(write_end), "-screen", "0", "640x480x24",
+                               "-nolisten", "tcp"], pass_fds=(write_end,),
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    socket_path = Path(f"/tmp/.X11-unix/X{number}")
-    deadline = time.monotonic() + 10
-    while not socket_path.exists() and time.monotonic() < deadline and server.poll() is None:
-        time.sleep(0.05)
-    if not socket_path.exists():
+    os.close(write_end)
+    ready, _, _ = select.select([read_end], [], [], 20)
+    number = os.read(read_end, 16).decode().strip() if ready else ""
+    os.close(read_end)
+    if not number.isdigit():
         server.kill()
         pytest.fail("Xvfb did not start")
     yield f":{number}"
@@ -392,7 +396,7 @@ def test_cam_window_and_recording(tmp_path, cam_clip, x_display):
                        env={"DISPLAY": x_display})
     stdout, stderr = finish(proc, 60)
     assert proc.returncode == 0, stderr
-    assert "shown 6 frames" in stdout and f"recorded {out}" in stderr
+    assert "shown 6 frames" in stdout and f"recorded {out}" in stderr, (stdout, stderr)
     got = probe(out)
     assert got["frames"] == 6 and (got["width"], got["height"]) == (64, 48)
 
