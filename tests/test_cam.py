@@ -379,15 +379,24 @@ def x_display(tmp_path):
                                "-nolisten", "tcp"], pass_fds=(write_end,),
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     os.close(write_end)
-    ready, _, _ = select.select([read_end], [], [], 20)
-    number = os.read(read_end, 16).decode().strip() if ready else ""
-    os.close(read_end)
-    if not number.isdigit():
+    # Read up to the newline, and keep the pipe open while the server runs: Xvfb may write the
+    # number and the newline separately and dies if the pipe has closed in between.
+    reply, deadline = b"", time.monotonic() + 20
+    while not reply.endswith(b"\n") and time.monotonic() < deadline:
+        ready, _, _ = select.select([read_end], [], [], max(0.0, deadline - time.monotonic()))
+        chunk = os.read(read_end, 16) if ready else b""
+        if not chunk:
+            break
+        reply += chunk
+    number = reply.decode().strip()
+    if not reply.endswith(b"\n") or not number.isdigit():
         server.kill()
+        os.close(read_end)
         pytest.fail("Xvfb did not start")
     yield f":{number}"
     server.terminate()
     server.wait(timeout=10)
+    os.close(read_end)
 
 
 def test_cam_window_and_recording(tmp_path, cam_clip, x_display):
