@@ -48,6 +48,9 @@ class TrainingTask(Protocol):
         """Warm-start weights from model checkpoints a previous run saved; returns what was loaded."""
 
 
+LR_SCHEDULES = ("constant", "cosine")
+
+
 @dataclass
 class LoopConfig:
     steps: int
@@ -60,7 +63,7 @@ class LoopConfig:
     # 'constant' holds ``lr`` after the ramp; 'cosine' then lowers it along half a cosine to
     # ``min_lr`` at ``steps``. Lowering the rate is what moved a plateaued fine-tune (udnie at
     # 2.5e-4 -> 1.25e-4: style at 512 px 0.533 -> 0.474 in 356 steps, training.md).
-    schedule: str = "constant"
+    schedule: str = "constant"   # one of LR_SCHEDULES
     min_lr: float = 0.0
     # Saved models are an exponential average of the weights with this decay (0: the last step's
     # weights); see averaging.py.
@@ -72,6 +75,11 @@ class LoopConfig:
     # 'auto', 'fp32' or 'bf16' (autocast; the weights and optimiser stay fp32): devices.training_precision
     precision: str = "auto"
     extra: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        # a misspelt schedule would otherwise train silently on the cosine
+        if self.schedule not in LR_SCHEDULES:
+            raise InputError(f"learning-rate schedule '{self.schedule}' is not one of {', '.join(LR_SCHEDULES)}")
 
 
 def learning_rate(config: LoopConfig, step: int) -> float:
