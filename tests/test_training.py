@@ -13,7 +13,7 @@ import torch
 
 from livestyle.cli.main import main
 from livestyle.models.ops import adain, channel_mean_std
-from livestyle.paths import VGG16_WEIGHTS
+from livestyle.paths import VGG16_WEIGHTS, exported_dir
 
 from conftest import SHARED, needs_shared
 
@@ -244,22 +244,42 @@ def test_bf16_training_step_agrees_with_fp32(tmp_path, tiny_content):
     assert fast["total"] != exact["total"]   # bf16 did run
 
 
-def test_smaller_crops_show_the_net_larger_objects(tmp_path):
-    """--crop-min: a crop of a smaller part of the photo, scaled to the same size, spans less of
-    a horizontal ramp (objects look larger, as in a 512-1080 px frame)."""
+def ramp_bank(folder):
+    """Content: one horizontal ramp, 255 levels over 400 px (a 200 px crop spans ~127 levels, a 60 px crop ~38)."""
     from livestyle.training.data import ImageBank
 
     ramp = np.tile(np.linspace(0, 255, 400, dtype=np.float32), (200, 1))
-    cv2.imwrite(str(tmp_path / "ramp.png"), np.repeat(ramp[..., None], 3, axis=2).astype(np.uint8))
-    bank = ImageBank.from_folders([tmp_path], "content")
+    cv2.imwrite(str(folder / "ramp.png"), np.repeat(ramp[..., None], 3, axis=2).astype(np.uint8))
+    return ImageBank.from_folders([folder], "content")
 
-    def spans(scale):
-        batch = bank.batch(0, 0, 16, 64, scale=scale)[:, 0]
-        return (batch.amax(dim=(1, 2)) - batch.amin(dim=(1, 2))).numpy()
 
-    # Ramp: 255 levels over 400 px; a 200 px crop spans ~127 levels, a 60 px crop ~38.
-    assert spans((1.0, 1.0)) == pytest.approx(127, abs=3)
-    assert spans((0.3, 0.3)) == pytest.approx(38, abs=3)
+def spans(batch: torch.Tensor) -> np.ndarray:
+    red = batch[:, 0]
+    return (red.amax(dim=(1, 2)) - red.amin(dim=(1, 2))).numpy()
+
+
+def test_smaller_crops_show_the_net_larger_objects(tmp_path):
+    """--crop-min: a crop of a smaller part of the photo, scaled to the same size, spans less of
+    a horizontal ramp (objects look larger, as in a 512-1080 px frame)."""
+    bank = ramp_bank(tmp_path)
+    assert spans(bank.batch(0, 0, 16, 64, scale=(1.0, 1.0))) == pytest.approx(127, abs=3)
+    assert spans(bank.batch(0, 0, 16, 64, scale=(0.3, 0.3))) == pytest.approx(38, abs=3)
+
+
+def test_distillation_bank_takes_its_crops_at_crop_min(tmp_path):
+    """``train distill --crop-min``: the teacher's outputs are banked for crops of the given scale."""
+    from livestyle.training.distill import DistillSettings, DistillTask
+
+    bank = ramp_bank(tmp_path)
+    teacher = {"mosaic": exported_dir() / "mosaic.pt"}
+
+    def bank_spans(crop_min):
+        settings = DistillSettings(image_size=32, bank_size=16, crop_min=crop_min)
+        return spans(DistillTask(teacher, bank, settings, torch.device("cpu")).inputs.float())
+
+    whole, small = bank_spans(1.0), bank_spans(0.3)
+    assert whole == pytest.approx(127, abs=3)
+    assert 36 <= small.min() and small.max() <= 130 and small.mean() < 0.8 * whole.mean()
 
 
 @needs_shared

@@ -26,9 +26,7 @@ def add_parser(p: argparse.ArgumentParser) -> None:
                    help="VGG-16 layer of the content loss (Johnson et al. use relu2_2)")
     j.add_argument("--tv-weight", type=float, default=0.3, help="weight of the total-variation (smoothness) loss")
     j.add_argument("--style-size", type=positive_int, default=512, help="long side of the style image")
-    j.add_argument("--crop-min", type=_crop_fraction, default=0.6, metavar="FRACTION",
-                   help="smallest training crop as a fraction of a photo's short side (crops span it..1, "
-                        "then are scaled to --image-size); smaller values train for larger frames")
+    _add_crop_min(j)
     j.add_argument("--temporal-weight", type=non_negative_float, default=0.0, metavar="W",
                    help="weight of the temporal loss on synthetic motion of the training photos, which "
                         "trains steadier video (0 = off; docs/temporal.md)")
@@ -67,11 +65,18 @@ def add_parser(p: argparse.ArgumentParser) -> None:
                    help="student design: fast (thin separable Johnson net, instance norms) or light (instance "
                         "norms in the encoder only, one reflection border instead of per-conv pads: about "
                         "1.6x faster in ONNX Runtime on a CPU; docs/training.md)")
+    _add_crop_min(d)
     _common(d)
 
 
 def _crop_fraction(text: str) -> float:
     return bounded_float(text, lambda v: 0.0 < v <= 1.0, "a fraction in (0, 1] of a photo's short side")
+
+
+def _add_crop_min(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--crop-min", type=_crop_fraction, default=0.6, metavar="FRACTION",
+                   help="smallest training crop as a fraction of a photo's short side (crops span it..1, "
+                        "then are scaled to --image-size); smaller values train for larger frames")
 
 
 def _decay(text: str) -> float:
@@ -237,7 +242,8 @@ def _distill_task(args, content, device):
         raise InputError(f"--student {args.student} reflects a {border} px border around each crop: "
                          f"use --image-size above {border}")
     settings = DistillSettings(image_size=args.image_size, batch_size=args.batch_size,
-                               bank_size=args.bank_size, edge_weight=args.edge_weight, seed=args.seed)
+                               bank_size=args.bank_size, edge_weight=args.edge_weight, seed=args.seed,
+                               crop_min=args.crop_min)
     bar = tqdm(total=settings.bank_size // 16 * len(teachers), unit="chunk", desc="teacher outputs")
     task = DistillTask(teachers, content, settings, device, config=STUDENTS[args.student],
                        progress=lambda *a: bar.update())

@@ -33,6 +33,9 @@ class DistillSettings:
     bank_size: int = 2048      # crops whose teacher outputs are precomputed
     edge_weight: float = 1.0
     seed: int = 0
+    # Smallest crop as a fraction of a photo's short side (crops span it..1): small crops scaled up
+    # show the teacher at the scale of large frames, where users run the nets.
+    crop_min: float = 0.6
 
 
 def image_gradients(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -56,7 +59,8 @@ class DistillTask:
         self.students: dict[str, TransformerNet] = {}
         s = settings
         chunks = range((s.bank_size + CHUNK - 1) // CHUNK)
-        self.inputs = torch.cat([content.batch(s.seed, i, CHUNK, s.image_size) for i in chunks]).byte()
+        self.inputs = torch.cat([content.batch(s.seed, i, CHUNK, s.image_size, scale=(s.crop_min, 1.0))
+                                 for i in chunks]).byte()
         self.targets: dict[str, torch.Tensor] = {}
         for name, path in teachers.items():
             ckpt = load_checkpoint(path, "johnson")
