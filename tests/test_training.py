@@ -157,7 +157,9 @@ def test_perceptual_fine_tune_keeps_a_light_students_design(tmp_path, tiny_conte
     train(tmp_path / "ft", tiny_content, 2, ["--variant", "fast", "--init-from", str(tmp_path / "d")])
     ckpt = load_checkpoint(tmp_path / "ft/mosaic_fast.pt", "johnson")
     assert TransformerConfig.from_dict(ckpt["config"]) == LIGHT_CONFIG
+    teacher_steps = load_checkpoint(exported_dir() / "mosaic.pt", "johnson")["meta"]["steps"]
     assert ckpt["meta"]["warm_start"]["distilled_from"] == "mosaic"
+    assert ckpt["meta"]["warm_start"]["teacher_steps"] == teacher_steps  # which teacher: the manifest says
     train(tmp_path / "ft", tiny_content, 4, ["--variant", "fast", "--resume"])
     ckpt = load_checkpoint(tmp_path / "ft/mosaic_fast.pt", "johnson")
     assert ckpt["meta"]["steps"] == 4 and TransformerConfig.from_dict(ckpt["config"]) == LIGHT_CONFIG

@@ -60,9 +60,10 @@ class StyleJob:
 
 
 def warm_start_record(path: Path, meta: dict) -> dict:
-    """What a net was warm-started from (a distilled student, an earlier run), for the manifest."""
+    """What a net was warm-started from (a distilled student and its teacher's steps, an earlier
+    run), for the manifest."""
     record = {"checkpoint": Path(path).name, "steps": meta.get("steps")}
-    for key in ("distilled_from", "warm_start"):
+    for key in ("distilled_from", "teacher_steps", "warm_start"):
         if meta.get(key):
             record[key] = meta[key]
     return record
