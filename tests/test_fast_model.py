@@ -96,3 +96,32 @@ def test_light_designs_put_instance_norms_where_they_say_and_keep_the_frame_size
     assert y.shape == x.shape and torch.isfinite(y).all()
     facts = export_image_net(net, tmp_path / "light.onnx", fp16=False, shared=None)
     assert facts["parity_max_abs_diff"] <= 1.0, facts   # the export also refuses above its tolerance
+
+
+def test_a_stride_8_student_pads_frames_to_8_and_gives_them_back_whole(tmp_path):
+    """LIGHT8_CONFIG downsamples three times: its graph records size_multiple 8 in the manifest
+    entry, and the stylizer pads any frame to it (a 4-multiple like 68 would lose a row at 1/8)."""
+    import torch
+
+    from livestyle.export.onnx import export_image_net
+    from livestyle.models.johnson import LIGHT8_CONFIG, TransformerConfig, TransformerNet
+    from livestyle.runtime.engine import Engine
+    from livestyle.runtime.stylizer import GraphStylizer
+
+    net = TransformerNet(LIGHT8_CONFIG).eval()
+    assert net.config.stride == 8 and TransformerNet().config.stride == 4
+    with pytest.raises(ValueError, match="multiple of 8"):
+        TransformerNet(TransformerConfig(widths=(8, 8, 8, 8), border=4))
+    facts = export_image_net(net, tmp_path / "light8.onnx", fp16=False, shared=None)
+    assert facts["inputs"]["image"]["size_multiple"] == 8 and facts["parity_max_abs_diff"] <= 1.0
+    stylizer = GraphStylizer(Engine(tmp_path / "light8.onnx", device="cpu"), "light8",
+                             size_multiple=facts["inputs"]["image"]["size_multiple"])
+    frame = (np.random.default_rng(0).random((68, 101, 3)) * 255).astype(np.uint8)
+    out = stylizer.stylize_batch([frame])[0]
+    assert out.shape == frame.shape and out.dtype == np.uint8
+    import cv2
+    padded = cv2.copyMakeBorder(frame, 0, 4, 0, 3, cv2.BORDER_REFLECT_101)   # 72 x 104: multiples of 8
+    x = torch.from_numpy(np.ascontiguousarray(padded[..., ::-1].transpose(2, 0, 1)[None]).astype(np.float32))
+    with torch.no_grad():
+        expected = net(x).clamp(0, 255)[0].numpy().transpose(1, 2, 0)[:68, :101, ::-1]
+    assert np.abs(out.astype(np.float32) - expected).max() <= 1.0

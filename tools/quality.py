@@ -32,7 +32,7 @@ def method_for(net: str):
         model = build_model(load_checkpoint(net, "johnson"))
 
         def run(bgr):
-            p = prepare(bgr, None)
+            p = prepare(bgr, None, model.config.stride)
             with torch.inference_mode():
                 return finish(model(torch.from_numpy(p.tensor)[None])[0].numpy(), p)
         return run

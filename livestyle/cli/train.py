@@ -61,10 +61,11 @@ def add_parser(p: argparse.ArgumentParser) -> None:
                    help="a style shipped in exported/ (or a Johnson checkpoint .pt); repeatable")
     d.add_argument("--bank-size", type=positive_int, default=2048, help="crops with precomputed teacher outputs")
     d.add_argument("--edge-weight", type=float, default=1.0, help="weight of the image-gradient L1 term")
-    d.add_argument("--student", choices=("fast", "light"), default="fast",
-                   help="student design: fast (thin separable Johnson net, instance norms) or light (instance "
+    d.add_argument("--student", choices=("fast", "light", "light8"), default="fast",
+                   help="student design: fast (thin separable Johnson net, instance norms), light (instance "
                         "norms in the encoder only, one reflection border instead of per-conv pads: about "
-                        "1.6x faster in ONNX Runtime on a CPU; docs/training.md)")
+                        "1.6x faster in ONNX Runtime on a CPU) or light8 (light with a third downsampling: "
+                        "blocks at 1/8 with 128 channels, same speed; docs/training.md)")
     _add_crop_min(d)
     _common(d)
 

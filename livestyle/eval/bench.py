@@ -64,12 +64,17 @@ def _torch_adain(painting: Path, shared):
     return lambda x: net(x, mean, std, alpha)
 
 
-def _torch_fn(net_name: str, shared, painting: Path, multiple: int) -> Callable:
+def _torch_fn(net_name: str, shared, painting: Path) -> Callable:
     import torch
 
+    from ..runtime.adain import AdaINStylizer
     from ..runtime.stylizer import finish, prepare
 
-    net = _torch_adain(painting, shared) if net_name == ADAIN_NET else _torch_johnson(net_name, shared)
+    if net_name == ADAIN_NET:
+        net, multiple = _torch_adain(painting, shared), AdaINStylizer.size_multiple
+    else:
+        net = _torch_johnson(net_name, shared)
+        multiple = net.config.stride
 
     def run(frame):
         p = prepare(frame, None, multiple)
@@ -99,7 +104,7 @@ def _runner(case: BenchCase, shared: Path, painting: Path) -> Callable:
 
         return Magenta26(shared)
     if case.backend == "torch":
-        return _torch_fn(case.net, shared, painting, 8 if case.net == ADAIN_NET else 4)
+        return _torch_fn(case.net, shared, painting)
     device = "cuda" if "cuda" in case.backend else "cpu"
     # Per-frame timing: temporal blending is measured by tools/temporal_eval.py.
     options = dict(device=device, fp16=case.precision == "fp16", int8=case.precision == "int8",

@@ -28,6 +28,14 @@ OPSET = 17
 FP32_TOLERANCE = 1.0   # grey levels on 0..255
 FP16_TOLERANCE = 4.0
 SIZE_MULTIPLE = 4
+PARITY_MULTIPLE = 8   # the largest stride of any livestyle graph (AdaIN's relu4_1, light8 students)
+
+
+def size_multiple_of(net: nn.Module) -> int:
+    """The graph's total stride, which its input sides must divide by: a TransformerNet says
+    (``config.stride``), the other nets are stride 4."""
+    config = getattr(net, "config", None)
+    return getattr(config, "stride", SIZE_MULTIPLE)
 
 
 class StylizeGraph(nn.Module):
@@ -79,10 +87,11 @@ def _export_graph(spec: ExportSpec, path: Path) -> None:
 
 
 def parity_images(shared: Path | None, count: int = 3, long_side: int = 256) -> list[np.ndarray]:
-    """Real photos (RGB float 0..255, HxWx3, sides multiples of 4) for parity checks.
+    """Real photos (RGB float 0..255, HxWx3, sides multiples of 8) for parity checks.
 
     Odd sizes after resizing are cropped to the multiple, since graph inputs must be multiples
-    of 4; a synthetic gradient image stands in when the shared photos are absent.
+    of the graph's stride (4 or 8); a synthetic gradient image stands in when the shared photos
+    are absent.
     """
     import cv2
 
@@ -93,7 +102,7 @@ def parity_images(shared: Path | None, count: int = 3, long_side: int = 256) -> 
     if folder and folder.is_dir():
         for p in sorted(folder.glob("*.jpg"))[:count]:
             bgr = resize_long_side(cv2.imread(str(p)), long_side, enlarge=cv2.INTER_AREA)
-            h, w = (s // SIZE_MULTIPLE * SIZE_MULTIPLE for s in bgr.shape[:2])
+            h, w = (s // PARITY_MULTIPLE * PARITY_MULTIPLE for s in bgr.shape[:2])
             images.append(bgr[:h, :w, ::-1].astype(np.float32))
     if not images:
         yy, xx = np.mgrid[0:long_side, 0:long_side * 3 // 4].astype(np.float32)
@@ -157,14 +166,15 @@ IMAGE_IO = {"layout": "NCHW", "channels": "RGB", "dtype": "float32", "range": [0
 
 
 def export_checked(spec: ExportSpec, reference: nn.Module, out_path: Path, fp16: bool,
-                   images: list[np.ndarray], extra_inputs: dict[str, np.ndarray] | None = None) -> dict:
+                   images: list[np.ndarray], extra_inputs: dict[str, np.ndarray] | None = None,
+                   size_multiple: int = SIZE_MULTIPLE) -> dict:
     """Export an image -> stylized graph with its parity check. Returns the manifest entry's facts."""
     tolerance = FP16_TOLERANCE if fp16 else FP32_TOLERANCE
     diff = write_checked(spec, out_path,
                          lambda tmp: check_parity(reference, tmp, images, tolerance, extra_inputs))
     return {"file": Path(out_path).name, "sha256": sha256(Path(out_path)), "opset": OPSET,
             "precision": "fp16" if fp16 else "fp32", "parity_max_abs_diff": round(diff, 4),
-            "inputs": {"image": {**IMAGE_IO, "size_multiple": SIZE_MULTIPLE}, **_io_facts(extra_inputs)},
+            "inputs": {"image": {**IMAGE_IO, "size_multiple": size_multiple}, **_io_facts(extra_inputs)},
             "outputs": {"stylized": IMAGE_IO}}
 
 
@@ -173,7 +183,8 @@ def export_image_net(net: nn.Module, out_path: Path, fp16: bool, shared: Path | 
     net = net.float().eval()
     reference = StylizeGraph(net).eval()
     spec = image_spec(copy.deepcopy(net), fp16)
-    return export_checked(spec, reference, out_path, fp16, parity_images(shared))
+    return export_checked(spec, reference, out_path, fp16, parity_images(shared),
+                          size_multiple=size_multiple_of(net))
 
 
 FEATURE_TOLERANCE = {False: 1e-3, True: 2e-2}   # fp32 / fp16, relative to the largest feature
@@ -219,7 +230,7 @@ def export_split(net: nn.Module, encoder_path: Path, decoder_path: Path, fp16: b
     return {"encoder": Path(encoder_path).name, "decoder": Path(decoder_path).name, "opset": OPSET,
             "precision": "fp16" if fp16 else "fp32", "encoder_parity_rel": round(enc_diff, 6),
             "decoder_parity_max_abs_diff": round(dec_diff, 4), "chained_parity_max_abs_diff": round(chained, 4),
-            "inputs": {"image": {**IMAGE_IO, "size_multiple": SIZE_MULTIPLE}, **_io_facts(extra)},
+            "inputs": {"image": {**IMAGE_IO, "size_multiple": size_multiple_of(net)}, **_io_facts(extra)},
             "outputs": {"stylized": IMAGE_IO}}
 
 

@@ -28,7 +28,9 @@ from .ops import init_variance_preserving, pad_same_stride2
 class TransformerConfig:
     """Architecture of a :class:`TransformerNet`; saved next to the weights in checkpoints."""
 
-    widths: tuple[int, int, int] = (32, 64, 128)
+    # Channels at full resolution, then after each stride-2 conv: (32, 64, 128) is Johnson et al.'s
+    # two downsamplings to 1/4; a fourth width adds a third, to 1/8 (larger strokes per conv).
+    widths: tuple[int, ...] = (32, 64, 128)
     num_residual: int = 5
     edge_kernel: int = 9
     separable: bool = False
@@ -38,8 +40,14 @@ class TransformerConfig:
     # kernel time (docs/performance.md).
     norm: str = "instance"
     # > 0: zero padding inside the net and one reflection border of this many pixels around the
-    # frame (a multiple of 4), cropped off the output, instead of a reflection pad before each conv.
+    # frame (a multiple of the total stride), cropped off the output, instead of a reflection pad
+    # before each conv.
     border: int = 0
+
+    @property
+    def stride(self) -> int:
+        """Total downsampling: frame sides must be multiples of it."""
+        return 2 ** (len(self.widths) - 1)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -62,6 +70,12 @@ FAST_CONFIG = TransformerConfig(widths=(16, 32, 64), num_residual=4, edge_kernel
 # against 0.079 for this one and 0.075 for the fast design).
 LIGHT_CONFIG = TransformerConfig(widths=(16, 32, 64), num_residual=4, edge_kernel=3, separable=True,
                                  norm="instance-encoder", border=32)
+# The light student with a third downsampling: its residual blocks run at 1/8 with 128 channels,
+# so it has 3.5x the weights and twice the reach of LIGHT_CONFIG at the same graph speed (640x360,
+# this 2-core CPU, random weights: 55.0 ms both; docs/training.md). Udnie's large planes and the
+# relu4_3 Gram term are what the 1/4 student could not learn.
+LIGHT8_CONFIG = TransformerConfig(widths=(16, 24, 48, 128), num_residual=4, edge_kernel=3, separable=True,
+                                  norm="instance-encoder", border=32)
 
 
 class ConvLayer(nn.Module):
@@ -141,21 +155,20 @@ class TransformerNet(nn.Module):
         super().__init__()
         if config.norm not in NORM_PLACES:
             raise ValueError(f"norm must be one of {tuple(NORM_PLACES)}, got {config.norm!r}")
-        if config.border % 4:
-            raise ValueError(f"border must be a multiple of 4, got {config.border}")
+        if len(config.widths) < 3:
+            raise ValueError(f"widths needs at least 3 entries (two downsamplings), got {config.widths}")
+        if config.border % config.stride:
+            raise ValueError(f"border must be a multiple of {config.stride}, got {config.border}")
         self.config = config
-        w1, w2, w3 = config.widths
-        c = config
+        w, c = config.widths, config
         self.encoder = nn.Sequential(
-            ConvNormReLU(3, w1, config.edge_kernel, c, place="edge"),   # RGB in: too few channels to separate
-            ConvNormReLU(w1, w2, 3, c, stride=2, place="down"),
-            ConvNormReLU(w2, w3, 3, c, stride=2, place="down"),
-            *[ResidualBlock(w3, c) for _ in range(config.num_residual)],
+            ConvNormReLU(3, w[0], config.edge_kernel, c, place="edge"),   # RGB in: too few channels to separate
+            *[ConvNormReLU(a, b, 3, c, stride=2, place="down") for a, b in zip(w, w[1:])],
+            *[ResidualBlock(w[-1], c) for _ in range(config.num_residual)],
         )
         self.decoder = nn.Sequential(
-            UpsampleConvLayer(w3, w2, 3, c),
-            UpsampleConvLayer(w2, w1, 3, c),
-            ConvLayer(w1, 3, config.edge_kernel, zero_pad=config.border > 0),   # dense: RGB out
+            *[UpsampleConvLayer(a, b, 3, c) for a, b in zip(w[::-1], w[-2::-1])],
+            ConvLayer(w[0], 3, config.edge_kernel, zero_pad=config.border > 0),   # dense: RGB out
         )
         if "res" not in NORM_PLACES[config.norm]:
             self._init_without_norms()

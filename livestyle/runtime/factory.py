@@ -69,7 +69,7 @@ def create_stylizer(style: str | None = None, style_images: list[str] | None = N
                         device=device, fp16=fp16, share_cpu=streaming, threads=threads)
     # Named as asked ("mosaic" even when its fast net runs), so style pickers find their entry.
     stylizer = GraphStylizer(graph, name, size=size, preserve_color=preserve_color, blender=blender,
-                             model_name=info.name)
+                             model_name=info.name, size_multiple=registry.size_multiple(info))
     stylizer.bytes_per_pixel = BYTES_PER_PIXEL["fast" if info.variant == "fast" else "full"]
     stylizer.frames_in_flight = lanes if graph.backend.endswith("cpu") else 1
     return stylizer

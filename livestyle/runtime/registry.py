@@ -15,6 +15,7 @@ from pathlib import Path
 
 from ..errors import ModelError, StyleNotFoundError
 from ..paths import VGG16_WEIGHTS, cache_dir, exported_dir, shared_dir
+from .stylizer import SIZE_MULTIPLE
 
 ENGSTROM_SUBDIR = Path("weights/johnson/engstrom_tf")
 ENGSTROM_SUFFIX = "_engstrom"
@@ -32,6 +33,12 @@ class StyleInfo:
     licence: str
     source: Path         # ONNX file (ours) or .pth (third-party, exported on demand)
     meta: dict = field(default_factory=dict, compare=False, hash=False)
+
+
+def size_multiple(info: StyleInfo) -> int:
+    """What the style's graph needs its input sides to divide by (its manifest says; 4 for graphs
+    exported before the manifest recorded it, and for the third-party nets)."""
+    return int(info.meta.get("inputs", {}).get("image", {}).get("size_multiple", SIZE_MULTIPLE))
 
 
 def _own_styles() -> list[StyleInfo]:

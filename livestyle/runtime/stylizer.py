@@ -254,10 +254,11 @@ class GraphStylizer(Stylizer):
 
     def __init__(self, engine: Engine, name: str, size: int | None = None,
                  preserve_color: str | None = None, blender: FrameBlender | None = None,
-                 model_name: str | None = None):
+                 model_name: str | None = None, size_multiple: int = SIZE_MULTIPLE):
         super().__init__(name, size=size, preserve_color=preserve_color, blender=blender,
                          model_name=model_name)
         self.engine = engine
+        self.size_multiple = size_multiple
 
     @property
     def backend(self) -> str:
