@@ -65,7 +65,7 @@ def add_parser(p: argparse.ArgumentParser) -> None:
                    help="student design: fast (thin separable Johnson net, instance norms), light (instance "
                         "norms in the encoder only, one reflection border instead of per-conv pads: about "
                         "1.6x faster in ONNX Runtime on a CPU) or light8 (light with a third downsampling: "
-                        "blocks at 1/8 with 128 channels, same speed; docs/training.md)")
+                        "blocks at 1/8 with 96 channels, slightly faster; docs/training.md)")
     _add_crop_min(d)
     _common(d)
 

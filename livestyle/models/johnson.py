@@ -70,11 +70,11 @@ FAST_CONFIG = TransformerConfig(widths=(16, 32, 64), num_residual=4, edge_kernel
 # against 0.079 for this one and 0.075 for the fast design).
 LIGHT_CONFIG = TransformerConfig(widths=(16, 32, 64), num_residual=4, edge_kernel=3, separable=True,
                                  norm="instance-encoder", border=32)
-# The light student with a third downsampling: its residual blocks run at 1/8 with 128 channels,
-# so it has 3.5x the weights and twice the reach of LIGHT_CONFIG at the same graph speed (640x360,
-# this 2-core CPU, random weights: 55.0 ms both; docs/training.md). Udnie's large planes and the
-# relu4_3 Gram term are what the 1/4 student could not learn.
-LIGHT8_CONFIG = TransformerConfig(widths=(16, 24, 48, 128), num_residual=4, edge_kernel=3, separable=True,
+# The light student with a third downsampling: its residual blocks run at 1/8 with 96 channels,
+# so it has 2.3x the weights and twice the reach of LIGHT_CONFIG and runs 1.07-1.11x as fast
+# (640x360, this 2-core CPU, random weights: `tools/bench_designs.py`, docs/training.md). Udnie's
+# large planes and the relu4_3 Gram term are what the 1/4 student could not learn.
+LIGHT8_CONFIG = TransformerConfig(widths=(16, 32, 64, 96), num_residual=4, edge_kernel=3, separable=True,
                                   norm="instance-encoder", border=32)
 
 
