@@ -116,6 +116,9 @@ def test_cosine_schedule_falls_from_the_ramps_top_to_the_floor():
     ("--crop-min", "0", "--crop-min: must be a fraction in (0, 1]"),
     ("--lr-schedule", "linear", "--lr-schedule: invalid choice: 'linear'"),
     ("--min-lr", "-0.0001", "--min-lr: must be at least 0"),
+    ("--style-layer-weights", "relu5_1=0.5", "'relu5_1=0.5' is not LAYER=WEIGHT with LAYER one of relu1_2"),
+    ("--style-layer-weights", "relu4_3=-1", "layer weights must be >= 0, got -1.0 for relu4_3"),
+    ("--style-layer-weights", "relu4_3=much", "'much' in 'relu4_3=much' is not a number"),
 ])
 def test_bad_loop_option_is_refused(option, value, message, capsys):
     with pytest.raises(SystemExit) as exc:
@@ -282,6 +285,33 @@ def test_distillation_bank_takes_its_crops_at_crop_min(tmp_path):
     whole, small = bank_spans(1.0), bank_spans(0.3)
     assert whole == pytest.approx(127, abs=3)
     assert 36 <= small.min() and small.max() <= 130 and small.mean() < 0.8 * whole.mean()
+
+
+def test_style_layer_weights_scale_their_own_gram_terms_only():
+    from livestyle.training.losses import gram_style_loss, gram_style_terms, gram_targets
+    torch.manual_seed(0)
+    shapes = {"relu1_2": 8, "relu2_2": 4, "relu3_3": 2, "relu4_3": 1}
+    feats = {k: torch.rand(2, 6, s * 4, s * 4) for k, s in shapes.items()}
+    targets = gram_targets({k: torch.rand(1, 6, s * 4, s * 4) for k, s in shapes.items()})
+    terms = gram_style_terms(feats, targets)
+    assert all(float(t) > 0 for t in terms.values())
+    plain = gram_style_loss(feats, targets)
+    assert float(plain) == pytest.approx(float(sum(terms.values())), rel=1e-6)
+    weighted = gram_style_loss(feats, targets, {"relu4_3": 0.25, "relu1_2": 2.0})
+    expected = terms["relu2_2"] + terms["relu3_3"] + 0.25 * terms["relu4_3"] + 2.0 * terms["relu1_2"]
+    assert float(weighted) == pytest.approx(float(expected), rel=1e-6)
+
+
+@needs_shared
+def test_style_layer_weights_are_used_and_recorded(tmp_path, tiny_content):
+    plain = train(tmp_path / "a", tiny_content, 1)
+    less_deep = train(tmp_path / "b", tiny_content, 1, ["--style-layer-weights", "relu4_3=0"])
+    # Same batch, same initial net: dropping a non-negative term can only lower the style loss.
+    assert less_deep[0]["mosaic/style"] < plain[0]["mosaic/style"] * 0.999
+    assert less_deep[0]["mosaic/content"] == pytest.approx(plain[0]["mosaic/content"], rel=1e-5)
+    from livestyle.checkpoints import load_checkpoint
+    settings = load_checkpoint(tmp_path / "b/mosaic.pt", "johnson")["meta"]["settings"]
+    assert settings["style_layer_weights"] == {"relu4_3": 0.0}
 
 
 @needs_shared

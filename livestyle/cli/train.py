@@ -26,6 +26,10 @@ def add_parser(p: argparse.ArgumentParser) -> None:
                    help="VGG-16 layer of the content loss (Johnson et al. use relu2_2)")
     j.add_argument("--tv-weight", type=float, default=0.3, help="weight of the total-variation (smoothness) loss")
     j.add_argument("--style-size", type=positive_int, default=512, help="long side of the style image")
+    j.add_argument("--style-layer-weights", type=_layer_weights, default={}, metavar="LAYER=W,...",
+                   help="weights of single Gram style layers (relu1_2, relu2_2, relu3_3, relu4_3; the "
+                        "rest stay 1): e.g. relu4_3=0.25 asks less for the painting's large motifs, "
+                        "which otherwise come out as blobs on large frames")
     _add_crop_min(j)
     j.add_argument("--temporal-weight", type=non_negative_float, default=0.0, metavar="W",
                    help="weight of the temporal loss on synthetic motion of the training photos, which "
@@ -68,6 +72,15 @@ def add_parser(p: argparse.ArgumentParser) -> None:
                         "blocks at 1/8 with 96 channels, slightly faster; docs/training.md)")
     _add_crop_min(d)
     _common(d)
+
+
+def _layer_weights(text: str) -> dict[str, float]:
+    from ..training.losses import parse_layer_weights
+
+    try:
+        return parse_layer_weights(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
 
 
 def _crop_fraction(text: str) -> float:
@@ -186,7 +199,8 @@ def run(args: argparse.Namespace) -> int:
                                    style_size=args.style_size, content_weight=args.content_weight,
                                    tv_weight=args.tv_weight, content_layer=args.content_layer, seed=args.seed,
                                    ema_decay=args.ema, temporal_weight=args.temporal_weight,
-                                   temporal_mode=args.temporal_mode, crop_min=args.crop_min)
+                                   temporal_mode=args.temporal_mode, crop_min=args.crop_min,
+                                   style_layer_weights=args.style_layer_weights)
         task = JohnsonTask(jobs, content, vgg, settings, device, style_weights=per_job_weight)
     elif args.family == "distill":
         task = _distill_task(args, content, device)

@@ -12,7 +12,7 @@ none of VGG.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import torch
@@ -46,6 +46,8 @@ class JohnsonSettings:
     # photos are at most 288 px; small crops enlarged to image_size show the net objects as large
     # as a 512-1080 px frame does, which crops of whole photos never do.
     crop_min: float = 0.6
+    # Gram style layers whose weight is not 1 (losses.gram_style_loss), e.g. {"relu4_3": 0.25}.
+    style_layer_weights: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass
@@ -146,7 +148,7 @@ class JohnsonTask:
         for i, job in enumerate(self.jobs):
             fi = {k: v[i * b:(i + 1) * b] for k, v in feats.items()}
             c = content_loss(fi, content_feats, s.content_layer)
-            st = gram_style_loss(fi, self.style_targets[i])
+            st = gram_style_loss(fi, self.style_targets[i], s.style_layer_weights)
             tv = total_variation(y01[i * b:(i + 1) * b].float())
             loss = s.content_weight * c + self.style_weights[i] * st + s.tv_weight * tv
             out.update({f"{job.key}/content": c, f"{job.key}/style": st, f"{job.key}/tv": tv})
