@@ -12,7 +12,6 @@ import pytest
 import torch
 
 from livestyle.cli.main import main
-from livestyle.errors import InputError
 from livestyle.models.ops import adain, channel_mean_std
 from livestyle.paths import VGG16_WEIGHTS, exported_dir
 
@@ -301,53 +300,6 @@ def test_style_layer_weights_scale_their_own_gram_terms_only():
     weighted = gram_style_loss(feats, targets, {"relu4_3": 0.25, "relu1_2": 2.0})
     expected = terms["relu2_2"] + terms["relu3_3"] + 0.25 * terms["relu4_3"] + 2.0 * terms["relu1_2"]
     assert float(weighted) == pytest.approx(float(expected), rel=1e-6)
-
-
-def test_grid_cells_cut_the_map_in_place_and_their_grams_average_to_the_whole():
-    from livestyle.training.losses import fp32_gram, grid_cells
-    torch.manual_seed(0)
-    feat = torch.rand(2, 3, 12, 9)
-    cells = grid_cells(feat, 3)
-    assert cells.shape == (18, 3, 4, 3)
-    assert torch.equal(cells[0], feat[0, :, :4, :3]) and torch.equal(cells[5], feat[0, :, 4:8, 6:9])
-    assert torch.equal(cells[9 + 7], feat[1, :, 8:12, 3:6])
-    whole, per_cell = fp32_gram(feat), fp32_gram(cells).reshape(2, 9, 3, 3)
-    torch.testing.assert_close(per_cell.mean(1), whole)
-
-
-def test_style_grid_charges_for_unevenly_spread_style_only():
-    from livestyle.training.losses import gram_style_loss, gram_targets
-    torch.manual_seed(0)
-    tile = torch.rand(1, 4, 8, 8)
-    even = {"relu4_3": tile.repeat(1, 1, 2, 2)}          # the same texture in every cell
-    blob = {"relu4_3": torch.zeros(1, 4, 16, 16)}
-    blob["relu4_3"][..., :8, :8] = 2.0 * tile              # all the texture in one cell, bare elsewhere
-    target = gram_targets({"relu4_3": torch.rand(1, 4, 16, 16)}, ("relu4_3",))
-    for feats in (even, blob):
-        assert float(gram_style_loss(feats, target, cells=1)) > 0
-    assert float(gram_style_loss(even, target, cells=2)) == pytest.approx(float(gram_style_loss(even, target)), rel=1e-5)
-    # Same whole-map Gram for the blob (4x the texture's energy on a quarter of the map) ...
-    torch.testing.assert_close(gram_targets(blob, ("relu4_3",))["relu4_3"], gram_targets(even, ("relu4_3",))["relu4_3"])
-    # ... but its cells are far from the painting's, which only the grid sees.
-    assert float(gram_style_loss(blob, target, cells=2)) > 2 * float(gram_style_loss(blob, target, cells=1))
-
-
-def test_a_style_grid_finer_than_the_deepest_layer_allows_is_refused():
-    from livestyle.training.johnson import JohnsonSettings, JohnsonTask
-    with pytest.raises(InputError, match=r"a style grid of 9x9 needs at least 4x4 relu4_3 positions a cell: "
-                                         r"at --image-size 256 use 1..8"):
-        JohnsonTask([], None, None, JohnsonSettings(image_size=256, style_grid=9), torch.device("cpu"))
-
-
-@needs_shared
-def test_style_grid_is_used_and_recorded(tmp_path, tiny_content):
-    plain = train(tmp_path / "a", tiny_content, 1, ["--image-size", "64"])
-    grid = train(tmp_path / "b", tiny_content, 1, ["--image-size", "64", "--style-grid", "2"])
-    # Same batch, same initial net: the grid adds the cells' spread to the whole-crop loss.
-    assert grid[0]["mosaic/style"] > plain[0]["mosaic/style"] * 1.001
-    assert grid[0]["mosaic/content"] == pytest.approx(plain[0]["mosaic/content"], rel=1e-5)
-    from livestyle.checkpoints import load_checkpoint
-    assert load_checkpoint(tmp_path / "b/mosaic.pt", "johnson")["meta"]["settings"]["style_grid"] == 2
 
 
 @needs_shared

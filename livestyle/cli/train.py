@@ -30,10 +30,6 @@ def add_parser(p: argparse.ArgumentParser) -> None:
                    help="weights of single Gram style layers (relu1_2, relu2_2, relu3_3, relu4_3; the "
                         "rest stay 1): e.g. relu4_3=0.25 asks less for the painting's large motifs, "
                         "which otherwise come out as blobs on large frames")
-    j.add_argument("--style-grid", type=positive_int, default=1, metavar="N",
-                   help="compare the painting's Gram matrices with each cell of an N x N grid over the "
-                        "output, not only with the whole crop: the loss then also counts how unevenly "
-                        "the style is spread (motifs stamped as a few large blobs)")
     _add_crop_min(j)
     j.add_argument("--temporal-weight", type=non_negative_float, default=0.0, metavar="W",
                    help="weight of the temporal loss on synthetic motion of the training photos, which "
@@ -204,7 +200,7 @@ def run(args: argparse.Namespace) -> int:
                                    tv_weight=args.tv_weight, content_layer=args.content_layer, seed=args.seed,
                                    ema_decay=args.ema, temporal_weight=args.temporal_weight,
                                    temporal_mode=args.temporal_mode, crop_min=args.crop_min,
-                                   style_layer_weights=args.style_layer_weights, style_grid=args.style_grid)
+                                   style_layer_weights=args.style_layer_weights)
         task = JohnsonTask(jobs, content, vgg, settings, device, style_weights=per_job_weight)
     elif args.family == "distill":
         task = _distill_task(args, content, device)

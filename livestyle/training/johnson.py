@@ -48,7 +48,6 @@ class JohnsonSettings:
     crop_min: float = 0.6
     # Gram style layers whose weight is not 1 (losses.gram_style_loss), e.g. {"relu4_3": 0.25}.
     style_layer_weights: dict[str, float] = field(default_factory=dict)
-    style_grid: int = 1            # losses.gram_style_terms: the Gram loss on each cell of an n x n grid
 
 
 @dataclass
@@ -80,11 +79,6 @@ class JohnsonTask:
         if settings.temporal_mode not in TEMPORAL_MODES or settings.temporal_weight < 0:
             raise InputError(f"temporal loss needs a weight >= 0 and a mode in {', '.join(TEMPORAL_MODES)}, "
                              f"got {settings.temporal_weight} and '{settings.temporal_mode}'")
-        deepest = settings.image_size // 8   # relu4_3, the coarsest style layer, is at 1/8
-        if not 1 <= settings.style_grid <= max(1, deepest // 4):
-            raise InputError(f"a style grid of {settings.style_grid}x{settings.style_grid} needs at least 4x4 "
-                             f"relu4_3 positions a cell: at --image-size {settings.image_size} use 1.."
-                             f"{max(1, deepest // 4)}")
         if not 0.0 < settings.crop_min <= 1.0:
             raise InputError(f"the smallest crop must be a fraction in (0, 1] of a photo's short side, "
                              f"got {settings.crop_min}")
@@ -154,7 +148,7 @@ class JohnsonTask:
         for i, job in enumerate(self.jobs):
             fi = {k: v[i * b:(i + 1) * b] for k, v in feats.items()}
             c = content_loss(fi, content_feats, s.content_layer)
-            st = gram_style_loss(fi, self.style_targets[i], s.style_layer_weights, s.style_grid)
+            st = gram_style_loss(fi, self.style_targets[i], s.style_layer_weights)
             tv = total_variation(y01[i * b:(i + 1) * b].float())
             loss = s.content_weight * c + self.style_weights[i] * st + s.tv_weight * tv
             out.update({f"{job.key}/content": c, f"{job.key}/style": st, f"{job.key}/tv": tv})

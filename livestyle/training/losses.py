@@ -38,44 +38,24 @@ def gram_targets(features: dict[str, torch.Tensor], layers=GRAM_STYLE_LAYERS) ->
     return {name: fp32_gram(features[name]) for name in layers}
 
 
-def grid_cells(feat: torch.Tensor, cells: int) -> torch.Tensor:
-    """(N, C, H, W) -> (N * cells^2, C, H // cells, W // cells): the map cut into a cells x cells
-    grid (the last H % cells rows and W % cells columns are left out)."""
-    if cells == 1:
-        return feat
-    n, c, h, w = feat.shape
-    ch, cw = h // cells, w // cells
-    if ch == 0 or cw == 0:
-        raise ValueError(f"a {h}x{w} feature map has no room for a {cells}x{cells} grid")
-    grid = feat[..., :ch * cells, :cw * cells].reshape(n, c, cells, ch, cells, cw)
-    return grid.permute(0, 2, 4, 1, 3, 5).reshape(n * cells * cells, c, ch, cw)
-
-
-def gram_style_terms(features: dict[str, torch.Tensor], targets: dict[str, torch.Tensor],
-                     cells: int = 1) -> dict[str, torch.Tensor]:
-    """Relative Gram error of each layer; targets broadcast over the batch.
-
-    With ``cells`` > 1 each cell of a cells x cells grid over the output is compared with the
-    painting's Gram. Cell Grams average to the whole map's Gram, so this is the whole-map loss
-    plus the spread of the cells around it: a net that meets the painting's statistics by
-    stamping its motifs as a few large blobs, with bare picture between them, pays for it."""
+def gram_style_terms(features: dict[str, torch.Tensor], targets: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Relative Gram error of each layer; targets broadcast over the batch."""
     terms = {}
     for name, target in targets.items():
-        g = fp32_gram(grid_cells(features[name], cells))
+        g = fp32_gram(features[name])
         terms[name] = relative_mse(g, target.expand_as(g))
     return terms
 
 
 def gram_style_loss(features: dict[str, torch.Tensor], targets: dict[str, torch.Tensor],
-                    layer_weights: dict[str, float] | None = None, cells: int = 1) -> torch.Tensor:
+                    layer_weights: dict[str, float] | None = None) -> torch.Tensor:
     """Sum over layers of the relative Gram error, each layer times its weight (default 1).
 
     The layers see texture at different scales (relu4_3 spans about 100 px of the frame, relu1_2
     a few): lowering relu4_3's weight asks less for the painting's large motifs, which a net
     otherwise stamps as objects of their size in the style image."""
     weights = layer_weights or {}
-    terms = gram_style_terms(features, targets, cells)
-    return sum(weights.get(name, 1.0) * term for name, term in terms.items())
+    return sum(weights.get(name, 1.0) * term for name, term in gram_style_terms(features, targets).items())
 
 
 def parse_layer_weights(text: str) -> dict[str, float]:
