@@ -28,8 +28,8 @@ def add_parser(p: argparse.ArgumentParser) -> None:
     j.add_argument("--style-size", type=positive_int, default=512, help="long side of the style image")
     j.add_argument("--style-layer-weights", type=_layer_weights, default={}, metavar="LAYER=W,...",
                    help="weights of single Gram style layers (relu1_2, relu2_2, relu3_3, relu4_3; the "
-                        "rest stay 1): e.g. relu4_3=0.25 asks less for the painting's large motifs, "
-                        "which otherwise come out as blobs on large frames")
+                        "rest stay 1): e.g. relu4_3=0.25 asks less for the painting's largest structures "
+                        "(not enough to unlearn candy's blobs: docs/training.md)")
     _add_crop_min(j)
     j.add_argument("--temporal-weight", type=non_negative_float, default=0.0, metavar="W",
                    help="weight of the temporal loss on synthetic motion of the training photos, which "

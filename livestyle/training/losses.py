@@ -51,9 +51,8 @@ def gram_style_loss(features: dict[str, torch.Tensor], targets: dict[str, torch.
                     layer_weights: dict[str, float] | None = None) -> torch.Tensor:
     """Sum over layers of the relative Gram error, each layer times its weight (default 1).
 
-    The layers see texture at different scales (relu4_3 spans about 100 px of the frame, relu1_2
-    a few): lowering relu4_3's weight asks less for the painting's large motifs, which a net
-    otherwise stamps as objects of their size in the style image."""
+    The layers see texture at different scales (a relu4_3 position sees 92 px of the frame, a
+    relu1_2 position 5): lowering relu4_3's weight asks less for the painting's large motifs."""
     weights = layer_weights or {}
     return sum(weights.get(name, 1.0) * term for name, term in gram_style_terms(features, targets).items())
 
