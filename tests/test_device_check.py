@@ -267,7 +267,8 @@ def test_training_commands_get_their_output_folder_and_a_hard_stop(tmp_path):
     assert dc.output_dir_of("echo no output") is None
     log = tmp_path / "log"
     rc = dc.run_with_timeout("echo started; sleep 30", log, timeout=1)
-    assert rc != 0 and log.read_text().startswith("started")
+    assert rc == dc.TIMED_OUT and log.read_text().startswith("started")
+    assert dc.run_with_timeout("exit 3", log, timeout=30) == 3  # a finished command keeps its own code
 
 
 def test_sizes_parse_named_and_explicit_and_refuse_odd_ones():

@@ -946,9 +946,14 @@ def output_dir_of(cmd: str) -> Path | None:
     return None
 
 
+TIMED_OUT = 124
+
+
 def run_with_timeout(cmd: str, log: Path, timeout: float) -> int:
     """Run a shell command in its own process group; past the timeout, Ctrl-C first so a trainer
-    can save its checkpoint, then kill. Returns the exit code."""
+    can save its checkpoint, then kill. Returns the exit code, or 124 (as timeout(1) does) for a
+    command stopped at the timeout: the stopped child's own status is not trusted, since Python
+    reports 0 for a child that something else in the process (a library's reaper) collected first."""
     with open(log, "wb") as f:
         proc = subprocess.Popen(["bash", "-c", cmd], cwd=REPO, env=_child_env(), stdout=f,
                                 stderr=subprocess.STDOUT, start_new_session=True)
@@ -957,10 +962,11 @@ def run_with_timeout(cmd: str, log: Path, timeout: float) -> int:
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGINT)
             try:
-                return proc.wait(timeout=30)
+                proc.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
-                return proc.wait()
+                proc.wait()
+            return TIMED_OUT
 
 
 def _child_env() -> dict:
