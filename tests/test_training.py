@@ -185,6 +185,42 @@ def test_weight_average_follows_the_weights_and_swaps_back():
         WeightAverage({"net": net}, decay=1.0)
 
 
+def _random_checkpoint(path, config, seed, steps):
+    from livestyle.checkpoints import atomic_save, make_checkpoint
+    from livestyle.models.johnson import TransformerNet
+    torch.manual_seed(seed)
+    net = TransformerNet(config)
+    state = {k: v.half() for k, v in net.state_dict().items()}  # as training saves them
+    return atomic_save(make_checkpoint("johnson", config.to_dict(), state, {"steps": steps}), path)
+
+
+def test_averaged_checkpoint_is_the_mean_of_its_sources_and_builds(tmp_path, capsys):
+    from livestyle.checkpoints import build_model, load_checkpoint
+    from livestyle.models.johnson import LIGHT_CONFIG, LIGHT8_CONFIG
+    paths = [_random_checkpoint(tmp_path / f"s{i}.pt", LIGHT_CONFIG, i, 100 * (i + 1)) for i in range(3)]
+    assert main(["train", "average", *map(str, paths), "-o", str(tmp_path / "avg.pt")]) == 0
+    averaged = load_checkpoint(tmp_path / "avg.pt", "johnson")
+    sources = [load_checkpoint(p, "johnson")["state_dict"] for p in paths]
+    for key, value in averaged["state_dict"].items():
+        expected = torch.stack([s[key].float() for s in sources]).mean(0)
+        assert value.dtype == sources[0][key].dtype
+        assert torch.allclose(value.float(), expected, atol=2e-3), key
+        if not torch.equal(sources[0][key], sources[-1][key]):
+            assert not torch.equal(value, sources[-1][key]), key  # not just the last one
+    assert [a["steps"] for a in averaged["meta"]["averaged_from"]] == [100, 200, 300]
+    assert averaged["meta"]["steps"] == 300
+    assert build_model(averaged)(torch.rand(1, 3, 64, 64)).shape == (1, 3, 64, 64)  # a usable net, as export will build it
+
+    other = _random_checkpoint(tmp_path / "other.pt", LIGHT8_CONFIG, 0, 100)
+    for args, message in (([paths[0]], "at least two"), ([paths[0], other], "different net"),
+                          ([paths[0], paths[1]], "also an input")):
+        out = paths[1] if message == "also an input" else tmp_path / "bad.pt"
+        before = out.read_bytes() if out.exists() else None
+        assert main(["train", "average", *map(str, args), "-o", str(out)]) == 2
+        assert message in capsys.readouterr().err
+        assert (out.read_bytes() if out.exists() else None) == before  # nothing written or overwritten
+
+
 @needs_shared
 def test_ema_checkpoint_is_the_average_and_resumes_exactly(tmp_path, tiny_content):
     from livestyle.checkpoints import load_checkpoint, load_torch_file

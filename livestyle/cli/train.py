@@ -73,6 +73,11 @@ def add_parser(p: argparse.ArgumentParser) -> None:
     _add_crop_min(d)
     _common(d)
 
+    av = sub.add_parser("average", help="one net from the mean of the weights of checkpoints of one run "
+                        "(lands between two that miss a goal on either side)", formatter_class=HelpFormatter)
+    av.add_argument("checkpoints", nargs="+", type=Path, metavar="CKPT", help="livestyle checkpoints (.pt), two or more")
+    av.add_argument("-o", "--output", type=Path, required=True, help="the averaged checkpoint (.pt)")
+
 
 def _layer_weights(text: str) -> dict[str, float]:
     from ..training.losses import parse_layer_weights
@@ -151,7 +156,23 @@ def _refuse_output_among_inputs(output: Path, inputs: list[Path]) -> None:
                               "would train on its sample sheets: choose -o outside it")
 
 
+def _average(args: argparse.Namespace) -> int:
+    from ..checkpoints import atomic_save, load_checkpoint
+    from ..fileio import refuse_overwriting_inputs
+    from ..training.averaging import average_checkpoints
+
+    refuse_overwriting_inputs(args.output, args.checkpoints)
+    averaged = average_checkpoints([load_checkpoint(p) for p in args.checkpoints],
+                                   [p.name for p in args.checkpoints])
+    atomic_save(averaged, args.output)
+    steps = ", ".join(str(s["steps"]) for s in averaged["meta"]["averaged_from"])
+    print(f"{args.output}: mean of {len(args.checkpoints)} checkpoints (steps {steps})")
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
+    if args.family == "average":
+        return _average(args)
     import torch
 
     from ..devices import keep_freed_cpu_memory, pick_device

@@ -40,7 +40,7 @@ def export_checkpoint(ckpt_path: Path, out_path: Path, fp16: bool = False,
                  style_image=meta.get("style_image"), steps=meta.get("steps"),
                  final_losses=meta.get("final_losses"), training=meta.get("settings"),
                  architecture=ckpt["config"])
-    for key in ("distilled_from", "warm_start"):
+    for key in ("distilled_from", "warm_start", "averaged_from"):
         if meta.get(key):
             entry[key] = meta[key]
     return entry

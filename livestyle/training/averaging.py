@@ -4,6 +4,10 @@ At the small batches a CPU affords, consecutive checkpoints of one run scatter w
 fine-tune, eval style loss 0.97 at step 1,200 and 0.89 at step 1,304 with the same settings);
 the averaged weights sit in the middle of that scatter instead of wherever the last step left
 them. The raw weights keep training; only what is saved and sampled is averaged.
+
+:func:`average_checkpoints` does the same after the fact, uniformly, over saved checkpoints of one
+run: where two checkpoints sit on either side of a goal (one a little short on style, the next a
+little over on content), the mean of their weights lands between them (docs/training.md).
 """
 
 from __future__ import annotations
@@ -12,6 +16,8 @@ from contextlib import contextmanager
 from typing import Iterator
 
 import torch
+
+from ..errors import ModelError
 
 
 class WeightAverage:
@@ -53,3 +59,31 @@ class WeightAverage:
         finally:
             for name, module in self.modules.items():
                 module.load_state_dict(saved[name], strict=False)
+
+
+def average_checkpoints(checkpoints: list[dict], names: list[str] | None = None) -> dict:
+    """The uniform mean of the weights of ``checkpoints`` (same architecture and config).
+
+    Integer tensors (none in today's nets) are taken from the last checkpoint. The result keeps the
+    last checkpoint's metadata and records its sources under ``meta['averaged_from']``.
+    """
+    if len(checkpoints) < 2:
+        raise ModelError("give at least two checkpoints to average")
+    names = names or [f"#{i}" for i in range(len(checkpoints))]
+    first, last = checkpoints[0], checkpoints[-1]
+    for name, ckpt in zip(names, checkpoints):
+        if ckpt["arch"] != first["arch"] or ckpt["config"] != first["config"]:
+            raise ModelError(f"{name} is a different net (architecture or size) from {names[0]}; "
+                             "average checkpoints of one run")
+        if ckpt["state_dict"].keys() != first["state_dict"].keys():
+            raise ModelError(f"{name} has other weights than {names[0]}; average checkpoints of one run")
+    state = {}
+    for key, value in last["state_dict"].items():
+        if value.is_floating_point():
+            state[key] = torch.stack([c["state_dict"][key].float() for c in checkpoints]).mean(0).to(value.dtype)
+        else:
+            state[key] = value.clone()
+    meta = dict(last.get("meta", {}))
+    meta["averaged_from"] = [{"checkpoint": name, "steps": c.get("meta", {}).get("steps")}
+                             for name, c in zip(names, checkpoints)]
+    return {**{k: last[k] for k in ("format", "arch", "config")}, "state_dict": state, "meta": meta}
