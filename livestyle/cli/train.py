@@ -1,4 +1,4 @@
-"""``livestyle train johnson|adain``: perceptual-loss training with checkpoints and resume."""
+"""``livestyle train johnson|adain|adain-light|distill``: training with checkpoints and resume; ``average`` merges checkpoints of one run."""
 
 from __future__ import annotations
 
