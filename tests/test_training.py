@@ -114,6 +114,7 @@ def test_cosine_schedule_falls_from_the_ramps_top_to_the_floor():
     ("--temporal-weight", "-1", "--temporal-weight: must be at least 0"),
     ("--temporal-mode", "flow", "--temporal-mode: invalid choice: 'flow'"),
     ("--crop-min", "0", "--crop-min: must be a fraction in (0, 1]"),
+    ("--defocus", "1.5", "--defocus: must be in 0..1"),
     ("--lr-schedule", "linear", "--lr-schedule: invalid choice: 'linear'"),
     ("--min-lr", "-0.0001", "--min-lr: must be at least 0"),
     ("--style-layer-weights", "relu5_1=0.5", "'relu5_1=0.5' is not LAYER=WEIGHT with LAYER one of relu1_2"),
@@ -260,6 +261,16 @@ def test_content_layer_choice_changes_the_loss_and_is_recorded(tmp_path, tiny_co
     assert load_checkpoint(tmp_path / "b/mosaic.pt", "johnson")["meta"]["settings"]["content_layer"] == "relu3_3"
 
 
+@needs_shared
+def test_defocus_reaches_the_training_batches(tmp_path, tiny_content):
+    """Same seed: all crops blurred changes what the net is trained on, and the run records it."""
+    sharp = train(tmp_path / "a", tiny_content, 1, [])[0]
+    soft = train(tmp_path / "b", tiny_content, 1, ["--defocus", "1"])[0]
+    assert soft["mosaic/style"] != pytest.approx(sharp["mosaic/style"], rel=1e-3)
+    from livestyle.checkpoints import load_checkpoint
+    assert load_checkpoint(tmp_path / "b/mosaic.pt", "johnson")["meta"]["settings"]["defocus"] == 1.0
+
+
 def test_training_precision_follows_the_hardware_and_refuses_unknown_names(monkeypatch):
     from livestyle import devices
     from livestyle.errors import InputError
@@ -305,6 +316,27 @@ def test_smaller_crops_show_the_net_larger_objects(tmp_path):
     bank = ramp_bank(tmp_path)
     assert spans(bank.batch(0, 0, 16, 64, scale=(1.0, 1.0))) == pytest.approx(127, abs=3)
     assert spans(bank.batch(0, 0, 16, 64, scale=(0.3, 0.3))) == pytest.approx(38, abs=3)
+
+
+def test_defocus_blurs_that_fraction_of_the_same_crops(tmp_path):
+    """``train johnson --defocus``: the batch keeps its crops; about that fraction of them lose their
+    fine detail (a Gaussian blur), the rest are untouched."""
+    from livestyle.training.data import ImageBank
+
+    rng = np.random.default_rng(0)
+    cv2.imwrite(str(tmp_path / "noise.png"), rng.integers(0, 256, (200, 300, 3), dtype=np.uint8))
+    bank = ImageBank.from_folders([tmp_path], "content")
+    sharp, soft = bank.batch(3, 5, 64, 48), bank.batch(3, 5, 64, 48, defocus=0.5)
+    assert torch.equal(bank.batch(3, 5, 64, 48, defocus=0.0), sharp)
+
+    def detail(b):   # mean absolute difference between horizontal neighbours, per crop
+        return (b[..., 1:] - b[..., :-1]).abs().mean(dim=(1, 2, 3))
+
+    same = (soft == sharp).flatten(1).all(dim=1)
+    blurred = ~same
+    assert 20 <= int(blurred.sum()) <= 44
+    assert (detail(soft)[blurred] < 0.6 * detail(sharp)[blurred]).all()
+    assert torch.allclose(soft.mean(dim=(1, 2, 3)), sharp.mean(dim=(1, 2, 3)), atol=3.0)   # no tint or fade
 
 
 def test_distillation_bank_takes_its_crops_at_crop_min(tmp_path):
@@ -406,7 +438,7 @@ def test_training_bad_input(tmp_path, capsys, case, shared):
 
 
 @needs_shared
-@pytest.mark.parametrize("student", ["fast", "light", "light8"])
+@pytest.mark.parametrize("student", ["fast", "light", "light8", "deep8"])
 def test_distilled_student_learns_its_teacher_and_exports(tmp_path, tiny_content, student):
     out = tmp_path / "fast"
     assert main(["train", "distill", "--teacher", "mosaic", "--content-dir", str(tiny_content), "-o", str(out),
@@ -418,15 +450,18 @@ def test_distilled_student_learns_its_teacher_and_exports(tmp_path, tiny_content
     ckpt = load_checkpoint(out / "mosaic_fast.pt", "johnson")
     assert ckpt["meta"]["variant"] == "fast" and ckpt["meta"]["distilled_from"] == "mosaic"
     assert ckpt["config"]["separable"] is True
-    assert ckpt["config"]["norm"] == ("instance" if student == "fast" else "instance-encoder")
+    from livestyle.training.distill import STUDENTS
+    assert ckpt["config"]["norm"] == STUDENTS[student].norm
     from livestyle.export.johnson import export_checkpoint
     entry = export_checkpoint(out / "mosaic_fast.pt", tmp_path / "mosaic_fast.onnx", shared=SHARED)
     assert entry["variant"] == "fast" and entry["parity_max_abs_diff"] <= 1.0
-    if student != "fast":   # what makes it fast in ONNX Runtime: a norm after the edge and each down conv
-        # only (3 or 4 instead of 13), one pad for the whole frame
+    if student != "fast":   # what makes it fast in ONNX Runtime: one pad for the whole frame, no norm at
+        # full resolution but the edge conv's (light, light8) or none there (deep8: in the blocks at 1/8)
         import onnx
         ops = [n.op_type for n in onnx.load(str(tmp_path / "mosaic_fast.onnx")).graph.node]
-        assert ops.count("InstanceNormalization") == len(ckpt["config"]["widths"]) and ops.count("Pad") == 1
+        downsamplings = len(ckpt["config"]["widths"]) - 1
+        norms = {"instance-encoder": 1 + downsamplings, "instance-deep": downsamplings + 2 * ckpt["config"]["num_residual"]}
+        assert ops.count("InstanceNormalization") == norms[ckpt["config"]["norm"]] and ops.count("Pad") == 1
 
 
 _FAULTS_SCRIPT = """

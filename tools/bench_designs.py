@@ -1,10 +1,10 @@
 #!/usr/bin/env python
 """Graph speed of Johnson-net designs with random weights, against the light student, in one run.
 
-    python tools/bench_designs.py --design 16,24,48,128:4 --design 16,32,64,96:4 --size 640x360
+    python tools/bench_designs.py --design 16,24,48,128:4 --design 16,32,64,96:4:instance-deep --size 640x360
 
-A design is WIDTHS:BLOCKS (one width per resolution: full, then after each stride-2 conv); the
-rest is the light student's (separable 3x3 convs, instance norms in the encoder only, one 32 px
+A design is WIDTHS:BLOCKS[:NORM] (one width per resolution: full, then after each stride-2 conv;
+NORM one of models.johnson.NORM_PLACES, default the light student's); the rest is the light student's (separable 3x3 convs, instance norms in the encoder only, one 32 px
 border). Each graph is exported to ONNX and timed in ONNX Runtime on the CPU as the runtime runs
 it (no spinning threads); rounds take turns between the designs so a noisy machine slows them
 alike. Prints the median milliseconds per frame and the speed relative to LIGHT_CONFIG.
@@ -22,14 +22,18 @@ import numpy as np
 
 
 def parse_design(text: str):
-    from livestyle.models.johnson import LIGHT_CONFIG
+    from livestyle.models.johnson import LIGHT_CONFIG, NORM_PLACES
 
-    widths, _, blocks = text.partition(":")
+    widths, _, rest = text.partition(":")
+    blocks, _, norm = rest.partition(":")
+    norm = norm or LIGHT_CONFIG.norm
+    if norm not in NORM_PLACES:
+        raise argparse.ArgumentTypeError(f"NORM must be one of {', '.join(NORM_PLACES)}, got {norm!r}")
     try:
         return dataclasses.replace(LIGHT_CONFIG, widths=tuple(int(w) for w in widths.split(",")),
-                                   num_residual=int(blocks or LIGHT_CONFIG.num_residual))
+                                   num_residual=int(blocks or LIGHT_CONFIG.num_residual), norm=norm)
     except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"a design is WIDTHS:BLOCKS like 16,24,48,128:4, got {text!r}") from exc
+        raise argparse.ArgumentTypeError(f"a design is WIDTHS:BLOCKS[:NORM] like 16,24,48,128:4, got {text!r}") from exc
 
 
 def session_for(config, folder: Path, name: str, threads: int):
@@ -52,7 +56,7 @@ def main() -> int:
     from livestyle.models.johnson import LIGHT_CONFIG, TransformerNet
 
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--design", type=parse_design, action="append", required=True, help="WIDTHS:BLOCKS, repeatable")
+    p.add_argument("--design", type=parse_design, action="append", required=True, help="WIDTHS:BLOCKS[:NORM], repeatable")
     p.add_argument("--size", default="640x360", help="WIDTHxHEIGHT of the frames (default: 640x360)")
     p.add_argument("--rounds", type=int, default=5, help="default: 5")
     p.add_argument("--runs", type=int, default=8, help="timed runs per design and round (default: 8)")
@@ -60,7 +64,7 @@ def main() -> int:
     args = p.parse_args()
     width, height = (int(v) for v in args.size.lower().split("x"))
     designs = {"light (LIGHT_CONFIG)": LIGHT_CONFIG}
-    designs.update({f"{','.join(map(str, c.widths))}:{c.num_residual}": c for c in args.design})
+    designs.update({f"{','.join(map(str, c.widths))}:{c.num_residual}:{c.norm}": c for c in args.design})
     frame = (np.random.default_rng(0).random((1, 3, height, width)) * 255).astype(np.float32)
     times: dict[str, list[float]] = {name: [] for name in designs}
     with tempfile.TemporaryDirectory() as tmp:
@@ -73,11 +77,11 @@ def main() -> int:
                     session.run(None, {"image": frame})
                 times[name].append((time.perf_counter() - start) / args.runs * 1000)
     base = float(np.median(times["light (LIGHT_CONFIG)"]))
-    print(f"{'design (widths:blocks)':24s} {'params':>8s} {'stride':>6s} {'ms/frame':>9s} {'vs light':>9s}")
+    print(f"{'design (widths:blocks:norm)':40s} {'params':>8s} {'stride':>6s} {'ms/frame':>9s} {'vs light':>9s}")
     for name, config in designs.items():
         ms = float(np.median(times[name]))
         params = sum(t.numel() for t in TransformerNet(config).parameters())
-        print(f"{name:24s} {params:8d} {config.stride:6d} {ms:9.1f} {base / ms:8.2f}x")
+        print(f"{name:40s} {params:8d} {config.stride:6d} {ms:9.1f} {base / ms:8.2f}x")
     return 0
 
 

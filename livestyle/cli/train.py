@@ -31,6 +31,9 @@ def add_parser(p: argparse.ArgumentParser) -> None:
                         "rest stay 1): e.g. relu4_3=0.25 asks less for the painting's largest structures "
                         "(not enough to unlearn candy's blobs: docs/training.md)")
     _add_crop_min(j)
+    j.add_argument("--defocus", type=unit_float, default=0.0, metavar="FRACTION",
+                   help="fraction of training crops blurred as if out of focus (Gaussian, sigma 1-4 px), so "
+                        "the net paints soft backgrounds of video frames instead of leaving flat planes")
     j.add_argument("--temporal-weight", type=non_negative_float, default=0.0, metavar="W",
                    help="weight of the temporal loss on synthetic motion of the training photos, which "
                         "trains steadier video (0 = off; docs/temporal.md)")
@@ -65,11 +68,12 @@ def add_parser(p: argparse.ArgumentParser) -> None:
                    help="a style shipped in exported/ (or a Johnson checkpoint .pt); repeatable")
     d.add_argument("--bank-size", type=positive_int, default=2048, help="crops with precomputed teacher outputs")
     d.add_argument("--edge-weight", type=float, default=1.0, help="weight of the image-gradient L1 term")
-    d.add_argument("--student", choices=("fast", "light", "light8"), default="fast",
+    d.add_argument("--student", choices=("fast", "light", "light8", "deep8"), default="fast",
                    help="student design: fast (thin separable Johnson net, instance norms), light (instance "
                         "norms in the encoder only, one reflection border instead of per-conv pads: about "
-                        "1.6x faster in ONNX Runtime on a CPU) or light8 (light with a third downsampling: "
-                        "blocks at 1/8 with 96 channels, slightly faster; docs/training.md)")
+                        "1.6x faster in ONNX Runtime on a CPU), light8 (light with a third downsampling: "
+                        "blocks at 1/8 with 96 channels, slightly faster) or deep8 (light8 with 128 channels "
+                        "at 1/8 and its norms in the downsampling convs and blocks; docs/training.md)")
     _add_crop_min(d)
     _common(d)
 
@@ -220,7 +224,7 @@ def run(args: argparse.Namespace) -> int:
                                    style_size=args.style_size, content_weight=args.content_weight,
                                    tv_weight=args.tv_weight, content_layer=args.content_layer, seed=args.seed,
                                    ema_decay=args.ema, temporal_weight=args.temporal_weight,
-                                   temporal_mode=args.temporal_mode, crop_min=args.crop_min,
+                                   temporal_mode=args.temporal_mode, crop_min=args.crop_min, defocus=args.defocus,
                                    style_layer_weights=args.style_layer_weights)
         task = JohnsonTask(jobs, content, vgg, settings, device, style_weights=per_job_weight)
     elif args.family == "distill":

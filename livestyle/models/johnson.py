@@ -76,6 +76,12 @@ LIGHT_CONFIG = TransformerConfig(widths=(16, 32, 64), num_residual=4, edge_kerne
 # large planes and the relu4_3 Gram term are what the 1/4 student could not learn.
 LIGHT8_CONFIG = TransformerConfig(widths=(16, 32, 64, 96), num_residual=4, edge_kernel=3, separable=True,
                                   norm="instance-encoder", border=32)
+# light8 with its instance norms moved off the full-resolution edge conv into the downsampling convs
+# and the 1/8 blocks, where a norm's pass over the frame costs little, and 128 channels at 1/8:
+# every light8 udnie student stopped at about twice its teacher's style loss (docs/training.md).
+# 0.92x light8's graph speed (640x360, this 2-core CPU, random weights: `tools/bench_designs.py`).
+DEEP8_CONFIG = TransformerConfig(widths=(16, 32, 64, 128), num_residual=4, edge_kernel=3, separable=True,
+                                 norm="instance-deep", border=32)
 
 
 class ConvLayer(nn.Module):

@@ -17,6 +17,11 @@ from ..imageops import resize_long_side
 from ..media.images import list_images, read_image
 
 
+# Gaussian sigma range (px at the training size) of ImageBank.batch's defocus blur: from a slightly
+# soft frame to a background as out of focus as the wall behind the fox in fox.mp4 at 480 px.
+DEFOCUS_SIGMA = (1.0, 4.0)
+
+
 class ImageBank:
     """RGB uint8 images, with random square crops at a range of scales plus horizontal flips."""
 
@@ -48,9 +53,15 @@ class ImageBank:
         return len(self.images)
 
     def batch(self, seed: int, step: int, batch_size: int, size: int,
-              scale: tuple[float, float] = (0.6, 1.0)) -> torch.Tensor:
-        """[B, 3, size, size] float RGB 0..255 crops; crop side = U(scale) * the image's short side."""
+              scale: tuple[float, float] = (0.6, 1.0), defocus: float = 0.0) -> torch.Tensor:
+        """[B, 3, size, size] float RGB 0..255 crops; crop side = U(scale) * the image's short side.
+
+        ``defocus``: the fraction of crops blurred by a Gaussian of sigma U(DEFOCUS_SIGMA) px, as
+        out-of-focus backgrounds and soft video frames are. The blur draws from its own generator,
+        so a batch has the same crops with or without it.
+        """
         rng = np.random.default_rng([seed, step])
+        blur_rng = np.random.default_rng([seed, step, 1])
         out = np.empty((batch_size, size, size, 3), np.uint8)
         for i in range(batch_size):
             img = self.images[rng.integers(len(self.images))]
@@ -62,6 +73,8 @@ class ImageBank:
             interp = cv2.INTER_AREA if side > size else cv2.INTER_CUBIC
             crop = cv2.resize(crop, (size, size), interpolation=interp)
             out[i] = crop[:, ::-1] if rng.random() < 0.5 else crop
+            if defocus and blur_rng.random() < defocus:
+                out[i] = cv2.GaussianBlur(out[i], (0, 0), blur_rng.uniform(*DEFOCUS_SIGMA))
         return torch.from_numpy(out).permute(0, 3, 1, 2).float()
 
 

@@ -18,12 +18,12 @@ import torch
 import torch.nn.functional as F
 
 from ..checkpoints import atomic_save, build_model, load_checkpoint, make_checkpoint
-from ..models.johnson import FAST_CONFIG, LIGHT8_CONFIG, LIGHT_CONFIG, TransformerConfig, TransformerNet
+from ..models.johnson import DEEP8_CONFIG, FAST_CONFIG, LIGHT8_CONFIG, LIGHT_CONFIG, TransformerConfig, TransformerNet
 from .data import ImageBank
 from .samples import write_sample_grid
 
 CHUNK = 16
-STUDENTS = {"fast": FAST_CONFIG, "light": LIGHT_CONFIG, "light8": LIGHT8_CONFIG}
+STUDENTS = {"fast": FAST_CONFIG, "light": LIGHT_CONFIG, "light8": LIGHT8_CONFIG, "deep8": DEEP8_CONFIG}
 
 
 @dataclass

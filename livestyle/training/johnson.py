@@ -46,6 +46,9 @@ class JohnsonSettings:
     # photos are at most 288 px; small crops enlarged to image_size show the net objects as large
     # as a 512-1080 px frame does, which crops of whole photos never do.
     crop_min: float = 0.6
+    # Fraction of training crops blurred as out of focus (data.DEFOCUS_SIGMA): a net that only ever
+    # saw sharp photos leaves soft areas of video frames as flat planes.
+    defocus: float = 0.0
     # Gram style layers whose weight is not 1 (losses.gram_style_loss), e.g. {"relu4_3": 0.25}.
     style_layer_weights: dict[str, float] = field(default_factory=dict)
 
@@ -134,7 +137,7 @@ class JohnsonTask:
 
     def losses(self, step: int) -> dict[str, torch.Tensor]:
         s = self.settings
-        x = self.content.batch(s.seed, step, s.batch_size, s.image_size, scale=(s.crop_min, 1.0))
+        x = self.content.batch(s.seed, step, s.batch_size, s.image_size, scale=(s.crop_min, 1.0), defocus=s.defocus)
         x = x.to(self.device, non_blocking=True)
         with torch.no_grad():
             content_feats = self.vgg(x / 255.0)
