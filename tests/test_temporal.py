@@ -409,6 +409,21 @@ def test_file_scoring_agrees_with_in_memory_scoring_on_lossless_frames(tmp_path,
     assert scores["blended"].e_warp["dis"] < 0.8 * scores["per-frame"].e_warp["dis"]
 
 
+def test_file_scoring_splits_the_style_loss_by_layer_over_the_scored_frames_only():
+    from livestyle.eval.video_eval import score_outputs
+
+    class BrightnessMeter:  # Gram terms stand-in: the output's mean level, and twice it
+        def score_pair_by_layer(self, photo, out):
+            level = float(out.mean())
+            return {"relu1_2": level, "relu2_2": 2 * level}, 0.0, 0.0
+
+    frames = [np.full((24, 32, 3), v, np.uint8) for v in (10, 20, 30, 40)]
+    scores = score_outputs(iter(frames), {"a": iter(frames)}, ["dis"], BrightnessMeter(), style_at=[1, 3])
+    assert scores["a"].style_by_layer == pytest.approx({"relu1_2": 30.0, "relu2_2": 60.0})
+    assert scores["a"].style == pytest.approx(90.0)
+    assert score_outputs(iter(frames), {"a": iter(frames)}, ["dis"])["a"].style_by_layer == {}
+
+
 def test_file_scoring_refuses_streams_of_different_length():
     from livestyle.eval.video_eval import score_outputs
     frames = [np.full((24, 32, 3), v, np.uint8) for v in (10, 20, 30)]

@@ -226,7 +226,7 @@ def summarize(seqs: dict, still: dict, per_name: str) -> dict:
     return out
 
 
-def print_encoded(style: str, clip: str, scores: dict, reference: str | None) -> None:
+def print_encoded(style: str, clip: str, scores: dict, reference: str | None, per_layer: bool = False) -> None:
     from livestyle.eval.video_eval import ratios
 
     first = next(iter(scores.values()))
@@ -243,6 +243,10 @@ def print_encoded(style: str, clip: str, scores: dict, reference: str | None) ->
             line += "".join(f" {against_ref[name][r]:16.3f}" for r in rulers)
             line += f" {fmt(against_ref[name].get('style', float('nan')), '11.3f')}"
         print(line)
+    if per_layer and first.style_by_layer:
+        print("Gram style loss by layer: " + "; ".join(
+            f"{name} " + " / ".join(f"{v:.3f}" for v in score.style_by_layer.values())
+            for name, score in scores.items()) + f" ({' / '.join(first.style_by_layer)})")
     own = ratios(scores, "per-frame")["default"]
     print("default / own per-frame: " + ", ".join(f"{k} {v:.3f}" for k, v in own.items()))
 
@@ -273,9 +277,10 @@ def encoded_main(args, shared: Path) -> None:
                                    duration=args.duration, rulers=rulers, meter=meter, style_frames=style_frames,
                                    style_size=args.style_size, shared_dir=args.shared_dir,
                                    reuse=args.reuse)
-            print_encoded(style, clip.stem, scores, reference)
+            print_encoded(style, clip.stem, scores, reference, args.per_layer)
             report["clips"].setdefault(style, {})[clip.stem] = {
-                name: {"frames": s.frames, "e_warp": s.e_warp, "style": s.style} for name, s in scores.items()}
+                name: {"frames": s.frames, "e_warp": s.e_warp, "style": s.style, "style_by_layer": s.style_by_layer}
+                for name, s in scores.items()}
     print(f"\nrendered files in {workdir}")
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
@@ -310,6 +315,7 @@ def main() -> None:
                      help="style whose per-frame output every run is compared with ('none': no reference)")
     enc.add_argument("--ruler", action="append", choices=sorted(RULERS), help="flow ruler(s) (default: all)")
     enc.add_argument("--style-size", type=int, default=512, help="long side the style loss is scored at")
+    enc.add_argument("--per-layer", action="store_true", help="also print the Gram style loss of each VGG layer")
     enc.add_argument("--keep", type=Path, help="folder for the rendered files (default: a temporary folder)")
     enc.add_argument("--reuse", action="store_true",
                      help="score the files an earlier run with the same settings left in --keep "

@@ -105,6 +105,7 @@ class RunScore:
     frames: int
     e_warp: dict[str, float]             # ruler -> mean warping error over consecutive pairs
     style: float | None = None           # mean Gram style loss of the scored frames
+    style_by_layer: dict[str, float] = field(default_factory=dict)  # its terms, per VGG layer
     pair_errors: dict[str, list[float]] = field(default_factory=dict, repr=False)
 
 
@@ -122,7 +123,7 @@ def score_outputs(inputs: Iterable[np.ndarray], outputs: dict[str, Iterable[np.n
     names = list(outputs)
     counts = [0] * (len(names) + 1)
     errors = {name: {r: [] for r in rulers} for name in names}
-    styles: dict[str, list[float]] = {name: [] for name in names}
+    styles: dict[str, list[dict[str, float]]] = {name: [] for name in names}
     previous = None
     for t, frames in enumerate(itertools.zip_longest(inputs, *outputs.values())):
         for i, frame in enumerate(frames):
@@ -142,14 +143,16 @@ def score_outputs(inputs: Iterable[np.ndarray], outputs: dict[str, Iterable[np.n
         if meter is not None and t in style_at:
             photo = resize_long_side(frames[0], style_size)
             for name, out in zip(names, frames[1:]):
-                styles[name].append(meter.score_pair(photo, resize_long_side(out, style_size))[0])
+                styles[name].append(meter.score_pair_by_layer(photo, resize_long_side(out, style_size))[0])
         previous = current
     if len(set(counts)) > 1:
         detail = ", ".join(f"'{n}' {c}" for n, c in zip(names, counts[1:]))
         raise InputError(f"frame counts differ: input {counts[0]}, {detail}")
     return {name: RunScore(counts[0], {r: float(np.nanmean(v)) if v else float("nan")
                                        for r, v in errors[name].items()},
-                           float(np.mean(styles[name])) if styles[name] else None, errors[name])
+                           float(np.mean([sum(t.values()) for t in styles[name]])) if styles[name] else None,
+                           {layer: float(np.mean([t[layer] for t in styles[name]])) for layer in styles[name][0]}
+                           if styles[name] else {}, errors[name])
             for name in names}
 
 
