@@ -476,3 +476,22 @@ def test_shaky_path_is_smooth_with_a_tremor_and_repeatable():
     # and twice the jitter gives twice the tremor
     assert tremor(1.5) == pytest.approx(2 ** 0.5 * 1.5, rel=0.3)
     assert tremor(3.0) / tremor(1.5) == pytest.approx(2.0, rel=0.1)
+
+
+@needs_shared
+def test_split_net_keeps_the_frame_size_of_a_stride_8_net():
+    """The measurement's encoder/decoder pair pads to the graph's multiple as the stylizers do:
+    udnie_fast (stride 8) on 348 rows paints 348 rows, the same picture the stylizer paints."""
+    from livestyle.eval.split_net import load_split_net
+    from livestyle.runtime.factory import create_stylizer
+
+    net = load_split_net("udnie_fast", SHARED)
+    assert net.size_multiple == 8
+    frame = photo("tubingen.jpg", size=(220, 172))            # neither side a multiple of 8
+    out = net.decode(net.encode(chw255(frame)), frame.shape[:2])
+    assert out.shape == (3, 172, 220)
+    stylizer = create_stylizer(style="udnie", model="fast", stability=0, device="cpu")
+    bgr = np.clip(frame[:, :, ::-1] * 255 + 0.5, 0, 255).astype(np.uint8)
+    whole = stylizer(bgr)[:, :, ::-1].astype(np.float32)
+    split = np.clip(out, 0, 255).transpose(1, 2, 0)
+    assert np.abs(whole - split).mean() < 1.5

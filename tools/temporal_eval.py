@@ -109,7 +109,7 @@ def stylize(net: SplitNet, frames: list[np.ndarray], methods: list[Method]) -> t
         x = np.ascontiguousarray(frame.transpose(2, 0, 1) * 255.0)
         t0 = time.perf_counter()
         feats = net.encode(x)
-        per = net.decode(feats)
+        per = net.decode(feats, x.shape[1:])
         times["net"].append(time.perf_counter() - t0)
         for m in methods:
             if m.space == "none":
@@ -118,7 +118,7 @@ def stylize(net: SplitNet, frames: list[np.ndarray], methods: list[Method]) -> t
                 t0 = time.perf_counter()
                 blended = blenders[m.name](feats if m.space == "feature" else per, x)
                 times[m.name].append(time.perf_counter() - t0)
-                y = net.decode(blended) if m.space == "feature" else blended
+                y = net.decode(blended, x.shape[1:]) if m.space == "feature" else blended
             outs[m.name].append(np.clip(y, 0, 255).transpose(1, 2, 0) / 255.0)
     return outs, times
 

@@ -39,7 +39,7 @@ def oracle_ratios(net, seq) -> dict[str, float]:
     """Warping error of the measured pair, relative to per-frame, for each flow/mask combination."""
     pair = seq.pairs[0]                       # frame index a=1 compared with b=2 warped along GT a -> b
     images = [np.ascontiguousarray(f.transpose(2, 0, 1) * 255.0) for f in seq.frames]
-    per = [net.decode(net.encode(x)) for x in images]
+    per = [net.decode(net.encode(x), x.shape[1:]) for x in images]
     blender = TemporalBlender()
     for i in range(len(images) - 1, pair.b - 1, -1):    # backwards up to frame b: its output is the history
         history = blender(per[i], images[i])
