@@ -383,6 +383,49 @@ def test_style_layer_weights_are_used_and_recorded(tmp_path, tiny_content):
 
 
 @needs_shared
+def test_coarse_structure_charges_a_stamped_disc_not_fine_texture_or_palette():
+    from livestyle.training.losses import coarse_luminance, coarse_structure_loss, load_loss_network
+    vgg = load_loss_network(VGG)
+    img = cv2.resize(cv2.imread(str(SHARED / "content/eval/chicago.jpg")), (128, 128))
+    photo = torch.from_numpy(img[:, :, ::-1].copy()).permute(2, 0, 1)[None].float() / 255
+
+    def loss(y):
+        with torch.no_grad():
+            return float(coarse_structure_loss(vgg(coarse_luminance(y, 4)), vgg(coarse_luminance(photo, 4))))
+
+    checker = torch.tensor([[1.0, -1.0], [-1.0, 1.0]]).repeat(64, 64)  # 1 px strokes, cancel in a 4 px cell
+    textured = photo + 0.2 * checker
+    # Same luma (BT.601 weights), other colours: the palette is the style's to choose.
+    recoloured = photo + torch.tensor([0.15, -0.0583, -0.0934]).view(1, 3, 1, 1)
+    yy, xx = torch.meshgrid(torch.arange(128.0), torch.arange(128.0), indexing="ij")
+    r = ((yy - 80) ** 2 + (xx - 60) ** 2).sqrt()
+    stamped = photo.clone()
+    stamped[:, :, r < 22] = torch.tensor([0.85, 0.1, 0.1]).view(1, 3, 1)   # candy's red disc...
+    stamped[:, :, (r >= 16) & (r < 22)] = torch.tensor([0.95, 0.8, 0.2]).view(1, 3, 1)  # ...in a yellow ring
+    assert loss(textured) < 1e-4 and loss(recoloured) < 1e-3
+    assert loss(stamped) > 0.02 and loss(stamped) > 20 * max(loss(textured), loss(recoloured))
+
+
+@needs_shared
+def test_structure_weight_is_used_and_recorded(tmp_path, tiny_content, capsys):
+    plain = train(tmp_path / "a", tiny_content, 1)
+    held = train(tmp_path / "b", tiny_content, 1, ["--structure-weight", "2", "--structure-cell", "2"])
+    assert "mosaic/structure" not in plain[0] and held[0]["mosaic/structure"] > 0
+    # Same batch, same initial net: the total grows by exactly the weighted new term.
+    assert held[0]["total"] == pytest.approx(plain[0]["total"] + 2 * held[0]["mosaic/structure"], rel=1e-5)
+    from livestyle.checkpoints import load_checkpoint
+    settings = load_checkpoint(tmp_path / "b/mosaic.pt", "johnson")["meta"]["settings"]
+    assert (settings["structure_weight"], settings["structure_cell"]) == (2.0, 2)
+    capsys.readouterr()
+    args = ["train", "johnson", "--style-image", str(SHARED / "styles/mosaic.jpg"), "--content-dir", str(tiny_content),
+            "-o", str(tmp_path / "c"), "--steps", "1", "--image-size", "48", "--structure-weight", "1",
+            "--structure-cell", "8", "--device", "cpu"]
+    assert main(args) != 0
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "cell of 1 to 3 px" in err
+
+
+@needs_shared
 def test_crop_min_is_used_and_recorded(tmp_path, tiny_content):
     whole = train(tmp_path / "a", tiny_content, 1)
     small = train(tmp_path / "b", tiny_content, 1, ["--crop-min", "0.3"])

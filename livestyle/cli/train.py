@@ -30,6 +30,12 @@ def add_parser(p: argparse.ArgumentParser) -> None:
                    help="weights of single Gram style layers (relu1_2, relu2_2, relu3_3, relu4_3; the "
                         "rest stay 1): e.g. relu4_3=0.25 asks less for the painting's largest structures "
                         "(not enough to unlearn candy's blobs: docs/training.md)")
+    j.add_argument("--structure-weight", type=non_negative_float, default=0.0, metavar="W",
+                   help="weight of a content loss on the grey output and photo averaged over CELL x CELL "
+                        "px cells: large motifs (discs, stars) must follow the photo's shapes, finer "
+                        "texture and the palette stay free (0 = off)")
+    j.add_argument("--structure-cell", type=positive_int, default=4, metavar="CELL",
+                   help="cell side in pixels of --structure-weight's averaging")
     _add_crop_min(j)
     j.add_argument("--defocus", type=unit_float, default=0.0, metavar="FRACTION",
                    help="fraction of training crops blurred as if out of focus (Gaussian, sigma 1-4 px), so "
@@ -225,7 +231,8 @@ def run(args: argparse.Namespace) -> int:
                                    tv_weight=args.tv_weight, content_layer=args.content_layer, seed=args.seed,
                                    ema_decay=args.ema, temporal_weight=args.temporal_weight,
                                    temporal_mode=args.temporal_mode, crop_min=args.crop_min, defocus=args.defocus,
-                                   style_layer_weights=args.style_layer_weights)
+                                   style_layer_weights=args.style_layer_weights,
+                                   structure_weight=args.structure_weight, structure_cell=args.structure_cell)
         task = JohnsonTask(jobs, content, vgg, settings, device, style_weights=per_job_weight)
     elif args.family == "distill":
         task = _distill_task(args, content, device)

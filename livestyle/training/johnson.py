@@ -22,8 +22,8 @@ from ..errors import InputError
 from ..models.johnson import FAST_CONFIG, FULL_CONFIG, TransformerNet
 from .data import ImageBank, load_style_image
 from .samples import write_sample_grid
-from .losses import (CONTENT_LAYER, content_loss, gram_style_loss, gram_targets,
-                     load_loss_network, total_variation)
+from .losses import (CONTENT_LAYER, coarse_luminance, coarse_structure_loss, content_loss,
+                     gram_style_loss, gram_targets, load_loss_network, total_variation)
 from .temporal_loss import MODES as TEMPORAL_MODES, SyntheticMotion, motion_probe
 
 VARIANTS = {"full": FULL_CONFIG, "fast": FAST_CONFIG}
@@ -51,6 +51,11 @@ class JohnsonSettings:
     defocus: float = 0.0
     # Gram style layers whose weight is not 1 (losses.gram_style_loss), e.g. {"relu4_3": 0.25}.
     style_layer_weights: dict[str, float] = field(default_factory=dict)
+    # Weight of losses.coarse_structure_loss (0: off) and its cell side in pixels: candy's and
+    # starry_night's nets stamp their discs and stars over flat regions, where the usual content
+    # loss only sees the rims.
+    structure_weight: float = 0.0
+    structure_cell: int = 4
 
 
 @dataclass
@@ -85,6 +90,11 @@ class JohnsonTask:
         if not 0.0 < settings.crop_min <= 1.0:
             raise InputError(f"the smallest crop must be a fraction in (0, 1] of a photo's short side, "
                              f"got {settings.crop_min}")
+        if settings.structure_weight < 0 or (settings.structure_weight > 0 and
+                                             not 1 <= settings.structure_cell <= settings.image_size // 16):
+            raise InputError(f"the coarse-structure loss needs a weight >= 0 and a cell of 1 to "
+                             f"{settings.image_size // 16} px at --image-size {settings.image_size}, "
+                             f"got {settings.structure_weight} and {settings.structure_cell}")
         self.jobs, self.content, self.settings, self.device = jobs, content, settings, device
         self.motion = SyntheticMotion()
         self.style_weights = style_weights or [settings.style_weight] * len(jobs)
@@ -146,6 +156,10 @@ class JohnsonTask:
         probe = motion_probe(x, s.seed, step, s.temporal_mode, self.motion) if s.temporal_weight > 0 else None
         moved01 = [net(probe.inputs) / 255.0 for net in self.nets.values()] if probe else []
         feats = self.vgg(y01)
+        if s.structure_weight > 0:
+            with torch.no_grad():
+                coarse_targets = self.vgg(coarse_luminance(x / 255.0, s.structure_cell))
+            coarse_feats = self.vgg(coarse_luminance(y01, s.structure_cell))
         total, out = 0.0, {}
         b = s.batch_size
         for i, job in enumerate(self.jobs):
@@ -155,6 +169,11 @@ class JohnsonTask:
             tv = total_variation(y01[i * b:(i + 1) * b].float())
             loss = s.content_weight * c + self.style_weights[i] * st + s.tv_weight * tv
             out.update({f"{job.key}/content": c, f"{job.key}/style": st, f"{job.key}/tv": tv})
+            if s.structure_weight > 0:
+                coarse = coarse_structure_loss({k: v[i * b:(i + 1) * b] for k, v in coarse_feats.items()},
+                                               coarse_targets, s.content_layer)
+                loss = loss + s.structure_weight * coarse
+                out[f"{job.key}/structure"] = coarse
             if probe:
                 temporal = probe.loss(y01[i * b:(i + 1) * b], moved01[i])
                 loss = loss + s.temporal_weight * temporal
