@@ -458,6 +458,25 @@ def test_quality_meter_ranks_stylized_above_photo():
     assert styled.style < 0.7 * plain.style and styled.content > plain.content
     assert list(styled.style_by_layer) == ["relu1_2", "relu2_2", "relu3_3", "relu4_3"]
     assert sum(styled.style_by_layer.values()) == pytest.approx(styled.style, rel=1e-5)
+    assert plain.coarse_ssim == pytest.approx(1.0) and styled.coarse_ssim < 0.99
+
+
+@needs_shared
+def test_coarse_ssim_falls_for_a_stamped_disc_not_for_fine_texture_or_palette():
+    from livestyle.eval.quality import coarse_ssim
+    photo = cv2.resize(cv2.imread(str(SHARED / "content/eval/chicago.jpg")), (512, 336))
+    checker = np.indices(photo.shape[:2]).sum(0) % 2 * 40 - 20  # 1 px strokes, averaged away by 8 px cells
+    textured = np.clip(photo.astype(int) + checker[..., None], 0, 255).astype(np.uint8)
+    recoloured = cv2.cvtColor(photo, cv2.COLOR_BGR2YCrCb)
+    recoloured[..., 1:] = 255 - recoloured[..., 1:]  # other hues, same luma
+    recoloured = cv2.cvtColor(recoloured, cv2.COLOR_YCrCb2BGR)
+    stamped = photo.copy()
+    for centre in ((150, 220), (300, 250), (420, 200)):  # discs in yellow rings over the towers
+        cv2.circle(stamped, centre, 40, (40, 200, 240), -1)
+        cv2.circle(stamped, centre, 30, (30, 30, 220), -1)
+    assert coarse_ssim(photo, photo) == pytest.approx(1.0)
+    assert coarse_ssim(photo, textured) > 0.97 and coarse_ssim(photo, recoloured) > 0.9
+    assert coarse_ssim(photo, stamped) < min(coarse_ssim(photo, textured), coarse_ssim(photo, recoloured)) - 0.05
 
 
 @pytest.mark.parametrize("case", ["empty_content", "bad_style", "unwritable"])

@@ -136,10 +136,12 @@ def main() -> None:
     print(f"style image {style.name}, {len(photos)} photos at long side {args.size}, "
           f"content loss at {args.content_layer}")
     layers = list(meter.style_grams) if args.per_layer else []
-    print(f"{'method':<28} {'style (Gram)':>12} {'content':>8} {'mean/std':>9}" + "".join(f" {n:>8}" for n in layers))
+    print(f"{'method':<28} {'style (Gram)':>12} {'content':>8} {'mean/std':>9} {'SSIM 1/8':>8}"
+          + "".join(f" {n:>8}" for n in layers))
     for name, method in methods.items():
         score = meter.score(method, photos, args.size)
-        print(f"{name:<28} {score.style:>12.3f} {score.content:>8.3f} {score.mean_std_style:>9.3f}"
+        print(f"{name:<28} {score.style:>12.3f} {score.content:>8.3f} {score.mean_std_style:>9.3f} "
+              f"{score.coarse_ssim:>8.3f}"
               + "".join(f" {score.style_by_layer[n]:>8.3f}" for n in layers))
     if args.sheet:
         write_sheet(args.sheet, style, methods, photos[:args.sheet_photos], args.size)

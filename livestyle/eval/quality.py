@@ -35,6 +35,32 @@ class QualityScore:
     mean_std_style: float  # AdaIN-style loss on channel mean/std (relative, same layers)
     photos: int
     style_by_layer: dict[str, float] = field(default_factory=dict)  # the style loss's terms
+    coarse_ssim: float = float("nan")  # coarse_ssim(photo, output), mean over photos
+
+
+COARSE_FACTOR = 8
+
+
+def coarse_ssim(photo_bgr: np.ndarray, output_bgr: np.ndarray, factor: int = COARSE_FACTOR) -> float:
+    """SSIM (Wang et al. 2004; Gaussian window, sigma 1.5) of the grey images area-averaged over
+    ``factor`` x ``factor`` cells. A ruler of large invented shapes (motifs stamped over flat walls
+    and skies) that shares nothing with the VGG losses nets are trained on: strokes finer than a
+    cell and the palette hardly move it, a disc of several cells does. 1 = the photo's layout."""
+    h, w = photo_bgr.shape[:2]
+    if output_bgr.shape[:2] != (h, w):
+        output_bgr = cv2.resize(output_bgr, (w, h), interpolation=cv2.INTER_AREA)
+    size = (max(1, w // factor), max(1, h // factor))
+    x, y = (cv2.resize(cv2.cvtColor(im, cv2.COLOR_BGR2GRAY), size, interpolation=cv2.INTER_AREA).astype(np.float64)
+            for im in (photo_bgr, output_bgr))
+
+    def blur(a):
+        return cv2.GaussianBlur(a, (7, 7), 1.5)
+
+    c1, c2 = (0.01 * 255) ** 2, (0.03 * 255) ** 2
+    mx, my = blur(x), blur(y)
+    vx, vy, cxy = blur(x * x) - mx * mx, blur(y * y) - my * my, blur(x * y) - mx * my
+    ssim = ((2 * mx * my + c1) * (2 * cxy + c2)) / ((mx * mx + my * my + c1) * (vx + vy + c2))
+    return float(ssim.mean())
 
 
 class QualityMeter:
@@ -72,13 +98,14 @@ class QualityMeter:
         layers, rows = [], []
         for p in photos:
             photo = resize_long_side(read_image(p), size)
-            terms, content, mean_std = self.score_pair_by_layer(photo, method(photo))
+            output = method(photo)
+            terms, content, mean_std = self.score_pair_by_layer(photo, output)
             layers.append([terms[name] for name in self.style_grams])
-            rows.append((content, mean_std))
-        by_layer, (content, mean_std) = np.mean(layers, axis=0), np.mean(rows, axis=0)
+            rows.append((content, mean_std, coarse_ssim(photo, output)))
+        by_layer, (content, mean_std, coarse) = np.mean(layers, axis=0), np.mean(rows, axis=0)
         # the mean of per-photo sums is the sum of per-layer means
         return QualityScore(float(by_layer.sum()), float(content), float(mean_std), len(rows),
-                            dict(zip(self.style_grams, map(float, by_layer))))
+                            dict(zip(self.style_grams, map(float, by_layer))), float(coarse))
 
 
 def eval_photos(shared: Path) -> list[Path]:
