@@ -384,14 +384,14 @@ def test_style_layer_weights_are_used_and_recorded(tmp_path, tiny_content):
 
 @needs_shared
 def test_coarse_structure_charges_a_stamped_disc_not_fine_texture_or_palette():
-    from livestyle.training.losses import coarse_luminance, coarse_structure_loss, load_loss_network
+    from livestyle.training.losses import coarse_luminance, content_loss, load_loss_network
     vgg = load_loss_network(VGG)
     img = cv2.resize(cv2.imread(str(SHARED / "content/eval/chicago.jpg")), (128, 128))
     photo = torch.from_numpy(img[:, :, ::-1].copy()).permute(2, 0, 1)[None].float() / 255
 
     def loss(y):
         with torch.no_grad():
-            return float(coarse_structure_loss(vgg(coarse_luminance(y, 4)), vgg(coarse_luminance(photo, 4))))
+            return float(content_loss(vgg(coarse_luminance(y, 4)), vgg(coarse_luminance(photo, 4))))
 
     checker = torch.tensor([[1.0, -1.0], [-1.0, 1.0]]).repeat(64, 64)  # 1 px strokes, cancel in a 4 px cell
     textured = photo + 0.2 * checker

@@ -22,8 +22,8 @@ from ..errors import InputError
 from ..models.johnson import FAST_CONFIG, FULL_CONFIG, TransformerNet
 from .data import ImageBank, load_style_image
 from .samples import write_sample_grid
-from .losses import (CONTENT_LAYER, coarse_luminance, coarse_structure_loss, content_loss,
-                     gram_style_loss, gram_targets, load_loss_network, total_variation)
+from .losses import (CONTENT_LAYER, coarse_luminance, content_loss, gram_style_loss, gram_targets,
+                     load_loss_network, total_variation)
 from .temporal_loss import MODES as TEMPORAL_MODES, SyntheticMotion, motion_probe
 
 VARIANTS = {"full": FULL_CONFIG, "fast": FAST_CONFIG}
@@ -51,7 +51,7 @@ class JohnsonSettings:
     defocus: float = 0.0
     # Gram style layers whose weight is not 1 (losses.gram_style_loss), e.g. {"relu4_3": 0.25}.
     style_layer_weights: dict[str, float] = field(default_factory=dict)
-    # Weight of losses.coarse_structure_loss (0: off) and its cell side in pixels: candy's and
+    # Weight of the content loss on losses.coarse_luminance (0: off) and its cell side in pixels: candy's and
     # starry_night's nets stamp their discs and stars over flat regions, where the usual content
     # loss only sees the rims.
     structure_weight: float = 0.0
@@ -170,8 +170,8 @@ class JohnsonTask:
             loss = s.content_weight * c + self.style_weights[i] * st + s.tv_weight * tv
             out.update({f"{job.key}/content": c, f"{job.key}/style": st, f"{job.key}/tv": tv})
             if s.structure_weight > 0:
-                coarse = coarse_structure_loss({k: v[i * b:(i + 1) * b] for k, v in coarse_feats.items()},
-                                               coarse_targets, s.content_layer)
+                coarse = content_loss({k: v[i * b:(i + 1) * b] for k, v in coarse_feats.items()},
+                                      coarse_targets, s.content_layer)
                 loss = loss + s.structure_weight * coarse
                 out[f"{job.key}/structure"] = coarse
             if probe:

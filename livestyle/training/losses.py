@@ -87,17 +87,11 @@ _LUMA_RGB = (0.299, 0.587, 0.114)
 def coarse_luminance(img01: torch.Tensor, factor: int) -> torch.Tensor:
     """The luminance of an RGB batch, box-averaged over ``factor`` x ``factor`` cells, as three
     equal channels for the VGG. Averaging erases strokes finer than a cell; grey removes the
-    palette, which belongs to the style."""
+    palette, which belongs to the style. The content loss between these of output and photo (the
+    trainer's coarse-structure term) so charges what a net draws at the scale of a whole cell and
+    more, a disc or an oval stamped over a flat wall, and hardly texture or colours."""
     luma = sum(w * img01[:, c:c + 1] for c, w in enumerate(_LUMA_RGB))
     return torch.nn.functional.avg_pool2d(luma, factor).expand(-1, 3, -1, -1)
-
-
-def coarse_structure_loss(features: dict[str, torch.Tensor], targets: dict[str, torch.Tensor],
-                          layer: str = CONTENT_LAYER) -> torch.Tensor:
-    """Content loss between ``coarse_luminance`` of output and photo: it charges what a net draws
-    at the scale of a whole cell and more (a disc or an oval stamped over a flat wall) and hardly
-    the texture inside a cell or the colours, so large motifs must follow the photo's shapes."""
-    return relative_mse(features[layer], targets[layer])
 
 
 def mean_std_style_loss(features: dict[str, torch.Tensor], style_features: dict[str, torch.Tensor],
