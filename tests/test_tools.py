@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib.util
+import math
 import subprocess
 import sys
 from pathlib import Path
@@ -26,6 +28,25 @@ def test_temporal_eval_rejects_a_malformed_method():
     run = subprocess.run([sys.executable, str(TOOLS / "temporal_eval.py"), "--method", "output:dis:0.8:sharp"],
                          capture_output=True, text=True, timeout=120)
     assert run.returncode != 0 and "bad method" in run.stderr
+
+
+def test_temporal_eval_summary_without_the_still_camera():
+    """--still-frames 0 skips the still-camera run; the summary still covers every method."""
+    spec = importlib.util.spec_from_file_location("temporal_eval", TOOLS / "temporal_eval.py")
+    tool = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = tool  # its dataclasses resolve their annotations through sys.modules
+    try:
+        spec.loader.exec_module(tool)
+    finally:
+        del sys.modules[spec.name]
+    rows = {"per-frame": {"e_warp_ratio": 1.0, "ghost": 0.0, "style_ratio": 1.0},
+            "output:dis:0.8": {"e_warp_ratio": 0.4, "ghost": 0.05, "style_ratio": 1.1}}
+    summary = tool.summarize({"a": rows, "b": {**rows, "output:dis:0.8": {**rows["output:dis:0.8"], "e_warp_ratio": 0.6}}},
+                             {}, "per-frame")
+    blended = summary["output:dis:0.8"]
+    assert set(summary) == set(rows)
+    assert math.isclose(blended["e_warp_ratio_mean"], 0.5) and math.isclose(blended["e_warp_ratio_worst"], 0.6)
+    assert math.isnan(blended["still_flicker"]) and math.isnan(blended["still_reduction"])
 
 
 def test_profile_graph_shares_add_up_and_name_the_convs():

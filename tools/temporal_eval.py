@@ -205,7 +205,7 @@ def print_tables(report: dict) -> None:
         for name, s in summary.items():
             print(f"{style:<14} {name:<22} {s['e_warp_ratio_mean']:10.3f} {s['e_warp_ratio_worst']:6.3f} "
                   f"{fmt(s['ghost_mean'], '6.3f')} {fmt(s['style_ratio_mean'], '6.3f')} "
-                  f"{s['still_flicker']:8.3f} ({s['still_reduction']:.1f}x)")
+                  f"{fmt(s['still_flicker'], '8.3f')} ({fmt(s['still_reduction'], '.1f')}x)")
     print("\n== cost at 640x360 on CPU (median per frame)")
     for style, c in report["cost"].items():
         parts = ", ".join(f"{k} {v['ms']:.1f} ms ({v['ratio'] * 100:.1f}%)" for k, v in c["blend"].items())
@@ -214,7 +214,7 @@ def print_tables(report: dict) -> None:
 
 def summarize(seqs: dict, still: dict, per_name: str) -> dict:
     out = {}
-    for name in still:
+    for name in next(iter(seqs.values()), {}):
         rows = [rows[name] for rows in seqs.values()]
         ratios = [r["e_warp_ratio"] for r in rows]
         styles = [r["style_ratio"] for r in rows if "style_ratio" in r]
@@ -222,7 +222,8 @@ def summarize(seqs: dict, still: dict, per_name: str) -> dict:
         out[name] = {"e_warp_ratio_mean": float(np.mean(ratios)), "e_warp_ratio_worst": float(np.max(ratios)),
                      "ghost_mean": float(np.mean(ghosts)) if ghosts else float("nan"),
                      "style_ratio_mean": float(np.mean(styles)) if styles else float("nan"),
-                     "still_flicker": still[name], "still_reduction": still[per_name] / still[name]}
+                     "still_flicker": still.get(name, float("nan")),
+                     "still_reduction": still[per_name] / still[name] if still else float("nan")}
     return out
 
 
@@ -295,7 +296,7 @@ def main() -> None:
     ap.add_argument("--frames", type=int, default=24, help="frames per video clip")
     ap.add_argument("--only", action="append", help="only sequences whose name contains this")
     ap.add_argument("--still-frames", type=int, default=40,
-                    help="frames of the still noisy camera; flicker is measured over the second half "
+                    help="frames of the still noisy camera (0: skip); flicker is measured over the second half "
                          "(12 until issue 18's still-pixel stability, measured from frame 4)")
     ap.add_argument("--style-frames", type=int,
                     help="frames per sequence scored for style loss (0: skip; default 2, --encoded: 6)")
@@ -361,7 +362,7 @@ def main() -> None:
                 write_strip(args.strip, seq, outs, [m.name for m in methods[:4]])
         still_frame = next(s for s in seqs if s.frames[0].shape[:2] == (BOX[1], BOX[0])).frames[0] \
             if any(s.frames[0].shape[:2] == (BOX[1], BOX[0]) for s in seqs) else seqs[0].frames[0]
-        still = still_camera(net, still_frame, methods, args.still_frames)
+        still = still_camera(net, still_frame, methods, args.still_frames) if args.still_frames else {}
         report["sequences"][style] = per_seq
         report["still"][style] = still
         report["summary"][style] = summarize({k: {n: r for n, r in v.items() if n != "_flow"}
