@@ -115,6 +115,7 @@ def test_cosine_schedule_falls_from_the_ramps_top_to_the_floor():
     ("--temporal-mode", "flow", "--temporal-mode: invalid choice: 'flow'"),
     ("--crop-min", "0", "--crop-min: must be a fraction in (0, 1]"),
     ("--defocus", "1.5", "--defocus: must be in 0..1"),
+    ("--flat", "-0.1", "--flat: must be in 0..1"),
     ("--lr-schedule", "linear", "--lr-schedule: invalid choice: 'linear'"),
     ("--min-lr", "-0.0001", "--min-lr: must be at least 0"),
     ("--style-layer-weights", "relu5_1=0.5", "'relu5_1=0.5' is not LAYER=WEIGHT with LAYER one of relu1_2"),
@@ -271,6 +272,16 @@ def test_defocus_reaches_the_training_batches(tmp_path, tiny_content):
     assert load_checkpoint(tmp_path / "b/mosaic.pt", "johnson")["meta"]["settings"]["defocus"] == 1.0
 
 
+@needs_shared
+def test_flat_shading_reaches_the_training_batches(tmp_path, tiny_content):
+    """Same seed: all crops flat-shaded changes what the net is trained on, and the run records it."""
+    plain = train(tmp_path / "a", tiny_content, 1, [])[0]
+    flat = train(tmp_path / "b", tiny_content, 1, ["--flat", "1"])[0]
+    assert flat["mosaic/style"] != pytest.approx(plain["mosaic/style"], rel=1e-3)
+    from livestyle.checkpoints import load_checkpoint
+    assert load_checkpoint(tmp_path / "b/mosaic.pt", "johnson")["meta"]["settings"]["flat"] == 1.0
+
+
 def test_training_precision_follows_the_hardware_and_refuses_unknown_names(monkeypatch):
     from livestyle import devices
     from livestyle.errors import InputError
@@ -337,6 +348,31 @@ def test_defocus_blurs_that_fraction_of_the_same_crops(tmp_path):
     assert 20 <= int(blurred.sum()) <= 44
     assert (detail(soft)[blurred] < 0.6 * detail(sharp)[blurred]).all()
     assert torch.allclose(soft.mean(dim=(1, 2, 3)), sharp.mean(dim=(1, 2, 3)), atol=3.0)   # no tint or fade
+
+
+def test_flat_shading_smooths_planes_and_keeps_edges_of_that_fraction(tmp_path):
+    """``train johnson --flat``: about that fraction of the same crops lose the texture inside their
+    planes but keep the edges between them (rendered animation), with no tint or fade."""
+    from livestyle.training.data import ImageBank
+
+    rng = np.random.default_rng(0)
+    halves = np.where(np.arange(200) < 100, 60, 190)[None, :, None] + rng.normal(0, 12, (200, 200, 3))
+    cv2.imwrite(str(tmp_path / "halves.png"), halves.clip(0, 255).astype(np.uint8))
+    bank = ImageBank.from_folders([tmp_path], "content")
+    plain, flat = bank.batch(3, 5, 64, 48, scale=(1.0, 1.0)), bank.batch(3, 5, 64, 48, scale=(1.0, 1.0), flat=0.5)
+    assert torch.equal(bank.batch(3, 5, 64, 48, scale=(1.0, 1.0), flat=0.0), plain)
+
+    def texture(b):   # inside the planes: away from the edge in the middle
+        return sum((part[..., 1:] - part[..., :-1]).abs().mean(dim=(1, 2, 3)) for part in (b[..., 4:20], b[..., 28:44]))
+
+    def edge(b):      # the step between the two halves' means
+        return (b[..., 30:].mean(dim=(1, 2, 3)) - b[..., :18].mean(dim=(1, 2, 3))).abs()
+
+    changed = ~(flat == plain).flatten(1).all(dim=1)
+    assert 20 <= int(changed.sum()) <= 44
+    assert (texture(flat)[changed] < 0.5 * texture(plain)[changed]).all()
+    assert (edge(flat)[changed] > 0.9 * edge(plain)[changed]).all()
+    assert torch.allclose(flat.mean(dim=(1, 2, 3)), plain.mean(dim=(1, 2, 3)), atol=3.0)
 
 
 def test_distillation_bank_takes_its_crops_at_crop_min(tmp_path):

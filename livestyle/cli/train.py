@@ -40,6 +40,9 @@ def add_parser(p: argparse.ArgumentParser) -> None:
     j.add_argument("--defocus", type=unit_float, default=0.0, metavar="FRACTION",
                    help="fraction of training crops blurred as if out of focus (Gaussian, sigma 1-4 px), so "
                         "the net paints soft backgrounds of video frames instead of leaving flat planes")
+    j.add_argument("--flat", type=unit_float, default=0.0, metavar="FRACTION",
+                   help="fraction of training crops smoothed into flat shading with sharp edges (an "
+                        "edge-preserving filter), as rendered animation is, so the net paints its planes")
     j.add_argument("--temporal-weight", type=non_negative_float, default=0.0, metavar="W",
                    help="weight of the temporal loss on synthetic motion of the training photos, which "
                         "trains steadier video (0 = off; docs/temporal.md)")
@@ -231,6 +234,7 @@ def run(args: argparse.Namespace) -> int:
                                    tv_weight=args.tv_weight, content_layer=args.content_layer, seed=args.seed,
                                    ema_decay=args.ema, temporal_weight=args.temporal_weight,
                                    temporal_mode=args.temporal_mode, crop_min=args.crop_min, defocus=args.defocus,
+                                   flat=args.flat,
                                    style_layer_weights=args.style_layer_weights,
                                    structure_weight=args.structure_weight, structure_cell=args.structure_cell)
         task = JohnsonTask(jobs, content, vgg, settings, device, style_weights=per_job_weight)

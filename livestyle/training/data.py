@@ -20,6 +20,10 @@ from ..media.images import list_images, read_image
 # Gaussian sigma range (px at the training size) of ImageBank.batch's defocus blur: from a slightly
 # soft frame to a background as out of focus as the wall behind the fox in fox.mp4 at 480 px.
 DEFOCUS_SIGMA = (1.0, 4.0)
+# ImageBank.batch's flat shading: an edge-preserving smoothing (OpenCV's recursive filter) with a
+# spatial sigma in FLAT_SIGMA_S px and a range sigma in FLAT_SIGMA_R (0..1) leaves planes of smooth
+# colour between sharp edges, as rendered animation (big_buck_bunny) and flat graphics are.
+FLAT_SIGMA_S, FLAT_SIGMA_R = (40.0, 120.0), (0.3, 0.6)
 
 
 class ImageBank:
@@ -53,15 +57,17 @@ class ImageBank:
         return len(self.images)
 
     def batch(self, seed: int, step: int, batch_size: int, size: int,
-              scale: tuple[float, float] = (0.6, 1.0), defocus: float = 0.0) -> torch.Tensor:
+              scale: tuple[float, float] = (0.6, 1.0), defocus: float = 0.0, flat: float = 0.0) -> torch.Tensor:
         """[B, 3, size, size] float RGB 0..255 crops; crop side = U(scale) * the image's short side.
 
         ``defocus``: the fraction of crops blurred by a Gaussian of sigma U(DEFOCUS_SIGMA) px, as
         out-of-focus backgrounds and soft video frames are. The blur draws from its own generator,
-        so a batch has the same crops with or without it.
+        so a batch has the same crops with or without it. ``flat``: the fraction of crops turned
+        into flat shading (``FLAT_SIGMA_S``), also from a generator of its own.
         """
         rng = np.random.default_rng([seed, step])
         blur_rng = np.random.default_rng([seed, step, 1])
+        flat_rng = np.random.default_rng([seed, step, 2])
         out = np.empty((batch_size, size, size, 3), np.uint8)
         for i in range(batch_size):
             img = self.images[rng.integers(len(self.images))]
@@ -75,6 +81,10 @@ class ImageBank:
             out[i] = crop[:, ::-1] if rng.random() < 0.5 else crop
             if defocus and blur_rng.random() < defocus:
                 out[i] = cv2.GaussianBlur(out[i], (0, 0), blur_rng.uniform(*DEFOCUS_SIGMA))
+            if flat and flat_rng.random() < flat:
+                out[i] = cv2.edgePreservingFilter(np.ascontiguousarray(out[i]), flags=cv2.RECURS_FILTER,
+                                                  sigma_s=flat_rng.uniform(*FLAT_SIGMA_S),
+                                                  sigma_r=flat_rng.uniform(*FLAT_SIGMA_R))
         return torch.from_numpy(out).permute(0, 3, 1, 2).float()
 
 

@@ -49,6 +49,7 @@ class JohnsonSettings:
     # Fraction of training crops blurred as out of focus (data.DEFOCUS_SIGMA): a net that only ever
     # saw sharp photos leaves soft areas of video frames as flat planes.
     defocus: float = 0.0
+    flat: float = 0.0
     # Gram style layers whose weight is not 1 (losses.gram_style_loss), e.g. {"relu4_3": 0.25}.
     style_layer_weights: dict[str, float] = field(default_factory=dict)
     # Weight of the content loss on losses.coarse_luminance (0: off) and its cell side in pixels: candy's and
@@ -147,7 +148,8 @@ class JohnsonTask:
 
     def losses(self, step: int) -> dict[str, torch.Tensor]:
         s = self.settings
-        x = self.content.batch(s.seed, step, s.batch_size, s.image_size, scale=(s.crop_min, 1.0), defocus=s.defocus)
+        x = self.content.batch(s.seed, step, s.batch_size, s.image_size, scale=(s.crop_min, 1.0),
+                               defocus=s.defocus, flat=s.flat)
         x = x.to(self.device, non_blocking=True)
         with torch.no_grad():
             content_feats = self.vgg(x / 255.0)
