@@ -263,23 +263,15 @@ def test_content_layer_choice_changes_the_loss_and_is_recorded(tmp_path, tiny_co
 
 
 @needs_shared
-def test_defocus_reaches_the_training_batches(tmp_path, tiny_content):
-    """Same seed: all crops blurred changes what the net is trained on, and the run records it."""
-    sharp = train(tmp_path / "a", tiny_content, 1, [])[0]
-    soft = train(tmp_path / "b", tiny_content, 1, ["--defocus", "1"])[0]
-    assert soft["mosaic/style"] != pytest.approx(sharp["mosaic/style"], rel=1e-3)
-    from livestyle.checkpoints import load_checkpoint
-    assert load_checkpoint(tmp_path / "b/mosaic.pt", "johnson")["meta"]["settings"]["defocus"] == 1.0
-
-
-@needs_shared
-def test_flat_shading_reaches_the_training_batches(tmp_path, tiny_content):
-    """Same seed: all crops flat-shaded changes what the net is trained on, and the run records it."""
+@pytest.mark.parametrize("setting", ["defocus", "flat"])
+def test_crop_changes_reach_the_training_batches(tmp_path, tiny_content, setting):
+    """Same seed: all crops blurred (``--defocus``) or flat-shaded (``--flat``) changes what the net
+    is trained on, and the run records it."""
     plain = train(tmp_path / "a", tiny_content, 1, [])[0]
-    flat = train(tmp_path / "b", tiny_content, 1, ["--flat", "1"])[0]
-    assert flat["mosaic/style"] != pytest.approx(plain["mosaic/style"], rel=1e-3)
+    changed = train(tmp_path / "b", tiny_content, 1, [f"--{setting}", "1"])[0]
+    assert changed["mosaic/style"] != pytest.approx(plain["mosaic/style"], rel=1e-3)
     from livestyle.checkpoints import load_checkpoint
-    assert load_checkpoint(tmp_path / "b/mosaic.pt", "johnson")["meta"]["settings"]["flat"] == 1.0
+    assert load_checkpoint(tmp_path / "b/mosaic.pt", "johnson")["meta"]["settings"][setting] == 1.0
 
 
 def test_training_precision_follows_the_hardware_and_refuses_unknown_names(monkeypatch):
