@@ -42,7 +42,8 @@ def add_parser(p: argparse.ArgumentParser) -> None:
                         "the net paints soft backgrounds of video frames instead of leaving flat planes")
     j.add_argument("--flat", type=unit_float, default=0.0, metavar="FRACTION",
                    help="fraction of training crops smoothed into flat shading with sharp edges (an "
-                        "edge-preserving filter), as rendered animation is, so the net paints its planes")
+                        "edge-preserving filter), as rendered animation is, so the net paints its planes "
+                        "(udnie: no gain on big_buck_bunny, docs/training.md)")
     j.add_argument("--temporal-weight", type=non_negative_float, default=0.0, metavar="W",
                    help="weight of the temporal loss on synthetic motion of the training photos, which "
                         "trains steadier video (0 = off; docs/temporal.md)")

@@ -49,6 +49,8 @@ class JohnsonSettings:
     # Fraction of training crops blurred as out of focus (data.DEFOCUS_SIGMA): a net that only ever
     # saw sharp photos leaves soft areas of video frames as flat planes.
     defocus: float = 0.0
+    # Fraction of training crops in flat shading (data.FLAT_SIGMA_S): rendered animation has planes
+    # of smooth colour between sharp edges that no training photo has.
     flat: float = 0.0
     # Gram style layers whose weight is not 1 (losses.gram_style_loss), e.g. {"relu4_3": 0.25}.
     style_layer_weights: dict[str, float] = field(default_factory=dict)
