@@ -237,6 +237,10 @@ REFUSALS = {
     "export: -o in a read-only folder": Refusal(("export", "--style", "udnie", "-o", "{ro}/u.onnx"), "not writable"),
     "export: -o under a file": Refusal(("export", "--checkpoint", "{w}/ck.pt", "-o", "{w}/file.txt/u.onnx"),
                                        "is a file"),
+    "export: --streams-on-gpu for a full net": Refusal(("export", "--checkpoint", "{exported}/udnie.pt",
+                                                         "--streams-on-gpu"), "is for fast nets"),
+    "export: --streams-on-gpu without a checkpoint": Refusal(
+        ("export", "--style", "udnie", "-o", "{w}/u.onnx", "--no-streams-on-gpu"), "exported with --checkpoint"),
     "export: -o with --adain-checkpoint": Refusal(("export", "--adain-checkpoint", "{w}/ck.pt", "-o", "{w}/a.onnx"),
                                                   "-o does not apply"),
     # batch (refused before Ray starts: the address given is never contacted)

@@ -3,10 +3,12 @@
 Parity and "output is really stylised" run for every shipped net in test_foundation.py (the fast
 variants are registered Johnson nets like the others); here: that they are much lighter, that they
 stay close to the full net they were distilled from, and that ``auto`` picks them only where they
-help (streams on a CPU).
+help (streams on a CPU, and on a GPU where the manifest says the fast net measured better on video).
 """
 
 from __future__ import annotations
+
+import json
 
 import numpy as np
 import pytest
@@ -14,6 +16,7 @@ import torch
 
 from conftest import SHARED, needs_shared
 from livestyle.checkpoints import build_model, load_checkpoint
+from livestyle.cli.common import model_note
 from livestyle.errors import InputError
 from livestyle.media.images import read_image
 from livestyle.runtime import registry
@@ -72,13 +75,52 @@ def test_auto_takes_the_fast_net_for_streams_on_a_cpu():
 
 
 @pytest.mark.parametrize("backend", ["ort-cuda", "torch-cuda"])
-def test_auto_keeps_the_full_net_on_a_gpu(monkeypatch, backend):
+def test_on_a_gpu_auto_streams_the_full_net_unless_the_fast_one_measured_better(monkeypatch, backend):
     from livestyle.runtime import factory
 
     monkeypatch.setattr(factory, "choose_backend", lambda device="auto": backend)
     assert factory._variant("auto", "auto", streaming=True) == "full"
+    assert factory._variant("auto", "auto", streaming=True, fast_on_gpu=True) == "fast"
+    assert factory._variant("auto", "auto", streaming=False, fast_on_gpu=True) == "full"  # single images
+    assert factory._variant("full", "auto", streaming=True, fast_on_gpu=True) == "full"
     monkeypatch.setattr(factory, "choose_backend", lambda device="auto": "ort-cpu")
     assert factory._variant("auto", "auto", streaming=True) == "fast"
+
+
+class _GpuEngine:
+    backend = "ort-cuda"
+
+    def __init__(self, graph, checkpoint, **_):
+        self.graph, self.checkpoint = graph, checkpoint
+
+
+@pytest.mark.parametrize("style, streamed", [("udnie", "udnie_fast"), ("mosaic", "mosaic")])
+def test_on_a_gpu_video_runs_the_net_the_manifest_chose(monkeypatch, style, streamed):
+    """udnie's light net beat its full net on every video goal (docs/temporal.md), so its manifest
+    entry streams it on GPUs too; mosaic's does not say so and keeps the full net there."""
+    from livestyle.runtime import factory
+
+    monkeypatch.setattr(factory, "choose_backend", lambda device="auto": "ort-cuda")
+    monkeypatch.setattr(factory, "make_engine", _GpuEngine)
+    stream = create_stylizer(style, streaming=True, stability=0.0)
+    assert (stream.name, stream.model_name, stream.backend) == (style, streamed, "ort-cuda")
+    assert create_stylizer(style).model_name == style                              # images: full net
+    assert create_stylizer(style, streaming=True, model="full").model_name == style
+    assert registry.fast_net_streams_on_gpu(style) == (streamed != style)
+    note = model_note(stream)   # what video and cam tell the user
+    assert (note is not None and "steadier on video" in note and "CPU" not in note) == (streamed != style), note
+
+
+def test_a_new_export_keeps_the_manifest_choice_of_where_a_net_streams(tmp_path):
+    from livestyle.export.onnx import write_manifest_entry
+
+    manifest = tmp_path / "manifest.json"
+    write_manifest_entry(manifest, "udnie_fast", {"variant": "fast", "sha256": "a", "streams_on_gpu": True})
+    write_manifest_entry(manifest, "udnie_fast", {"variant": "fast", "sha256": "b"})
+    assert json.loads(manifest.read_text())["models"]["udnie_fast"] == {"variant": "fast", "sha256": "b",
+                                                                        "streams_on_gpu": True}
+    write_manifest_entry(manifest, "udnie_fast", {"variant": "fast", "sha256": "c", "streams_on_gpu": False})
+    assert json.loads(manifest.read_text())["models"]["udnie_fast"]["streams_on_gpu"] is False
 
 
 @needs_shared

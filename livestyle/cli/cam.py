@@ -88,8 +88,8 @@ def run(args: argparse.Namespace) -> int:
             _say(f"note: {notice}")
 
         styles = live_style_bank(stylizer_options(args, streaming=True), args.style_dir)
-        if model_note(styles.first):
-            _say(model_note(styles.first))
+        if model_note(styles.first, args.model):
+            _say(model_note(styles.first, args.model))
         pipeline = LivePipeline(source, styles, sinks, max_frames=args.max_frames)
         if server:
             _say(f"serving at {server.url}  (OBS Browser Source: {server.url}?clean)")

@@ -95,7 +95,8 @@ def add_stylizer_options(p: argparse.ArgumentParser, temporal: bool = True) -> N
     g.add_argument("--alpha", type=unit_float, default=1.0, help="style strength, 0 = photo, 1 = full style")
     g.add_argument("--model", choices=("auto", "full", "fast"), default="auto",
                    help="fixed styles: full = Johnson net, fast = its light distilled student (real time "
-                        "on a CPU, where one is shipped); auto = fast for video/cam on a CPU, else full. "
+                        "on a CPU, where one is shipped); auto = fast for video/cam on a CPU (and on a GPU where "
+                        "its manifest says it measured better on video: udnie), else full. "
                         "--style-image: fast = livestyle's light arbitrary-style net (shipped), full = "
                         "the decoder on the VGG-16 encoder (quality reference; needs the shared folder), "
                         "auto = fast for video/cam on a CPU or without the shared folder, else full")
@@ -136,12 +137,13 @@ def parse_style_weights(text: str | None) -> list[float] | None:
         raise InputError(f"--style-weights must be comma-separated numbers such as 0.7,0.3, got '{text}'") from None
 
 
-def model_note(stylizer) -> str | None:
-    """Tells the user when a light net stands in for the style they named (``--model auto``)."""
+def model_note(stylizer, asked: str = "auto") -> str | None:
+    """Tells the user when ``--model auto`` put a light net in for the style they named."""
     model = getattr(stylizer, "model_name", None)
-    if model in (None, stylizer.name):
+    if asked != "auto" or model in (None, stylizer.name):
         return None
-    return f"'{stylizer.name}' runs its light net {model} on the CPU (--model full for the full net)"
+    why = " on the CPU" if stylizer.backend.endswith("cpu") else ", steadier on video than its full net,"
+    return f"'{stylizer.name}' runs its light net {model}{why} (--model full for the full net)"
 
 
 def stylizer_options(args: argparse.Namespace, streaming: bool = False) -> dict:

@@ -28,6 +28,10 @@ def add_parser(p: argparse.ArgumentParser) -> None:
                           "three graphs with parity checks and ship them with the checkpoint in exported/")
     p.add_argument("--name", help="style name for --checkpoint (default: the checkpoint's file stem)")
     p.add_argument("--fp16", action="store_true", help="half-precision weights (parity tolerance 4 grey levels)")
+    p.add_argument("--streams-on-gpu", action=argparse.BooleanOptionalAction, default=None,
+                   help="for a fast net (--checkpoint): let --model auto run it for video and cam on a GPU "
+                        "too, where it measured better on video than the full net (default: keep what "
+                        "the manifest says; a fast net streams on CPUs only)")
     p.add_argument("-o", "--output", type=Path,
                    help="ONNX file to write (default: the user cache for third-party styles, "
                         "exported/<name>.onnx for --checkpoint; a style that ships with livestyle is "
@@ -46,6 +50,8 @@ def run(args: argparse.Namespace) -> int:
     from ..runtime.registry import base_name
 
     shared = shared_dir(args.shared_dir)
+    if args.streams_on_gpu is not None:
+        _check_fast_checkpoint(args.checkpoint)  # before the export, which would replace the graph
     if args.output is not None:
         refuse_overwriting_inputs(args.output, [args.checkpoint, args.adain_checkpoint, args.light_checkpoint])
         check_writable(args.output, make_folders=True)  # before the export, which takes a while
@@ -90,6 +96,8 @@ def run(args: argparse.Namespace) -> int:
         # A fast variant paints the same artwork as its full net, so it carries the same note.
         entry = export_checkpoint(args.checkpoint, out, fp16=args.fp16, shared=shared,
                                   licence=ARTWORK_NOTES.get(base_name(name), ""))
+        if args.streams_on_gpu is not None:
+            entry[registry.STREAMS_ON_GPU] = args.streams_on_gpu
         if not args.fp16:
             entry["checkpoint"] = args.checkpoint.name
             shipped = out.parent / args.checkpoint.name
@@ -100,6 +108,17 @@ def run(args: argparse.Namespace) -> int:
     print(f"wrote {out} ({entry['precision']}, opset {entry['opset']}, "
           f"max |ORT - PyTorch| = {entry['parity_max_abs_diff']} grey levels)")
     return 0
+
+
+def _check_fast_checkpoint(checkpoint: Path | None) -> None:
+    from ..checkpoints import load_checkpoint
+    from ..errors import InputError
+
+    if checkpoint is None:
+        raise InputError("--streams-on-gpu is for a fast net exported with --checkpoint FILE.pt")
+    variant = load_checkpoint(checkpoint, arch="johnson").get("meta", {}).get("variant", "full")
+    if variant != "fast":
+        raise InputError(f"--streams-on-gpu is for fast nets; {checkpoint} holds a {variant} net")
 
 
 def _export_shipped(info, out: Path, fp16: bool, shared: Path) -> dict:

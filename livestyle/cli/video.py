@@ -76,8 +76,8 @@ def run(args: argparse.Namespace) -> int:
     with closing(VideoJob(args.input, args.output, args.start, args.duration, args.codec)) as job:
         stylizer = create_stylizer(**stylizer_options(args, streaming=True),
                                    frames_in_flight=FRAMES_IN_FLIGHT if args.batch == 1 else 1)
-        if model_note(stylizer):
-            print(f"livestyle video: {model_note(stylizer)}", file=sys.stderr)
+        if model_note(stylizer, args.model):
+            print(f"livestyle video: {model_note(stylizer, args.model)}", file=sys.stderr)
         stats = job.run(stylizer, crf=args.crf, preset=args.preset, batch=args.batch,
                         progress=not args.no_progress, gif_long_side=args.size)
     for notice in stats.notices:

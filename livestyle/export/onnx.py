@@ -257,6 +257,11 @@ def _chained_diff(encoder_path: Path, decoder_path: Path, feeds_list: list[dict]
     return worst
 
 
+# Decisions taken from measurements made after an export (not facts of the graph): a new export
+# of the same name keeps them unless its entry says otherwise (runtime.registry reads them).
+KEPT_ON_REEXPORT = ("streams_on_gpu",)
+
+
 def write_manifest_entry(manifest_path: Path, name: str, entry: dict) -> None:
     """Merge one model's entry into a manifest.json (written atomically)."""
     manifest = {}
@@ -266,6 +271,8 @@ def write_manifest_entry(manifest_path: Path, name: str, entry: dict) -> None:
         except json.JSONDecodeError as exc:
             raise ModelError(f"{manifest_path} is not valid JSON; delete it and re-export") from exc
     manifest.setdefault("format", "livestyle-manifest/1")
-    manifest.setdefault("models", {})[name] = entry
+    previous = manifest.setdefault("models", {}).get(name, {})
+    kept = {key: previous[key] for key in KEPT_ON_REEXPORT if key in previous and key not in entry}
+    manifest["models"][name] = {**entry, **kept}
     text = json.dumps(manifest, indent=2, sort_keys=True) + "\n"
     write_atomically(manifest_path, lambda tmp: tmp.write_text(text))

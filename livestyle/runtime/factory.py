@@ -33,7 +33,8 @@ def create_stylizer(style: str | None = None, style_images: list[str] | None = N
 
     ``streaming`` (video, cam) turns temporal blending on at its default strength unless
     ``stability`` says otherwise; single images are never blended. ``model='auto'`` uses a
-    style's fast variant for streams on a CPU when one is shipped. ``frames_in_flight`` > 1
+    style's fast variant for streams on a CPU when one is shipped, and on a GPU too where its
+    manifest entry says so (``streams_on_gpu``: it measured better on video than the full net). ``frames_in_flight`` > 1
     (video files, where a frame may wait) runs that many frames at once in ``stylize_stream``
     on a CPU, each with its share of the cores; on a GPU frames go one after the other.
     """
@@ -55,7 +56,8 @@ def create_stylizer(style: str | None = None, style_images: list[str] | None = N
     if style_weights:
         raise InputError("--style-weights mixes several --style-image paintings; it does nothing with --style")
     name = style or registry.default_style(shared_dir)
-    info = registry.resolve_style(name, shared_dir, variant=_variant(model, device, streaming))
+    variant = _variant(model, device, streaming, fast_on_gpu=registry.fast_net_streams_on_gpu(name, shared_dir))
+    info = registry.resolve_style(name, shared_dir, variant=variant)
     if model == "fast" and info.variant != "fast":
         raise InputError(f"'{name}' has no fast variant; use --model full or auto "
                          f"(fast nets: {', '.join(registry.fast_style_names(shared_dir)) or 'none'})")
@@ -124,15 +126,16 @@ def read_style_images(items: list) -> list[np.ndarray]:
     return [to_bgr(x) if isinstance(x, np.ndarray) else read_image(x, what="style image") for x in items]
 
 
-def _variant(model: str, device: str, streaming: bool) -> str:
-    """``auto`` takes the fast net only where it matters: frames in a stream on a CPU."""
+def _variant(model: str, device: str, streaming: bool, fast_on_gpu: bool = False) -> str:
+    """``auto`` takes the fast net only where it matters: frames in a stream on a CPU, and streams
+    on a GPU too where the fast net measured better on video than the full one (``fast_on_gpu``)."""
     if model not in ("auto", "full", "fast"):
         raise InputError(f"unknown --model '{model}'; use auto, full or fast")
     if model != "auto":
         return model
     if not streaming:
         return "full"
-    return "fast" if choose_backend(device) == "ort-cpu" else "full"
+    return "fast" if fast_on_gpu or choose_backend(device) == "ort-cpu" else "full"
 
 
 def available_cpus() -> int:

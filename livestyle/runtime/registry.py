@@ -102,6 +102,19 @@ def fast_style_names(shared_dir: str | Path | None = None) -> list[str]:
     return sorted(set(names) - set(list_style_names(shared_dir, variants=False)))
 
 
+STREAMS_ON_GPU = "streams_on_gpu"   # manifest flag of a fast net: --model auto streams it on GPUs too
+
+
+def fast_net_streams_on_gpu(style: str, shared: str | Path | None = None) -> bool:
+    """Whether ``--model auto`` runs ``style``'s fast net for streams on a GPU as well as on a CPU.
+
+    Speed alone never puts a fast net on a GPU; its manifest entry does, where the fast net was
+    measured to beat the full one on video (docs/temporal.md).
+    """
+    fast = {s.name: s for s in list_styles(shared)}.get(fast_name(style))
+    return bool(fast and fast.variant == "fast" and fast.meta.get(STREAMS_ON_GPU))
+
+
 def resolve_style(name: str, shared: str | Path | None = None, variant: str = "full") -> StyleInfo:
     """Look a style up by name; ``variant='fast'`` prefers the light CPU net when one exists."""
     styles = {s.name: s for s in list_styles(shared)}
