@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
+import json
 import math
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from conftest import needs_shared
 
 TOOLS = Path(__file__).resolve().parents[1] / "tools"
@@ -99,3 +102,32 @@ def test_device_pack_holds_square_photos_styles_and_the_loss_network(tmp_path):
                           "--limit", "1", "--styles", "no_such_painting"], capture_output=True, text=True, timeout=120)
     assert bad.returncode != 0 and "no style image 'no_such_painting'" in bad.stderr
     assert not (tmp_path / "b").exists()
+
+
+def test_a_candidate_is_staged_in_a_scratch_copy_of_exported(tmp_path, monkeypatch):
+    """temporal_eval --candidate: the checkpoint runs under its style's name from a copy of
+    exported/ (its variant picks <style>_fast), the copy keeps the shipped entry's choices, and
+    the shipped folder is not touched."""
+    from livestyle.errors import InputError
+    from livestyle.eval.video_eval import stage_candidate
+    from livestyle.paths import exported_dir
+    from livestyle.runtime import registry
+
+    def fingerprint(folder):
+        return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.iterdir()) if p.is_file()}
+
+    shipped = fingerprint(exported_dir())
+    candidate = tmp_path / "run" / "udnie_fast.pt"
+    candidate.parent.mkdir()
+    candidate.write_bytes((exported_dir() / "udnie_fast.pt").read_bytes())
+    folder = tmp_path / "exported"
+    assert stage_candidate(candidate, "udnie", folder) == "udnie_fast"
+    assert fingerprint(exported_dir()) == shipped
+    entry = json.loads((folder / "manifest.json").read_text())["models"]["udnie_fast"]
+    assert entry["sha256"] == hashlib.sha256((folder / "udnie_fast.onnx").read_bytes()).hexdigest()
+    assert entry["checkpoint"] == "udnie_fast.pt" and (folder / "udnie_fast.pt").is_file()
+    assert entry["streams_on_gpu"] is True and entry["role"] == "style" and entry["parity_max_abs_diff"] < 0.01
+    monkeypatch.setenv("LIVESTYLE_EXPORTED", str(folder))
+    assert registry.resolve_style("udnie", variant="fast").source == folder / "udnie_fast.onnx"
+    with pytest.raises(InputError, match="scratch folder"):
+        stage_candidate(candidate, "udnie", folder)   # $LIVESTYLE_EXPORTED is now the shipped folder

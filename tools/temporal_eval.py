@@ -29,6 +29,12 @@ per frame; the encoded files are decoded and scored at the clip's own resolution
 Farneback flow, plus the Gram style loss of ``--style-frames`` frames at long side ``--style-size``:
 
   python tools/temporal_eval.py --encoded --style udnie --clip fox --size 480 --duration 2
+
+``--candidate CKPT`` scores a trained checkpoint in place of the style's shipped net (the same
+command, before shipping it):
+
+  python tools/temporal_eval.py --encoded --style udnie --model full --candidate runs/X/udnie.pt \
+      --clip big_buck_bunny_cut --keep /tmp/te_X
 """
 from __future__ import annotations
 
@@ -257,7 +263,7 @@ def encoded_main(args, shared: Path) -> None:
 
     from livestyle.eval.quality import QualityMeter
     from livestyle.eval.sequences import CLIPS
-    from livestyle.eval.video_eval import Render, evaluate_clip, style_painting
+    from livestyle.eval.video_eval import Render, evaluate_clip, stage_candidate, style_painting
 
     clips = [Path(c) if Path(c).suffix else shared / "videos" / "clips" / f"{c}.mp4"
              for c in (args.clip or sorted({name for name, _ in CLIPS}))]
@@ -265,6 +271,13 @@ def encoded_main(args, shared: Path) -> None:
     rulers = args.ruler or list(RULERS)
     style_frames = 6 if args.style_frames is None else args.style_frames
     workdir = args.keep or Path(tempfile.mkdtemp(prefix="temporal_eval_"))
+    if args.candidate:
+        styles = args.style or ["udnie"]
+        if len(styles) != 1:
+            raise SystemExit("temporal_eval: --candidate takes the place of one --style's net; give one --style")
+        name = stage_candidate(args.candidate, styles[0], workdir / "exported", shared)
+        os.environ["LIVESTYLE_EXPORTED"] = str(workdir / "exported")   # the livestyle video runs inherit it
+        print(f"scoring {args.candidate} as {name} (staged in {workdir / 'exported'})")
     report = {"settings": {"size": args.size, "duration": args.duration, "start": args.start, "model": args.model,
                            "reference": reference, "rulers": rulers, "style_frames": style_frames,
                            "style_size": args.style_size}, "clips": {}}
@@ -312,6 +325,11 @@ def main() -> None:
                      help="seconds of each clip (at least 60 frames at 24 fps and up)")
     enc.add_argument("--start", type=float, default=0.0, help="where in each clip to begin, seconds")
     enc.add_argument("--model", choices=("auto", "full", "fast"), default="auto", help="livestyle video --model")
+    enc.add_argument("--candidate", type=Path, metavar="CKPT",
+                     help="score a trained Johnson checkpoint in the place of the (one) --style's net, "
+                          "as if it shipped: it is exported into a scratch copy of exported/ under "
+                          "--keep (or a temporary folder), which the livestyle video runs read; the "
+                          "shipped exported/ is left as it is")
     enc.add_argument("--reference", default="udnie_engstrom",
                      help="style whose per-frame output every run is compared with ('none': no reference)")
     enc.add_argument("--ruler", action="append", choices=sorted(RULERS), help="flow ruler(s) (default: all)")

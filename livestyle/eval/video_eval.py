@@ -50,6 +50,31 @@ class Render:
         return cmd + (["--start", str(start)] if start else [])
 
 
+def stage_candidate(checkpoint: Path, style: str, folder: Path, shared: Path | None = None) -> str:
+    """Put a trained checkpoint in ``style``'s place in a scratch copy of ``exported/``, as if it
+    shipped: the net is exported (with its parity check) under ``style`` or ``style``_fast, as its
+    variant says, and the copy's manifest describes it. Point ``$LIVESTYLE_EXPORTED`` at ``folder``
+    to run it; the shipped ``exported/`` is left as it is. Returns the name it took."""
+    import shutil
+
+    from ..checkpoints import load_checkpoint
+    from ..export.johnson import export_checkpoint
+    from ..export.onnx import write_manifest_entry
+    from ..paths import exported_dir
+
+    if Path(folder).resolve() == exported_dir().resolve():
+        raise InputError(f"{folder} is the shipped exported/ folder; stage a candidate in a scratch folder")
+    variant = load_checkpoint(checkpoint, "johnson").get("meta", {}).get("variant", "full")
+    name = registry.fast_name(style) if variant == "fast" else style
+    shutil.copytree(exported_dir(), folder, dirs_exist_ok=True)
+    shipped = {s.name: s for s in registry.list_styles(shared)}.get(name)
+    entry = export_checkpoint(checkpoint, Path(folder) / f"{name}.onnx", shared=shared,
+                              licence=shipped.licence if shipped else "")
+    shutil.copy2(checkpoint, Path(folder) / f"{name}.pt")
+    write_manifest_entry(Path(folder) / "manifest.json", name, {**entry, "role": "style", "checkpoint": f"{name}.pt"})
+    return name
+
+
 def style_painting(style: str, shared: Path) -> Path:
     """The painting a style was trained on (the Engstrom nets name theirs after the style)."""
     info = registry.resolve_style(style, shared)
