@@ -57,13 +57,25 @@ def test_fast_net_costs_a_fraction_of_the_full_net_per_frame(name):
 
 @needs_shared
 @pytest.mark.parametrize("name", FAST)
-def test_fast_net_stays_close_to_its_teacher(name):
-    """Same photo through the student and its teacher: the same picture, not just some style."""
-    img = read_image(SHARED / "content" / "eval" / sorted(p.name for p in (SHARED / "content" / "eval").iterdir())[0])
-    fast = create_stylizer(name, size=256, device="cpu")(img).astype(float)
-    full = create_stylizer(name.removesuffix("_fast"), size=256, device="cpu")(img).astype(float)
-    assert np.abs(fast - full).mean() < 30, "the student drifted away from its teacher"
-    assert np.corrcoef(fast.ravel(), full.ravel())[0, 1] > 0.8
+def test_fast_net_paints_its_own_style_not_another(name):
+    """Same photo through the student and every full net: it is nearest its own (the same picture
+    in the same style), by a wide margin. Not a fixed distance: the students are fine-tuned off
+    their teachers on purpose (more style weight, the temporal loss; training.md), and a teacher
+    retrained after its student moves the pair apart without the student painting anything else."""
+    folder = SHARED / "content" / "eval"
+    photos = [read_image(folder / p) for p in sorted(p.name for p in folder.iterdir())[:3]]
+
+    def outputs(style):
+        stylizer = create_stylizer(style, size=256, device="cpu")
+        return np.concatenate([stylizer(photo).astype(float).ravel() for photo in photos])
+
+    fast, own = outputs(name), name.removesuffix("_fast")
+    fulls = {full: outputs(full) for full in registry.list_style_names(variants=False)
+             if registry.resolve_style(full).kind == "johnson"}
+    distance = {full: np.abs(fast - out).mean() for full, out in fulls.items()}
+    nearest_other = min(d for full, d in distance.items() if full != own)
+    assert distance[own] < 0.75 * nearest_other, distance
+    assert np.corrcoef(fast, fulls[own])[0, 1] > 0.75
 
 
 def test_auto_takes_the_fast_net_for_streams_on_a_cpu():
