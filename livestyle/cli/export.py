@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import shutil
 from pathlib import Path
 
 from .common import add_shared_dir
@@ -41,8 +40,7 @@ def add_parser(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..errors import InputError
-    from ..export.johnson import export_checkpoint, export_engstrom
-    from ..export.onnx import write_manifest_entry
+    from ..export.johnson import export_engstrom, publish_checkpoint
     from ..fileio import refuse_overwriting_inputs
     from ..media.images import check_writable
     from ..paths import cache_dir, exported_dir, shared_dir
@@ -94,17 +92,9 @@ def run(args: argparse.Namespace) -> int:
         name = args.name or args.checkpoint.stem
         out = args.output or exported_dir() / f"{name}{suffix}.onnx"
         # A fast variant paints the same artwork as its full net, so it carries the same note.
-        entry = export_checkpoint(args.checkpoint, out, fp16=args.fp16, shared=shared,
-                                  licence=ARTWORK_NOTES.get(base_name(name), ""))
-        if args.streams_on_gpu is not None:
-            entry[registry.STREAMS_ON_GPU] = args.streams_on_gpu
-        if not args.fp16:
-            entry["checkpoint"] = args.checkpoint.name
-            shipped = out.parent / args.checkpoint.name
-            if shipped.resolve() != args.checkpoint.resolve():
-                shutil.copy2(args.checkpoint, shipped)  # the manifest names it beside the graph
-        write_manifest_entry(out.parent / "manifest.json", name + suffix, {**entry, "role": "style"}
-                             if not args.fp16 else {**entry, "role": "variant"})
+        decisions = {} if args.streams_on_gpu is None else {registry.STREAMS_ON_GPU: args.streams_on_gpu}
+        entry = publish_checkpoint(args.checkpoint, out, name + suffix, fp16=args.fp16, shared=shared,
+                                   licence=ARTWORK_NOTES.get(base_name(name), ""), decisions=decisions)
     print(f"wrote {out} ({entry['precision']}, opset {entry['opset']}, "
           f"max |ORT - PyTorch| = {entry['parity_max_abs_diff']} grey levels)")
     return 0

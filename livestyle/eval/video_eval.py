@@ -58,8 +58,7 @@ def stage_candidate(checkpoint: Path, style: str, folder: Path, shared: Path | N
     import shutil
 
     from ..checkpoints import load_checkpoint
-    from ..export.johnson import export_checkpoint
-    from ..export.onnx import write_manifest_entry
+    from ..export.johnson import publish_checkpoint
     from ..paths import exported_dir
 
     if Path(folder).resolve() == exported_dir().resolve():
@@ -68,10 +67,8 @@ def stage_candidate(checkpoint: Path, style: str, folder: Path, shared: Path | N
     name = registry.fast_name(style) if variant == "fast" else style
     shutil.copytree(exported_dir(), folder, dirs_exist_ok=True)
     shipped = {s.name: s for s in registry.list_styles(shared)}.get(name)
-    entry = export_checkpoint(checkpoint, Path(folder) / f"{name}.onnx", shared=shared,
-                              licence=shipped.licence if shipped else "")
-    shutil.copy2(checkpoint, Path(folder) / f"{name}.pt")
-    write_manifest_entry(Path(folder) / "manifest.json", name, {**entry, "role": "style", "checkpoint": f"{name}.pt"})
+    publish_checkpoint(Path(checkpoint), Path(folder) / f"{name}.onnx", name, shared=shared,
+                       licence=shipped.licence if shipped else "")
     return name
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 from ..checkpoints import build_model, load_checkpoint, load_torch_file
@@ -45,6 +46,22 @@ def export_checkpoint(ckpt_path: Path, out_path: Path, fp16: bool = False,
             entry[key] = meta[key]
     return entry
 
+
+
+def publish_checkpoint(ckpt_path: Path, out_path: Path, name: str, fp16: bool = False,
+                       shared: Path | None = None, licence: str = "", decisions: dict | None = None) -> dict:
+    """Export one of our checkpoints to ``out_path`` and describe it as ``name`` in the manifest
+    beside it: fp32 as a style, with the checkpoint copied beside the graph (the torch backend runs
+    it); fp16 as a variant of it. ``decisions`` are manifest choices such as ``streams_on_gpu``."""
+    entry = export_checkpoint(ckpt_path, out_path, fp16=fp16, shared=shared, licence=licence)
+    entry.update(decisions or {})
+    if not fp16:
+        entry["checkpoint"] = ckpt_path.name
+        shipped = out_path.parent / ckpt_path.name
+        if shipped.resolve() != Path(ckpt_path).resolve():
+            shutil.copy2(ckpt_path, shipped)
+    write_manifest_entry(out_path.parent / "manifest.json", name, {**entry, "role": "variant" if fp16 else "style"})
+    return entry
 
 
 def export_split_net(weights: Path, kind: str, encoder_path: Path, decoder_path: Path, fp16: bool = False,
