@@ -1,136 +1,160 @@
 """Reading and writing still images, normalised to BGR uint8 HxWx3 at the boundary.
 
-What cameras and editors hand over is taken as a viewer would show it: the EXIF orientation is
-applied (phones store portrait photos sideways), 16-bit and palette images become 8-bit colour,
-CMYK JPEGs become RGB, and transparency is composited over white. A file's header is read before
-its pixels, so a picture claiming billions of pixels is refused instead of decoded.
+Files are read with Pillow. What cameras and editors hand over is taken as a viewer would show
+it: the EXIF orientation is applied (phones store portrait photos sideways), 16-bit and palette
+images become 8-bit colour, CMYK JPEGs become RGB, and transparency is composited over white.
+Pillow opens a file by its header alone, so a picture claiming billions of pixels is refused
+before its pixels are decoded. HEIC/HEIF photos (iPhones) need the optional pillow-heif plugin,
+registered the first time such a file is met; AVIF is read by Pillow itself (11.3 and newer).
 """
 
 from __future__ import annotations
 
+import functools
+import io
 import os
-import struct
-from dataclasses import dataclass
+import threading
+import warnings
 from pathlib import Path
+from typing import BinaryIO
 
 import cv2
 import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError, features
 
 from ..errors import InputError, OutputError
 from ..fileio import write_atomically
 from ..imageops import to_bgr, to_uint8
 
+# Read and written (OpenCV encodes the results).
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
 ALPHA_SUFFIXES = {".png", ".webp", ".tif", ".tiff"}
+# Read only. Listed whether or not this install can decode them: a folder of iPhone photos should
+# fail with what to install, not be skipped as if it held no pictures.
+HEIF_SUFFIXES = {".heic", ".heif"}
+READ_SUFFIXES = IMAGE_SUFFIXES | HEIF_SUFFIXES | {".avif"}
 
 # The largest camera sensors give about 100 megapixels; a header claiming more is a scan to
 # downscale first or a decompression bomb (a few KB of PNG that decode to tens of GB).
 MAX_IMAGE_PIXELS = 100_000_000
 
+HEIC_HINT = "pip install 'livestyle[heic]'"
+AVIF_HINT = "pip install -U 'pillow>=11.3'"
 
-@dataclass(frozen=True)
-class ImageHeader:
-    width: int        # as stored, before the orientation is applied
-    height: int
-    orientation: int  # EXIF orientation 1..8 (1: stored upright)
+# ISO media "ftyp" brands: HEIF stills (HEVC-coded, as phones write them, or generic) and AVIF.
+_HEIF_BRANDS = {b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"hevm", b"hevs", b"mif1", b"msf1"}
+_AVIF_BRANDS = {b"avif", b"avis"}
+
+_open_lock = threading.Lock()
 
 
-def read_header(data: bytes) -> ImageHeader | None:
-    """Size and orientation from a PNG, JPEG, WebP, BMP or TIFF header; ``None`` when unknown."""
+@functools.cache
+def _heif_plugin() -> bool:
+    """Register pillow-heif with Pillow, once; ``False`` where it is not installed."""
     try:
-        if data[:8] == b"\x89PNG\r\n\x1a\n":
-            return _png_header(data)
-        if data[:2] == b"\xff\xd8":
-            return _jpeg_header(data)
-        if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
-            return _webp_header(data)
-        if data[:2] == b"BM":
-            old_os2 = struct.unpack("<I", data[14:18])[0] == 12  # BITMAPCOREHEADER: 16-bit sizes
-            width, height = struct.unpack("<HH" if old_os2 else "<ii", data[18:22 if old_os2 else 26])
-            return ImageHeader(abs(width), abs(height), 1)  # negative height: stored top-down
-        if data[:4] in (b"II*\x00", b"MM\x00*"):
-            tags = _tiff_tags(data, (256, 257))
-            return ImageHeader(tags[256], tags[257], 1) if len(tags) == 2 else None
-    except (struct.error, IndexError, KeyError):
-        return None  # truncated or odd header: the decoder has the last word
-    return None
+        import pillow_heif
+    except ImportError:
+        return False
+    pillow_heif.register_heif_opener()
+    return True
 
 
-def _png_header(data: bytes) -> ImageHeader:
-    width, height = struct.unpack(">II", data[16:24])
-    orientation, pos = 1, 8
-    while pos + 8 <= len(data):
-        length, kind = struct.unpack(">I4s", data[pos:pos + 8])
-        if kind == b"eXIf":
-            orientation = _tiff_tags(data[pos + 8:pos + 8 + length], (0x0112,)).get(0x0112, 1)
-        if kind in (b"IDAT", b"IEND"):
-            break  # eXIf must come before the pixels
-        pos += 12 + length
-    return ImageHeader(width, height, orientation)
-
-
-def _jpeg_header(data: bytes) -> ImageHeader | None:
-    orientation, pos = 1, 2
-    while pos + 4 <= len(data):
-        if data[pos] != 0xFF:
-            return None
-        marker = data[pos + 1]
-        if marker == 0xFF:
-            pos += 1  # fill byte
-            continue
-        if marker in (0x01, *range(0xD0, 0xD8)):
-            pos += 2  # markers without a length
-            continue
-        length = struct.unpack(">H", data[pos + 2:pos + 4])[0]
-        body = data[pos + 4:pos + 2 + length]
-        if marker == 0xE1 and body[:6] == b"Exif\x00\x00":
-            orientation = _tiff_tags(body[6:], (0x0112,)).get(0x0112, 1)
-        # SOF0..SOF15 carry the size; C4 (Huffman), C8 (reserved) and CC (arithmetic) do not.
-        if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):
-            height, width = struct.unpack(">HH", body[1:5])
-            return ImageHeader(width, height, orientation)
-        pos += 2 + length
-    return None
-
-
-def _webp_header(data: bytes) -> ImageHeader | None:
-    kind = data[12:16]
-    if kind == b"VP8X":
-        width = 1 + int.from_bytes(data[24:27], "little")
-        height = 1 + int.from_bytes(data[27:30], "little")
-    elif kind == b"VP8L":
-        bits = int.from_bytes(data[21:25], "little")
-        width, height = 1 + (bits & 0x3FFF), 1 + ((bits >> 14) & 0x3FFF)
-    elif kind == b"VP8 ":
-        width, height = (v & 0x3FFF for v in struct.unpack("<HH", data[26:30]))
-    else:
+def _iso_media_kind(prefix: bytes) -> str | None:
+    """The kind of picture ("AVIF", "HEIF" or ``None``) that the ISO media file-type box, which
+    starts HEIC and AVIF files, declares."""
+    if prefix[4:8] != b"ftyp":
         return None
-    return ImageHeader(width, height, 1)
+    end = min(int.from_bytes(prefix[:4], "big"), len(prefix))
+    brands = {prefix[8:12]} | {prefix[i:i + 4] for i in range(16, end - 3, 4)}
+    return "AVIF" if brands & _AVIF_BRANDS else "HEIF" if brands & _HEIF_BRANDS else None
 
 
-def _tiff_tags(data: bytes, wanted: tuple[int, ...]) -> dict[int, int]:
-    """Integer values of ``wanted`` tags in the first IFD of a TIFF-structured block (a TIFF
-    file or an EXIF payload, which is a TIFF header and IFDs)."""
-    order = {b"II": "<", b"MM": ">"}.get(data[:2])
-    if order is None:
-        return {}
-    ifd = struct.unpack(order + "I", data[4:8])[0]
-    count = struct.unpack(order + "H", data[ifd:ifd + 2])[0]
-    found = {}
-    for i in range(count):
-        tag, kind, _, value = struct.unpack(order + "HHI4s", data[ifd + 2 + 12 * i:ifd + 14 + 12 * i])
-        if tag in wanted and kind in (3, 4):  # SHORT or LONG, stored in the entry itself
-            found[tag] = struct.unpack(order + ("H" if kind == 3 else "I"), value[:2 if kind == 3 else 4])[0]
-    return found
+def _open_header(stream: BinaryIO) -> Image.Image:
+    """Pillow's lazy open (the header only), without Pillow's own size limit: it refuses large
+    pictures without saying their size, and livestyle's limit, checked next, names it. The lock
+    keeps concurrent readers (the web preview's upload threads) from restoring each other's value."""
+    with _open_lock:
+        limit, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None
+        try:
+            return Image.open(stream)
+        finally:
+            Image.MAX_IMAGE_PIXELS = limit
 
 
-def upright(image: np.ndarray, orientation: int) -> np.ndarray:
-    """Stored pixels -> as displayed, for EXIF orientation 1..8 (the same turns OpenCV's imread
-    makes; done here because it skips them when asked for the alpha channel)."""
-    if orientation in (5, 6, 7, 8):
-        image = image.swapaxes(0, 1)  # transpose: 5 as is; 6, 7, 8 flip it further below
-    flip = {2: (1,), 3: (0, 1), 4: (0,), 6: (1,), 7: (0, 1), 8: (0,)}.get(orientation, ())
-    return np.ascontiguousarray(np.flip(image, flip) if flip else image)
+def _unreadable(what: str) -> InputError:
+    return InputError(f"{what} is not a readable image (corrupt or unsupported format); use JPEG or PNG")
+
+
+def _open(stream: BinaryIO, what: str) -> Image.Image:
+    prefix = stream.read(64)
+    stream.seek(0)
+    kind = _iso_media_kind(prefix)
+    has_heif = kind == "HEIF" and _heif_plugin()
+    try:
+        return _open_header(stream)
+    except UnidentifiedImageError:
+        pass
+    except Exception as exc:  # a plugin that recognised the file and then choked on its header
+        raise _unreadable(what) from exc
+    if kind == "HEIF" and not has_heif:
+        raise InputError(f"{what} is a HEIC/HEIF photo, which needs the pillow-heif plugin: {HEIC_HINT}")
+    if kind == "AVIF" and not ("avif" in features.modules and features.check_module("avif")):
+        raise InputError(f"{what} is an AVIF picture, which this Pillow cannot read: {AVIF_HINT}")
+    raise _unreadable(what)
+
+
+def _as_array(image: Image.Image) -> np.ndarray:
+    """A loaded Pillow image -> grey (HxW), grey+alpha (HxWx2), BGR or BGRA, writable; 16-bit
+    grey stays uint16 and float stays float (``to_uint8`` scales them), other modes become uint8."""
+    mode = image.mode
+    if mode.startswith("I;16"):
+        return np.asarray(image).astype(np.uint16)  # native byte order whatever the file's
+    if mode == "I":  # 32-bit integers, holding 8- or 16-bit samples (some TIFFs)
+        values = np.asarray(image)
+        deep = values.max() > 255
+        return np.clip(values, 0, 65535 if deep else 255).astype(np.uint16 if deep else np.uint8)
+    if mode == "F":
+        return np.array(image, dtype=np.float32)
+    # A transparent colour (PNG tRNS) or palette entry becomes an alpha channel, as a viewer shows it.
+    see_through = "transparency" in image.info
+    if mode in ("1", "L", "LA", "La"):
+        return np.array(_in_mode(image, "LA" if see_through or mode in ("LA", "La") else "L"))
+    if mode in ("RGBA", "RGBa", "PA") or (mode in ("RGB", "P") and see_through):
+        return cv2.cvtColor(np.asarray(_in_mode(image, "RGBA")), cv2.COLOR_RGBA2BGRA)
+    return cv2.cvtColor(np.asarray(_in_mode(image, "RGB")), cv2.COLOR_RGB2BGR)  # RGB, P, CMYK, YCbCr...
+
+
+def _in_mode(image: Image.Image, mode: str) -> Image.Image:
+    """``image`` converted to ``mode``; not copied when it is in that mode already (100 megapixels
+    of RGB take 400 MB in Pillow)."""
+    return image if image.mode == mode else image.convert(mode)
+
+
+def _decode(stream: BinaryIO, what: str) -> np.ndarray:
+    with warnings.catch_warnings():
+        # Pillow warns about what it reads past (a corrupt EXIF block, a size past its own limit,
+        # which is below livestyle's): the picture comes out all the same, with nothing to act on.
+        warnings.simplefilter("ignore")
+        with _open(stream, what) as image:
+            width, height = image.size
+            if width * height > MAX_IMAGE_PIXELS:
+                raise InputError(f"{what} is {width}x{height} pixels, more than livestyle reads "
+                                 f"({MAX_IMAGE_PIXELS // 1_000_000} megapixels); downscale it first (8000 px "
+                                 f"on the long side is plenty)")
+            if min(width, height) < 1:
+                raise InputError(f"{what} has no pixels")
+            try:
+                image.load()
+            except Exception as exc:  # Pillow's decoders report a bad file with many exception types
+                raise _unreadable(what) from exc
+            try:
+                ImageOps.exif_transpose(image, in_place=True)
+            except Exception:  # an odd EXIF block: the pixels as stored, as if no camera had written one
+                pass
+            try:
+                return _as_array(image)
+            except ValueError as exc:  # a colour mode Pillow cannot turn into RGB
+                raise _unreadable(what) from exc
 
 
 def decode_image(path, what: str = "image") -> np.ndarray:
@@ -142,25 +166,18 @@ def decode_image(path, what: str = "image") -> np.ndarray:
         raise InputError(f"{what} {path} is a folder; give an image file")
     if path.stat().st_size == 0:
         raise InputError(f"{what} {path} is empty (0 bytes)")
-    return decode_image_bytes(np.fromfile(str(path), dtype=np.uint8), f"{what} {path}")
-
-
-def decode_image_bytes(data: np.ndarray, what: str = "image") -> np.ndarray:
-    """:func:`decode_image` for an encoded file already in memory (uint8 array), e.g. an upload."""
-    header = read_header(data[:1 << 20].tobytes())  # metadata before the pixels fits in 1 MB
-    if header is not None and header.width * header.height > MAX_IMAGE_PIXELS:
-        raise InputError(f"{what} is {header.width}x{header.height} pixels, more than livestyle reads "
-                         f"({MAX_IMAGE_PIXELS // 1_000_000} megapixels); downscale it first (8000 px on "
-                         f"the long side is plenty)")
     try:
-        image = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
-    except cv2.error:
-        image = None  # OpenCV's own limits and decoder failures: same answer as a corrupt file
-    if image is None:
-        raise InputError(f"{what} is not a readable image (corrupt or unsupported format); use JPEG or PNG")
-    if min(image.shape[:2]) < 1:
-        raise InputError(f"{what} has no pixels")
-    return upright(image, header.orientation) if header is not None else image
+        stream = open(path, "rb")
+    except OSError as exc:
+        raise InputError(f"cannot read {what} {path}: {exc.strerror}") from exc
+    with stream:
+        return _decode(stream, f"{what} {path}")
+
+
+def decode_image_bytes(data, what: str = "image") -> np.ndarray:
+    """:func:`decode_image` for an encoded file already in memory (bytes or a uint8 array), e.g.
+    an upload."""
+    return _decode(io.BytesIO(data), what)
 
 
 def read_image(path, what: str = "image") -> np.ndarray:
@@ -221,5 +238,5 @@ def list_images(folder) -> list[Path]:
     folder = Path(folder)
     if not folder.is_dir():
         raise InputError(f"folder not found: {folder}")
-    files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+    files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in READ_SUFFIXES and p.is_file())
     return files
