@@ -76,12 +76,15 @@ def _train(out, sets, steps, extra=()):
 
 
 @needs_shared
-def test_few_steps_lower_the_loss_and_resume_is_exact(tmp_path, tiny_sets):
-    hist = _train(tmp_path / "a", tiny_sets, 12)
+@pytest.mark.parametrize("terms", [(), ("--gram-weight", "1", "--structure-weight", "0.5")],
+                         ids=["mean_std", "gram_structure"])
+def test_few_steps_lower_the_loss_and_resume_is_exact(tmp_path, tiny_sets, terms):
+    hist = _train(tmp_path / "a", tiny_sets, 12, terms)
     assert np.mean([r["distill"] for r in hist[-3:]]) < hist[0]["distill"]
     assert np.mean([r["total"] for r in hist[-3:]]) < hist[0]["total"]
-    _train(tmp_path / "b", tiny_sets, 8)
-    resumed = _train(tmp_path / "b", tiny_sets, 12, ["--resume"])
+    assert ("gram" in hist[0] and "structure" in hist[0]) == bool(terms)
+    _train(tmp_path / "b", tiny_sets, 8, terms)
+    resumed = _train(tmp_path / "b", tiny_sets, 12, ["--resume", *terms])
     assert [r["step"] for r in resumed] == list(range(1, 13))
     assert resumed[10]["total"] == pytest.approx(hist[10]["total"], rel=1e-4)
     ckpt = load_checkpoint(tmp_path / "b/adain_light.pt", "light_adain")

@@ -507,6 +507,35 @@ def test_coarse_ssim_falls_for_a_stamped_disc_not_for_fine_texture_or_palette():
     assert coarse_ssim(photo, stamped) < min(coarse_ssim(photo, textured), coarse_ssim(photo, recoloured)) - 0.05
 
 
+@needs_shared
+def test_structure_ssim_ranks_smeared_and_blurred_stylisations_below_a_sharp_one():
+    from livestyle.eval.quality import structure_ssim
+    photo = cv2.resize(cv2.imread(str(SHARED / "content/eval/chicago.jpg")), (384, 252))
+    # A sharp stylisation: the photo's edges kept under another palette and a fine stroke texture.
+    sharp = cv2.cvtColor(photo, cv2.COLOR_BGR2YCrCb)
+    sharp[..., 1:] = 255 - sharp[..., 1:]
+    rng = np.random.default_rng(0)
+    strokes = cv2.GaussianBlur(rng.normal(0, 12, photo.shape[:2]), (0, 0), 1.0)[..., None]
+    sharp = np.clip(cv2.cvtColor(sharp, cv2.COLOR_YCrCb2BGR) + strokes, 0, 255).astype(np.uint8)
+    blurred = cv2.GaussianBlur(sharp, (0, 0), 3.0)
+    # Smeared: the same strokes dragged along one direction, as edges melting into brush marks.
+    smeared = cv2.filter2D(sharp, -1, np.eye(9, dtype=np.float32) / 9)
+    assert structure_ssim(photo, photo) == pytest.approx(1.0)
+    assert structure_ssim(photo, sharp) > structure_ssim(photo, smeared) + 0.05
+    assert structure_ssim(photo, sharp) > structure_ssim(photo, blurred) + 0.05
+
+
+def test_structure_loss_charges_lost_edges_not_the_palette():
+    from livestyle.training.losses import structure_loss
+    torch.manual_seed(0)
+    photo = torch.nn.functional.interpolate(torch.rand(1, 3, 16, 16), size=64, mode="bilinear")
+    brighter = (photo * 0.8 + 0.15).clamp(0, 1)          # a palette shift: edges where they were
+    flat = torch.nn.functional.avg_pool2d(photo, 9, 1, 4)  # the same picture with its edges smeared
+    assert structure_loss(photo, photo).item() == pytest.approx(0.0, abs=1e-9)
+    assert structure_loss(brighter, photo).item() < 0.1
+    assert structure_loss(flat, photo).item() > 5 * structure_loss(brighter, photo).item()
+
+
 @pytest.mark.parametrize("case", ["empty_content", "bad_style", "unwritable"])
 def test_training_bad_input(tmp_path, capsys, case, shared):
     content = tmp_path / "c"

@@ -6,6 +6,7 @@
   python tools/quality.py --style-image brushstrokes.jpg --adain --magenta --gatys --photos 4
   python tools/quality.py --style-image sketch.png --light --light-checkpoint runs/adain_light/adain_light.pt \
       --adain --magenta --size 384 --content-layer relu3_3
+  python tools/quality.py --held-out --light --magenta --photos 6 --size 384   # every unseen painting
 
 --net is a registered style name (run through its ONNX graph) or a livestyle checkpoint (.pt);
 --adain runs our AdaIN decoder on the VGG-16 encoder with the style image, --light livestyle's
@@ -95,9 +96,52 @@ def remembered(method):
     return run
 
 
+def style_paths(names: list[str], held_out: bool, shared: Path) -> list[Path]:
+    """--style-image names (a file in <shared>/styles, or a path), plus the held-out paintings."""
+    from livestyle.media.images import list_images
+    from livestyle.training.adain import HELD_OUT_STYLES
+
+    paths = [Path(n) if Path(n).is_file() else shared / "styles" / n for n in names]
+    if held_out:
+        paths += [p for p in list_images(shared / "styles") if p.stem in HELD_OUT_STYLES and p not in paths]
+    return paths
+
+
+def methods_for(args, style: Path, shared: Path) -> dict:
+    methods = {"photo": lambda x: x, **{name: method_for(name) for name in args.net}}
+    if args.light:
+        methods["light (livestyle)"] = adain_method(style, "fast")
+    for ckpt in args.light_checkpoint:
+        methods[f"light {ckpt.parent.name}/{ckpt.stem}"] = light_checkpoint_method(style, ckpt)
+    if args.adain:
+        methods["adain vgg (livestyle)"] = adain_method(style, "full")
+    if args.magenta:
+        methods["magenta arbitrary"] = magenta_method(style, shared)
+    if args.gatys:
+        methods[f"gatys ({args.gatys_steps} steps)"] = gatys_method(style, vgg_weights(None, shared), args.size,
+                                                                  args.gatys_steps)
+    return {name: remembered(m) for name, m in methods.items()}  # the sheet reuses the scored outputs
+
+
+COLUMNS = (("style (Gram)", "style", 12), ("content", "content", 8), ("mean/std", "mean_std_style", 9),
+           ("SSIM 1/2", "structure_ssim", 8), ("SSIM 1/8", "coarse_ssim", 8))
+
+
+def print_table(rows: dict, layers: list[str]) -> None:
+    print(f"{'method':<30}" + "".join(f" {title:>{w}}" for title, _, w in COLUMNS) + "".join(f" {n:>8}" for n in layers))
+    for name, score in rows.items():
+        print(f"{name:<30}" + "".join(f" {getattr(score, field):>{w}.3f}" for _, field, w in COLUMNS)
+              + "".join(f" {score.style_by_layer[n]:>8.3f}" for n in layers))
+
+
 def main() -> None:
+    import numpy as np
+
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--style-image", required=True, help="file name in <shared>/styles, or a path")
+    ap.add_argument("--style-image", action="append", default=[],
+                    help="file name in <shared>/styles, or a path; repeatable (a mean table follows)")
+    ap.add_argument("--held-out", action="store_true",
+                    help="also every painting that no arbitrary-style net was trained on (training/adain.py)")
     ap.add_argument("--net", action="append", default=[], help="style name or checkpoint; repeatable")
     ap.add_argument("--adain", action="store_true", help="our AdaIN decoder on the VGG-16 encoder (--model full)")
     ap.add_argument("--light", action="store_true", help="livestyle's shipped light arbitrary-style net")
@@ -111,41 +155,42 @@ def main() -> None:
     ap.add_argument("--photos", type=int, help="use only the first N eval photos")
     ap.add_argument("--size", type=int, default=256, help="long side of the eval photos")
     ap.add_argument("--per-layer", action="store_true", help="also print the Gram style loss of each VGG layer")
-    ap.add_argument("--sheet", type=Path, help="also write a contact sheet (rows: methods, columns: photos)")
+    ap.add_argument("--sheet", type=Path, help="also write a contact sheet (rows: methods, columns: photos); "
+                    "with several paintings, one sheet per painting named SHEET_<painting>.jpg")
     ap.add_argument("--sheet-photos", type=int, default=4)
     ap.add_argument("--shared-dir")
     args = ap.parse_args()
     shared = shared_dir(args.shared_dir, must_exist=True)
-    style = Path(args.style_image)
-    style = style if style.is_file() else shared / "styles" / style
-    meter = QualityMeter(vgg_weights(None, shared), style, content_layer=args.content_layer)
+    styles = style_paths(args.style_image, args.held_out, shared)
+    if not styles:
+        ap.error("give --style-image or --held-out")
     photos = eval_photos(shared)[:args.photos]
-    methods = {"photo": lambda x: x, **{name: method_for(name) for name in args.net}}
-    if args.light:
-        methods["light (livestyle)"] = adain_method(style, "fast")
-    for ckpt in args.light_checkpoint:
-        methods[f"light {ckpt.parent.name}/{ckpt.stem}"] = light_checkpoint_method(style, ckpt)
-    if args.adain:
-        methods["adain vgg (livestyle)"] = adain_method(style, "full")
-    if args.magenta:
-        methods["magenta arbitrary"] = magenta_method(style, shared)
-    if args.gatys:
-        methods[f"gatys ({args.gatys_steps} steps)"] = gatys_method(style, vgg_weights(None, shared), args.size,
-                                                                  args.gatys_steps)
-    methods = {name: remembered(m) for name, m in methods.items()}  # the sheet reuses the scored outputs
-    print(f"style image {style.name}, {len(photos)} photos at long side {args.size}, "
-          f"content loss at {args.content_layer}")
-    layers = list(meter.style_grams) if args.per_layer else []
-    print(f"{'method':<28} {'style (Gram)':>12} {'content':>8} {'mean/std':>9} {'SSIM 1/8':>8}"
-          + "".join(f" {n:>8}" for n in layers))
-    for name, method in methods.items():
-        score = meter.score(method, photos, args.size)
-        print(f"{name:<28} {score.style:>12.3f} {score.content:>8.3f} {score.mean_std_style:>9.3f} "
-              f"{score.coarse_ssim:>8.3f}"
-              + "".join(f" {score.style_by_layer[n]:>8.3f}" for n in layers))
-    if args.sheet:
-        write_sheet(args.sheet, style, methods, photos[:args.sheet_photos], args.size)
-        print(f"contact sheet: {args.sheet}")
+    print(f"{len(styles)} painting(s), {len(photos)} photos at long side {args.size}, "
+          f"content loss at {args.content_layer}; SSIM of grey output vs grey photo at 1/2 and 1/8 size")
+    scores: dict[str, list] = {}
+    for style in styles:
+        meter = QualityMeter(vgg_weights(None, shared), style, content_layer=args.content_layer)
+        methods = methods_for(args, style, shared)
+        layers = list(meter.style_grams) if args.per_layer else []
+        rows = {name: meter.score(method, photos, args.size) for name, method in methods.items()}
+        print(f"\nstyle image {style.name}")
+        print_table(rows, layers)
+        for name, score in rows.items():
+            scores.setdefault(name, []).append(score)
+        if args.sheet:
+            sheet = args.sheet if len(styles) == 1 else args.sheet.with_name(f"{args.sheet.stem}_{style.stem}{args.sheet.suffix}")
+            write_sheet(sheet, style, methods, photos[:args.sheet_photos], args.size)
+            print(f"contact sheet: {sheet}")
+    if len(styles) > 1:
+        from livestyle.eval.quality import QualityScore
+
+        print(f"\nmean over {len(styles)} paintings")
+        means = {name: QualityScore(*(float(np.mean([getattr(s, f) for s in ss]))
+                                      for f in ("style", "content", "mean_std_style")), len(photos),
+                                    {}, float(np.mean([s.coarse_ssim for s in ss])),
+                                    float(np.mean([s.structure_ssim for s in ss])))
+                 for name, ss in scores.items()}
+        print_table(means, [])
 
 
 def write_sheet(path: Path, style: Path, methods: dict, photos: list[Path], size: int) -> None:

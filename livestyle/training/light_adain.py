@@ -28,7 +28,7 @@ from ..models.light_adain import TEACHER_TAPS, DistillationHeads, LightAdaINConf
 from ..models.ops import adain, channel_mean_std
 from .adain import HELD_OUT_STYLES
 from .data import ImageBank
-from .losses import relative_mse
+from .losses import fp32_gram, relative_mse, structure_loss
 from .samples import write_sample_grid
 
 TEACHER_LAYERS = tuple(name for name, _ in TEACHER_TAPS)
@@ -50,6 +50,12 @@ class LightAdaINSettings:
     # Share of a batch styled with its own photo: the AdaIN target is then the photo's own VGG
     # features, which teaches reconstruction (what --alpha 0 shows) and pulls content in early.
     identity_fraction: float = 0.125
+    # Gram loss on the teacher's taps beside the mean/std loss: AdaIN's statistics carry no
+    # channel correlations, so strokes and their colours pairing up is learnt only from this.
+    gram_weight: float = 0.0
+    # Laplacian of the grey output against the photo's at half size (losses.structure_loss):
+    # AdaIN's content target lives at 1/8 resolution, where eyes and edges are a pixel or two.
+    structure_weight: float = 0.0
     ema_decay: float = 0.0
     seed: int = 0
 
@@ -167,6 +173,15 @@ class LightAdaINTask:
         losses["style"] = sum(relative_mse(m, tm) + relative_mse(sd, tsd) for n in TEACHER_LAYERS
                               for (m, sd), (tm, tsd) in [(channel_mean_std(fo[n].float()), t_style[n])])
         total = s.content_weight * losses["content"] + s.style_weight * losses["style"]
+        if s.gram_weight:
+            # A mixed painting's target is the same convex mix of the two paintings' Grams.
+            losses["gram"] = sum(relative_mse(fp32_gram(fo[n]), mix_pairs(fp32_gram(ts[n])[:, None], partner,
+                                                                          weight)[:, 0])
+                                 for n in TEACHER_LAYERS)
+            total = total + s.gram_weight * losses["gram"]
+        if s.structure_weight:
+            losses["structure"] = structure_loss(out, c)
+            total = total + s.structure_weight * losses["structure"]
         if "distill" in losses:
             total = total + s.distill_weight * losses["distill"]
         return {"total": total, **losses}
@@ -176,7 +191,8 @@ class LightAdaINTask:
         meta = {"steps": step, "settings": asdict(self.settings), "held_out_styles": list(HELD_OUT_STYLES),
                 "teacher": "VGG-16 (Simonyan & Zisserman 2014, CC BY 4.0) from the shared folder; "
                            "training-time teacher and loss network only",
-                "final_losses": {k: v for k, v in last.items() if k in ("content", "style", "distill")},
+                "final_losses": {k: v for k, v in last.items()
+                                 if k in ("content", "style", "distill", "gram", "structure")},
                 **({"warm_start": self.warm_starts} if self.warm_starts else {})}
         weights = {k: v.detach().half().cpu() for k, v in self.net.state_dict().items()}
         ckpt = make_checkpoint(ARCH, self.net.config.to_dict(), weights, meta)
