@@ -104,6 +104,22 @@ def _photo() -> np.ndarray:
     return np.ascontiguousarray(img.transpose(2, 0, 1)[None])
 
 
+def test_both_engines_implement_the_graph_engine_contract():
+    from livestyle.runtime.engine import Engine, GraphEngine
+
+    ort_engine = Engine(exported_dir() / "mosaic_fast.onnx", device="cpu")
+    torch_engine = TorchEngine.from_checkpoint(exported_dir() / "mosaic_fast.pt", device="cpu")
+    for engine in (ort_engine, torch_engine):
+        assert isinstance(engine, GraphEngine)
+        assert engine.input_names == ["image"] and engine.providers and not engine.on_gpu
+
+    class Incomplete(GraphEngine):   # no run(): the contract refuses it at construction
+        backend = "none"
+
+    with pytest.raises(TypeError, match="run"):
+        Incomplete()
+
+
 def test_torch_engine_on_the_cpu_matches_the_shipped_onnx_graph():
     import onnxruntime as ort
 

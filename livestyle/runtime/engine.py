@@ -1,12 +1,16 @@
-"""The one place that creates onnxruntime sessions and picks execution providers.
+"""The engine contract every stylizer runs graphs through, and its onnxruntime implementation.
 
-Providers are chosen by what this onnxruntime build and machine can do, never by editing flags:
-TensorRT (with an on-disk engine cache) > CUDA > CPU for ``device='auto'``.
+:class:`GraphEngine` is the interface (pyvirtualcam's ``Backend`` is the model: a small abstract
+class the rest codes against); :class:`Engine` runs an exported ONNX graph in onnxruntime and
+``torch_engine.TorchEngine`` runs the same net in PyTorch. Execution providers are chosen here by
+what this onnxruntime build and machine can do, never by editing flags: TensorRT (with an on-disk
+engine cache) > CUDA > CPU for ``device='auto'``.
 """
 
 from __future__ import annotations
 
 import logging
+from abc import ABC, abstractmethod
 from pathlib import Path
 
 import numpy as np
@@ -50,7 +54,30 @@ def choose_providers(device: str = "auto") -> list:
     return providers
 
 
-class Engine:
+class GraphEngine(ABC):
+    """One graph of an exported net, run on numpy arrays.
+
+    Attributes every engine sets: ``input_names`` and ``output_names`` (the graph's, in order),
+    ``on_gpu`` (frames cross to a device), ``providers`` (what runs it, most preferred first).
+    The convention is the exported graphs' (export/onnx.py): float32 NCHW, RGB 0..255 images.
+    """
+
+    input_names: list[str]
+    output_names: list[str]
+    on_gpu: bool
+    providers: list[str]
+
+    @property
+    @abstractmethod
+    def backend(self) -> str:
+        """Short name of what runs the graph: ort-cpu, ort-cuda, ort-tensorrt, torch-cpu, torch-cuda."""
+
+    @abstractmethod
+    def run(self, feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
+        """The graph's outputs, in ``output_names`` order, for inputs named as in ``input_names``."""
+
+
+class Engine(GraphEngine):
     """An onnxruntime session plus a ``run`` that keeps frames on the GPU when there is one."""
 
     def __init__(self, onnx_path: Path, device: str = "auto", threads: int | None = None,

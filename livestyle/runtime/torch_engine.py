@@ -22,6 +22,7 @@ import torch
 import torch.nn as nn
 
 from ..errors import DeviceError, InputError, ModelError
+from .engine import GraphEngine
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +82,7 @@ def half_is_fast(device: torch.device) -> bool:
     return device.type == "cuda" and torch.cuda.get_device_capability(device) >= FP16_MIN_CAPABILITY
 
 
-class TorchEngine:
+class TorchEngine(GraphEngine):
     """Runs a torch net like an onnxruntime session: ``run(feeds) -> [outputs]`` on numpy arrays.
 
     ``fp16=None`` picks half precision where the GPU has fast half arithmetic; ``fp16=True`` on a
