@@ -6,6 +6,7 @@ import hashlib
 import importlib.util
 import json
 import math
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -131,3 +132,23 @@ def test_a_candidate_is_staged_in_a_scratch_copy_of_exported(tmp_path, monkeypat
     assert registry.resolve_style("udnie", variant="fast").source == folder / "udnie_fast.onnx"
     with pytest.raises(InputError, match="scratch folder"):
         stage_candidate(candidate, "udnie", folder)   # $LIVESTYLE_EXPORTED is now the shipped folder
+
+
+def test_the_nets_page_is_what_the_manifest_says():
+    """docs/nets.md is tools/nets_table.py's output, so a net exported without the page being made
+    again fails here (fix: python tools/nets_table.py -o docs/nets.md)."""
+    from livestyle.runtime import registry
+    from livestyle.runtime.catalog import net_rows
+
+    env = {k: v for k, v in os.environ.items() if k != "LIVESTYLE_EXPORTED"}   # the shipped folder
+    run = subprocess.run([sys.executable, str(TOOLS / "nets_table.py")], capture_output=True, text=True,
+                         timeout=120, env=env)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout == (TOOLS.parent / "docs/nets.md").read_text(), \
+        "docs/nets.md is stale: python tools/nets_table.py -o docs/nets.md"
+    rows = {r.net: r for r in net_rows()}
+    own = {s.name for s in registry.list_styles() if s.kind != "engstrom"}
+    assert set(rows) == own
+    for name in registry.fast_style_names():
+        assert rows[name].teacher.startswith(f"`{registry.base_name(name)}`"), rows[name]
+    assert all("missing" not in r.size and r.parity != "-" for r in rows.values())

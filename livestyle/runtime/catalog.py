@@ -1,0 +1,172 @@
+"""What each net livestyle ships is, one row per net, read from the registry (``exported/manifest.json``).
+
+A row says what kind of net it is, its architecture, its size on disk, how it was trained (the last
+run and the steps of its whole chain of warm starts), its teacher, the licence note of the artwork
+it paints, and how closely its ONNX graph follows its PyTorch weights. ``tools/nets_table.py``
+writes these rows as docs/nets.md, and a test keeps that page equal to them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import astuple, dataclass
+from pathlib import Path
+
+from . import registry
+from .registry import StyleInfo
+
+# TransformerConfig's defaults (models/johnson.py), for entries exported before the manifest
+# recorded every field; read here rather than imported, so this module needs no PyTorch.
+JOHNSON_DEFAULTS = {"widths": [32, 64, 128], "num_residual": 5, "edge_kernel": 9, "separable": False,
+                    "norm": "instance", "border": 0}
+NORMS = {"instance": "instance norms everywhere", "instance-encoder": "instance norms in the encoder only",
+         "instance-deep": "instance norms in the downsampling convs and blocks", "none": "no norms"}
+
+
+@dataclass(frozen=True)
+class NetRow:
+    net: str
+    kind: str
+    architecture: str
+    size: str
+    training: str
+    teacher: str
+    licence: str
+    parity: str
+
+
+HEADERS = ("net", "kind / variant", "architecture", "size on disk", "trained (last run; steps in all)",
+           "teacher", "artwork licence", "parity (max \\|ONNX - PyTorch\\|)")
+
+
+def shipped_nets() -> list[StyleInfo]:
+    """livestyle's own nets (not the third-party ones from the shared folder): the fixed styles by
+    name, then the two arbitrary-style nets."""
+    own = [s for s in registry.list_styles() if s.kind != "engstrom"]
+    return sorted(own, key=lambda s: (s.kind == "adain", s.name))
+
+
+def net_rows(nets: list[StyleInfo] | None = None) -> list[NetRow]:
+    return [net_row(info) for info in (shipped_nets() if nets is None else nets)]
+
+
+def net_row(info: StyleInfo) -> NetRow:
+    meta = info.meta
+    return NetRow(net=info.name, kind=f"{info.kind} / {info.variant}", architecture=_architecture(meta),
+                  size=_size(info), training=_training(meta), teacher=_teacher(meta),
+                  licence=info.licence or "-", parity=_parity(meta))
+
+
+def cells(row: NetRow) -> tuple[str, ...]:
+    return astuple(row)
+
+
+def _architecture(meta: dict) -> str:
+    arch = meta.get("architecture")
+    if meta.get("kind") == "adain" and not arch:
+        return "VGG-16 encoder to relu4_1 (from the shared folder, not shipped), AdaIN, a decoder mirroring it"
+    if meta.get("arch") == "light_adain":
+        widths = "/".join(str(w) for w in arch["widths"])
+        return (f"student encoder {widths} channels (VGG-16's relu1_1..relu4_1 at a quarter of its widths), "
+                f"AdaIN, separable decoder, {arch['border']} px reflected border")
+    cfg = {**JOHNSON_DEFAULTS, **(arch or {})}
+    widths = "/".join(str(w) for w in cfg["widths"])
+    scale = 2 ** (len(cfg["widths"]) - 1)
+    convs = "separable convs" if cfg["separable"] else "convs"
+    text = (f"{convs} {widths} channels, {cfg['num_residual']} residual blocks at 1/{scale}, "
+            f"{cfg['edge_kernel']}x{cfg['edge_kernel']} edge convs, {NORMS.get(cfg['norm'], cfg['norm'])}")
+    if cfg["border"]:
+        text += f", {cfg['border']} px reflected border"
+    return text
+
+
+def _files(info: StyleInfo) -> list[Path]:
+    meta, folder = info.meta, info.source.parent
+    names = [meta["file"]]
+    names += [g["file"] for g in meta.get("graphs", {}).values()]
+    if meta.get("checkpoint") and meta["checkpoint"] not in names:
+        names.append(meta["checkpoint"])
+    return [folder / n for n in names]
+
+
+def _size(info: StyleInfo) -> str:
+    onnx = pt = 0
+    missing = []
+    for path in _files(info):
+        if not path.is_file():
+            missing.append(path.name)
+        elif path.suffix == ".onnx":
+            onnx += path.stat().st_size
+        else:
+            pt += path.stat().st_size
+    graphs = sum(1 for p in _files(info) if p.suffix == ".onnx")
+    parts = []
+    if onnx:
+        parts.append(f"{_mb(onnx)} ONNX" + (f" ({graphs} graphs)" if graphs > 1 else ""))
+    if pt:
+        parts.append(f"{_mb(pt)} .pt")
+    if missing:
+        parts.append("missing: " + ", ".join(missing))
+    return " + ".join(parts)
+
+
+def _mb(size: int) -> str:
+    return f"{size / 1e6:.1f} MB" if size >= 1e6 else f"{size / 1e6:.2f} MB"
+
+
+def _chain(meta: dict) -> list[dict]:
+    """The warm starts a net was trained from, newest first."""
+    chain, record = [], meta.get("warm_start")
+    while record:
+        chain.append(record)
+        record = record.get("warm_start")
+    return chain
+
+
+def _training(meta: dict) -> str:
+    t, steps = meta.get("training", {}), meta.get("steps")
+    parts = [f"{steps:,} steps" if steps is not None else "steps not recorded"]
+    if "image_size" in t:
+        parts.append(f"{t['image_size']} px crops")
+    if "batch_size" in t:
+        parts.append(f"batch {t['batch_size']}")
+    if "style_weight" in t:
+        parts.append(f"style weight {t['style_weight']:g}")
+    if t.get("content_layer", "relu2_2") != "relu2_2":
+        parts.append(f"content at {t['content_layer']}")
+    if t.get("style_layer_weights"):
+        parts.append("Gram layer weights " + " / ".join(f"{k} {v:g}" for k, v in sorted(t["style_layer_weights"].items())))
+    if t.get("structure_weight"):
+        parts.append(f"structure weight {t['structure_weight']:g} ({t.get('structure_cell', 4)} px cells)")
+    if t.get("temporal_weight"):
+        parts.append(f"temporal weight {t['temporal_weight']:g} ({t.get('temporal_mode', 'warp')})")
+    if t.get("distill_weight"):
+        parts.append(f"distillation weight {t['distill_weight']:g}")
+    if t.get("ema_decay"):
+        parts.append(f"weights averaged (EMA {t['ema_decay']:g})")
+    text = ", ".join(parts)
+    chain = _chain(meta)
+    if chain and steps is not None and all(r.get("steps") is not None for r in chain):
+        total = steps + sum(r["steps"] for r in chain)
+        distilled = " (the first a distillation)" if chain[-1].get("distilled_from") else ""
+        text += f"; {total:,} in all over {len(chain) + 1} runs{distilled}"
+    elif not chain:
+        text += "; from scratch"
+    return text
+
+
+def _teacher(meta: dict) -> str:
+    if meta.get("teacher"):
+        return meta["teacher"]
+    for record in _chain(meta):
+        if record.get("distilled_from"):
+            return f"`{record['distilled_from']}` (distilled from it, then fine-tuned on the painting)"
+    return "-"
+
+
+def _parity(meta: dict) -> str:
+    if "parity_max_abs_diff" in meta:
+        return f"{meta['parity_max_abs_diff']:g} grey levels ({meta.get('precision', 'fp32')})"
+    parity = meta.get("parity", {})
+    if "chained_parity_max_abs_diff" in parity:
+        return f"{parity['chained_parity_max_abs_diff']:g} grey levels (encoder + decoder graphs)"
+    return "-"
