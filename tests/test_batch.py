@@ -10,6 +10,7 @@ Clips are tiny (96x64, 1-6 s): the file runs in about a minute on two busy cores
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import re
 import secrets
@@ -21,6 +22,7 @@ import sys
 import tempfile
 import time
 import types
+from contextlib import contextmanager
 from fractions import Fraction
 from pathlib import Path
 
@@ -93,12 +95,22 @@ def _free_port() -> int:
 
 @pytest.fixture(scope="module")
 def ray_head(ray_env):
-    """``ray start --head`` on 127.0.0.1 in a process group of its own; stopped through its pid."""
     env, root = ray_env
+    with head_on_loopback(env, root, "--disable-usage-stats") as (head, port):
+        yield head, port
+
+
+@contextmanager
+def head_on_loopback(env: dict, root: Path, *options: str):
+    """``ray start --head`` on 127.0.0.1 in a process group of its own; stopped through its pid.
+
+    Not ``ray stop``: that stops every Ray process of the machine by name, other people's included.
+    Every process of this head names ``root`` (its RAY_TMPDIR) in its command line, which is how
+    the end of the stop is checked."""
     port = _free_port()
     head = subprocess.Popen(
         ["ray", "start", "--head", "--block", "--port", str(port), "--node-ip-address", "127.0.0.1",
-         "--include-dashboard=false", "--disable-usage-stats", "--num-cpus", "2"],
+         "--include-dashboard=false", "--num-cpus", "2", *options],
         env=env, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 90
@@ -350,6 +362,118 @@ def test_worker_killed_mid_file_on_the_local_default(ray_env, media, tmp_path):
     assert not _processes_mentioning(ray_tmp), "the local Ray instance outlived its batch"
 
 
+def retrained_exported(folder: Path) -> Path:
+    """A copy of exported/ where 'mosaic' was retrained: its full net and checkpoint are other
+    weights (candy's, the same architecture), its manifest entry updated as an export does; every
+    other file is the shipped one (linked)."""
+    from livestyle.paths import exported_dir
+
+    shipped = exported_dir()
+    folder.mkdir()
+    for item in shipped.iterdir():
+        if item.name not in ("manifest.json", "mosaic.onnx", "mosaic.pt"):
+            (folder / item.name).symlink_to(item)
+    shutil.copyfile(shipped / "candy.onnx", folder / "mosaic.onnx")
+    shutil.copyfile(shipped / "candy.pt", folder / "mosaic.pt")
+    manifest = json.loads((shipped / "manifest.json").read_text())
+    manifest["models"]["mosaic"]["sha256"] = digest(folder / "mosaic.onnx")
+    (folder / "manifest.json").write_text(json.dumps(manifest, indent=2))
+    return folder
+
+
+def test_a_retrained_net_redoes_its_files_and_an_unchanged_one_skips(ray_env, media, tmp_path):
+    """The completion records name the nets by content: after 'mosaic' is retrained (same name,
+    another file behind it) every file of the batch is made again, then skipped while the net
+    stays as it is."""
+    env, root = ray_env
+    ray_tmp = root / "nets"
+    ray_tmp.mkdir()
+    env = dict(env, RAY_TMPDIR=str(ray_tmp))
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    for name in ("photo.png", "a.mp4"):
+        shutil.copy(media / name, inputs / name)
+    out = tmp_path / "out"
+    args = [str(inputs), "-o", str(out), *STYLE, "--workers", "1", "--no-progress"]
+
+    def state():
+        return {name: (digest(out / name), (out / name).stat().st_mtime_ns) for name in ("photo.png", "a.mp4")}
+
+    code, stdout, stderr, _ = run_batch_cli(args, env)
+    assert code == 0 and "wrote 2 file(s)" in stdout, stderr
+    shipped = state()
+
+    retrained = dict(env, LIVESTYLE_EXPORTED=str(retrained_exported(tmp_path / "exported")))
+    code, stdout, stderr, _ = run_batch_cli(args, retrained)
+    assert code == 0 and "wrote 2 file(s)" in stdout and "already complete" not in stdout, stdout + stderr
+    redone = state()
+    for name in shipped:
+        assert redone[name][1] != shipped[name][1], f"{name} was not made again"
+    # The image ran the retrained full net; the clip, on a CPU, the unchanged fast one (redone
+    # all the same: the plan cannot know which of the two a worker picks).
+    assert redone["photo.png"][0] != shipped["photo.png"][0]
+
+    code, stdout, stderr, _ = run_batch_cli(args, retrained)
+    assert code == 0 and "wrote 0 file(s)" in stdout and "2 already complete" in stdout, stdout + stderr
+    assert state() == redone
+
+
+def listing(folder: Path) -> dict[str, tuple]:
+    """Every entry under ``folder``, hidden ones included, with its kind, size and times."""
+    found = {}
+    for path in sorted(folder.rglob("*")):
+        st = path.lstat()
+        found[str(path.relative_to(folder))] = ("dir" if path.is_dir() else "file", st.st_size, st.st_mtime_ns)
+    return found
+
+
+def test_a_private_ray_leaves_home_alone_and_a_users_head_still_answers(ray_env, media, tmp_path):
+    """A batch without --ray, then the user's own 'ray start --head' and a batch on it, all under
+    one HOME and without any Ray setting of the user's: the private instance used to leave a
+    token in ~/.ray/auth_token, which made the user's head ask for a token that the second batch
+    did not send."""
+    _, root = ray_env
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / ".bashrc").write_text("# the user's own\n")
+    ray_tmp = root / "home"  # every Ray process of this test names it
+    ray_tmp.mkdir()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RAY_")}
+    env.update(HOME=str(home), RAY_TMPDIR=str(ray_tmp), PYTHONUNBUFFERED="1",
+               # loopback only, for the user's head too (batch sets it for its own instance)
+               RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER="0",
+               # onnxruntime keeps usage telemetry under ~/.cache/Microsoft in every livestyle
+               # command that runs a net, batch or not: off, so that the listing shows Ray's traces
+               ORT_DISABLE_TELEMETRY="1")
+    photo = media / "photo.png"
+    before = listing(home)
+
+    code, stdout, stderr, addresses = run_batch_cli(
+        [str(photo), "-o", str(tmp_path / "local"), *STYLE, "--workers", "1", "--no-progress"], env)
+    assert code == 0, stderr
+    assert_loopback_only(addresses)
+    assert listing(home) == before, "the private Ray instance wrote into HOME"
+    deadline = time.monotonic() + 15
+    while _processes_mentioning(ray_tmp) and time.monotonic() < deadline:
+        time.sleep(0.3)
+    assert not _processes_mentioning(ray_tmp), "the local Ray instance outlived its batch"
+    assert not any(ray_tmp.iterdir()), f"the private instance left {sorted(ray_tmp.iterdir())}"
+
+    with head_on_loopback(env, ray_tmp, "--disable-usage-stats") as (head, port):
+        # What 'ray start' itself writes under HOME is the user's Ray's, not livestyle's: kept
+        # apart, and the batch on the head compared with the listing after it.
+        with_head = listing(home)
+        code, stdout, stderr, addresses = run_batch_cli(
+            [str(photo), "-o", str(tmp_path / "on-head"), *STYLE, "--ray", f"127.0.0.1:{port}", "--workers", "1",
+             "--no-progress"], env, watch={head.pid})
+        assert code == 0, stderr
+        assert_loopback_only(addresses)
+        assert listing(home) == with_head, "the batch on the user's head wrote into HOME"
+    assert not _processes_mentioning(ray_tmp), "the user's head outlived the test"
+    ray_own = sorted(set(with_head) - set(before))
+    assert not ray_own, f"'ray start --head' wrote into HOME: {ray_own}"  # none seen with Ray 2.60
+
+
 # -- bad input: one line, before Ray is started ----------------------------------------------------
 
 
@@ -360,7 +484,8 @@ def test_an_address_that_does_not_answer_is_one_line_fast(tmp_path, media, capsy
                  "--ray", f"127.0.0.1:{_free_port()}", "--connect-timeout", "2"])
     err = capsys.readouterr().err
     assert code == 2 and time.monotonic() - t0 < 20
-    assert err.count("\n") == 1 and "no Ray cluster answers at 127.0.0.1:" in err
+    assert err.count("\n") == 1 and "cannot connect to the Ray cluster at 127.0.0.1:" in err
+    assert "nothing answers there" in err
 
 
 REFUSALS = {"output inside input": "is inside the input folder", "empty folder": "holds no videos",
@@ -404,6 +529,93 @@ def test_a_piece_that_fails_comes_back_as_a_result_and_the_worker_lives_on(tmp_p
     assert not failed.ok and not failed.setup_error and "not found" in failed.error
     done = worker.run(WorkUnit("a.mp4", "video", media / "a.mp4", tmp_path / "staged" / "a.mp4", FPS))
     assert done.ok and done.frames == FPS and done.load_seconds == 0.0  # the model was loaded once
+
+
+def test_a_worker_whose_nets_differ_from_the_plan_refuses_to_run(tmp_path, media):
+    """A node with other nets would write other pictures under the plan's fingerprint."""
+    from livestyle.pipeline.batch_plan import WorkUnit, net_digests
+    from livestyle.pipeline.batch_worker import BatchWorker, WorkerSettings
+
+    options = {"style": "mosaic", "streaming": True}
+    planned = dict(net_digests(options), **{"mosaic/net": "0" * 64})
+    worker = BatchWorker(WorkerSettings(options, {"style": "mosaic"}, nets=planned))
+    result = worker.run(WorkUnit("photo.png", "image", media / "photo.png", tmp_path / "photo.png", 1))
+    assert result.setup_error and "differ" in result.error and "(mosaic/net)" in result.error
+    same = BatchWorker(WorkerSettings(options, {"style": "mosaic"}, nets=net_digests(options)))
+    assert same.run(WorkUnit("photo.png", "image", media / "photo.png", tmp_path / "photo.png", 1)).ok
+
+
+def test_the_fingerprint_follows_content_not_names(tmp_path):
+    from livestyle.pipeline.batch_plan import fingerprint, picture_facts
+
+    painting = tmp_path / "painting.png"
+    cv2.imwrite(str(painting), texture(5)[:32, :32])
+    base = fingerprint(picture_facts({"style_images": [str(painting)]}))
+    moved = tmp_path / "moved.png"
+    shutil.copy(painting, moved)
+    assert fingerprint(picture_facts({"style_images": [str(moved)]})) == base  # same painting
+    cv2.imwrite(str(painting), texture(6)[:32, :32])
+    assert fingerprint(picture_facts({"style_images": [str(painting)]})) != base  # repainted
+    assert fingerprint(picture_facts({"style": "mosaic"})) != fingerprint(picture_facts({"style": "candy"}))
+    assert (fingerprint(picture_facts({"style": "mosaic", "model": "full"}))
+            != fingerprint(picture_facts({"style": "mosaic"})))
+
+
+@pytest.fixture
+def failing_ray_init(monkeypatch):
+    """``ray.init`` that fails as Ray does, recording what it was asked and the environment then."""
+    seen = {}
+
+    def init(**kwargs):
+        seen.update(kwargs, env={k: os.environ.get(k) for k in
+                                 ("RAY_TMPDIR", "RAY_AUTH_MODE", "RAY_AUTH_TOKEN_PATH", "RAY_AUTH_TOKEN")})
+        raise ConnectionError("Failed to connect to Ray cluster\nand pages more")
+
+    monkeypatch.setattr(ray, "init", init)
+    return seen
+
+
+def test_a_private_instance_that_cannot_start_says_so_and_leaves_nothing(failing_ray_init, monkeypatch):
+    from livestyle.pipeline.cluster import ClusterError, ClusterSettings, ray_session
+
+    base = Path(tempfile.mkdtemp(prefix="lsb", dir="/tmp"))  # short: Ray's socket paths have a limit
+    try:
+        monkeypatch.setenv("RAY_TMPDIR", str(base))
+        monkeypatch.setenv("RAY_AUTH_TOKEN", "the user's own")
+        monkeypatch.delenv("RAY_AUTH_MODE", raising=False)
+        monkeypatch.delenv("RAY_AUTH_TOKEN_PATH", raising=False)
+        with pytest.raises(ClusterError) as info:
+            with ray_session(ClusterSettings()):
+                pass
+        assert str(info.value) == "cannot start a local Ray instance: Failed to connect to Ray cluster"
+        private = Path(failing_ray_init["_temp_dir"])
+        assert private.parent == base and failing_ray_init["env"] == {
+            "RAY_TMPDIR": str(private), "RAY_AUTH_MODE": "token",
+            "RAY_AUTH_TOKEN_PATH": str(private / "auth_token"), "RAY_AUTH_TOKEN": None}
+        # the user's settings are back, and the private folder is gone
+        assert os.environ["RAY_TMPDIR"] == str(base) and os.environ["RAY_AUTH_TOKEN"] == "the user's own"
+        assert "RAY_AUTH_MODE" not in os.environ and "RAY_AUTH_TOKEN_PATH" not in os.environ
+        assert not any(base.iterdir())
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def test_a_cluster_that_refuses_the_driver_says_it_was_joining(failing_ray_init, monkeypatch):
+    from livestyle.pipeline.cluster import ClusterError, ClusterSettings, ray_session
+
+    monkeypatch.delenv("RAY_AUTH_MODE", raising=False)
+    monkeypatch.setenv("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")  # batch sets it for loopback; undone after
+    with socket.socket() as listener:  # something answers at the address, as a head would
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        address = "127.0.0.1:%d" % listener.getsockname()[1]
+        with pytest.raises(ClusterError) as info:
+            with ray_session(ClusterSettings(address)):
+                pass
+    assert str(info.value).startswith(f"cannot connect to the Ray cluster at {address}: Failed to connect "
+                                      f"to Ray cluster (if the cluster uses token authentication: set "
+                                      f"RAY_AUTH_MODE=token")
+    assert failing_ray_init["address"] == address and "_temp_dir" not in failing_ray_init
 
 
 def test_chunks_are_cut_at_keyframes_with_the_short_tail_merged():

@@ -17,14 +17,14 @@ from __future__ import annotations
 import os
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from ..errors import LivestyleError, OutputError
 from .batch_plan import BatchPlan, FilePlan, Records, WorkUnit
 from .batch_worker import FAULT_ENV, BatchWorker, UnitResult, WorkerSettings
 from .chunks import count_frames, join_chunks
-from .cluster import ClusterError, ClusterSettings, connect, first_line, worker_count
+from .cluster import ClusterError, ClusterSettings, first_line, ray_session, worker_count
 
 # How often a dead worker is restarted, and its piece retried, before the piece counts as failed.
 MAX_RESTARTS = 3
@@ -102,12 +102,11 @@ def run_batch(plan: BatchPlan, records: Records, settings: ClusterSettings, work
     pending_joins = [f for f in plan.files if f.chunked and not f.units]
     units = [u for f in plan.files for u in f.units]
     if units:
-        ray = connect(settings)
-        report.start_seconds = time.perf_counter() - t0
-        try:
+        # The workers check that the nets they load are the ones the plan's records name.
+        worker = replace(worker, nets=plan.nets)
+        with ray_session(settings) as ray:
+            report.start_seconds = time.perf_counter() - t0
             _Scheduler(ray, plan, records, settings, worker, report, progress).run(units)
-        finally:
-            ray.shutdown()
     for file in pending_joins:  # every chunk was done by an earlier run that stopped before the join
         _finish_file(file, records, report, {})
     report.seconds = time.perf_counter() - t0

@@ -6,9 +6,10 @@ to absolute ones because the workers (other processes, maybe other machines moun
 storage) do not share its working directory.
 
 Completion is recorded, not guessed from a file name: beside the results, ``.livestyle-batch/``
-keeps one record per finished output with the input's size and modification time, a hash of the
-options that shape the picture and the output's size, time and frame count. A rerun skips an
-output only when all of those still match and the file still holds that many frames.
+keeps one record per finished output with the input's size and modification time, a fingerprint
+of what shapes the picture (the options, the style images' content, the content of every net file
+the workers may run) and the output's size, time and frame count. A rerun skips an output only
+when all of those still match and the file still holds that many frames.
 """
 
 from __future__ import annotations
@@ -23,19 +24,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .. import __version__
-from ..errors import InputError, OutputError
-from ..fileio import write_atomically
+from ..errors import InputError, ModelError, OutputError
+from ..fileio import sha256_file, write_atomically
 from ..media.images import IMAGE_SUFFIXES
 from ..media.video import CONTAINERS, VideoReader
 from .chunks import ChunkSpan, can_join, count_frames, drop_short_tail, keyframes, plan_chunks, warmup_frames
 
 VIDEO_SUFFIXES = frozenset(CONTAINERS)
 WORK_FOLDER = ".livestyle-batch"
-RECORD_VERSION = 1
+RECORD_VERSION = 2
 
 # Options that change the pixels of a result; the rest (device, workers, chunking, progress)
-# change how it is made. A result made with other values of these is redone.
-PICTURE_OPTIONS = ("style", "style_images", "style_weights", "alpha", "size", "model", "preserve_color",
+# change how it is made. A result made with other values of these, other style images (by
+# content) or other nets (by content, see net_files) is redone.
+PICTURE_OPTIONS = ("style", "style_weights", "alpha", "size", "model", "preserve_color",
                    "stability", "flow", "fp16", "int8", "codec", "crf", "preset")
 
 
@@ -80,6 +82,7 @@ class BatchPlan:
     skipped: list[Source]                  # outputs already complete
     unreadable: list[tuple[Source, str]]   # inputs that failed their first look
     notices: list[str] = field(default_factory=list)
+    nets: dict[str, str | None] = field(default_factory=dict)   # net_digests of the options
 
     @property
     def frames(self) -> int:
@@ -146,19 +149,94 @@ def _identity(path: Path) -> tuple[int, int]:
 # -- completion records ------------------------------------------------------------------------
 
 
-def options_fingerprint(options: dict) -> str:
-    """Hash of what shapes the picture, style images included by size and time (a repainted
-    painting under the same name is a new style)."""
-    picked = {k: options.get(k) for k in PICTURE_OPTIONS}
-    picked["style_images"] = [_signature(Path(p).resolve()) for p in options.get("style_images") or []]
-    picked["livestyle"] = __version__
-    text = json.dumps(picked, sort_keys=True, default=str)
+def picture_facts(options: dict) -> dict:
+    """What shapes the picture: the options that do, the style images' content and the content of
+    every net file a worker may run (a retrained net under the same name is a new style, and so
+    is a repainted painting)."""
+    facts = {k: options.get(k) for k in PICTURE_OPTIONS}
+    facts["style_images"] = [_style_image_digest(item) for item in options.get("style_images") or []]
+    facts["nets"] = net_digests(options)
+    facts["livestyle"] = __version__
+    return facts
+
+
+def fingerprint(facts: dict) -> str:
+    text = json.dumps(facts, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def _signature(path: Path) -> dict:
-    st = path.stat()
-    return {"path": str(path), "size": st.st_size, "mtime_ns": st.st_mtime_ns}
+def net_files(options: dict) -> dict[str, Path]:
+    """Every net file a worker may run for these ``create_stylizer`` options, by role (the style's
+    name and what the file is), not by path, so that an install moved elsewhere is the same.
+
+    ``--model auto`` leaves the net to the worker (the fast one for streams on a CPU, the full one
+    on a GPU or for images, the light AdaIN net where the VGG-16 is missing): both are listed,
+    since the machine that plans the batch cannot know where each piece runs. Files that graphs are
+    built from on first use are listed too (the checkpoint that ``--fp16`` and the PyTorch backend
+    run from, third-party weights), since those graphs follow them.
+    """
+    from ..paths import exported_dir, vgg_weights
+    from ..runtime import registry
+
+    shared = options.get("shared_dir")
+    model = options.get("model") or "auto"
+    full, fast = model != "fast", model != "full"
+    files: dict[str, Path] = {}
+    if options.get("style_images"):
+        if fast:
+            for part, path in (registry.light_adain_graphs(fp16=False) or {}).items():
+                files[f"adain_light/{part}"] = path
+            files["adain_light/checkpoint"] = registry.light_adain_checkpoint()
+        if full:
+            files["adain/decoder"] = exported_dir() / registry.ADAIN_DECODER_FILE
+            files["adain/vgg16"] = vgg_weights(None, shared)
+        return files
+    name = options.get("style") or registry.default_style(shared)
+    for variant in [v for v, wanted in (("full", full), ("fast", fast)) if wanted]:
+        info = registry.resolve_style(name, shared, variant=variant)
+        files[f"{info.name}/net"] = info.source
+        try:
+            weights = registry.weights_for(info)
+        except ModelError:
+            continue  # the worker says so where it needs them
+        if weights != info.source:
+            files[f"{info.name}/checkpoint"] = weights
+    return files
+
+
+def net_digests(options: dict) -> dict[str, str | None]:
+    """sha256 of each of :func:`net_files` (None for a missing file: the worker will say so).
+
+    The files themselves are hashed, not the manifest's ``sha256`` fields: the manifest covers
+    only the shipped ONNX graphs (not their checkpoints, the third-party weights or the VGG-16),
+    and a file replaced without its manifest entry would go unnoticed.
+    """
+    return {role: file_digest(path) for role, path in net_files(options).items()}
+
+
+# sha256 by file identity: a batch hashes each net once, and a changed file (new inode, size,
+# modification or change time) is hashed again.
+_DIGESTS: dict[tuple, str] = {}
+
+
+def file_digest(path: Path) -> str | None:
+    try:
+        st = Path(path).stat()
+    except OSError:
+        return None
+    key = (str(Path(path).resolve()), st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+    if key not in _DIGESTS:
+        _DIGESTS[key] = sha256_file(path)
+    return _DIGESTS[key]
+
+
+def _style_image_digest(item) -> str:
+    if hasattr(item, "tobytes"):  # a painting given as pixels (library use)
+        return hashlib.sha256(repr(item.shape).encode() + item.tobytes()).hexdigest()
+    digest = file_digest(Path(item))
+    if digest is None:
+        raise InputError(f"style image not found: {item}")
+    return digest
 
 
 class Records:
@@ -258,11 +336,12 @@ class WorkFolderLock:
         self._file.close()
 
 
-def plan_batch(sources: list[Source], output_dir: Path, options: dict, *, chunk_seconds: float,
+def plan_batch(sources: list[Source], output_dir: Path, facts: dict, *, chunk_seconds: float,
                stability: float) -> tuple[BatchPlan, Records]:
     """Look at every source once (headers and the first frame) and cut long videos into chunks.
 
-    ``stability`` is the blend strength the workers will run at (for the warm-up length).
+    ``facts`` is :func:`picture_facts` of the options, ``stability`` the blend strength the workers
+    will run at (for the warm-up length).
     """
     output_dir = Path(output_dir).resolve()
     try:
@@ -272,7 +351,7 @@ def plan_batch(sources: list[Source], output_dir: Path, options: dict, *, chunk_
     if not os.access(output_dir, os.W_OK):
         raise OutputError(f"output folder {output_dir} is not writable; choose another -o")
     work_dir = output_dir / WORK_FOLDER
-    records = Records(work_dir, options_fingerprint(options))
+    records = Records(work_dir, fingerprint(facts))
     files, skipped, unreadable = [], [], []
     for source in sources:
         output = output_dir / source.relative
@@ -284,7 +363,7 @@ def plan_batch(sources: list[Source], output_dir: Path, options: dict, *, chunk_
         except InputError as exc:
             unreadable.append((source, str(exc)))
     notices = [f"{f.source.relative}: cut into {len(f.chunks)} chunks at keyframes" for f in files if f.chunked]
-    return BatchPlan(output_dir, work_dir, files, skipped, unreadable, notices), records
+    return BatchPlan(output_dir, work_dir, files, skipped, unreadable, notices, facts["nets"]), records
 
 
 def _plan_file(source: Source, output: Path, work_dir: Path, records: Records, chunk_seconds: float,
@@ -341,12 +420,13 @@ def planned_job(inputs: list[Path], output_dir: Path, options: dict, chunk_secon
     """Find the sources, lock the output folder for this batch, clear what crashed workers left
     in its work folder and plan the work; the lock is held until the ``with`` block ends."""
     sources = find_sources(inputs, output_dir)
+    facts = picture_facts(options)  # an unknown style or a missing painting fails before any write
     output_dir = Path(output_dir).resolve()
     work_dir = output_dir / WORK_FOLDER
     lock = WorkFolderLock(work_dir)
     try:
         _clear_leftovers(work_dir)
-        yield plan_batch(sources, output_dir, options, chunk_seconds=chunk_seconds,
+        yield plan_batch(sources, output_dir, facts, chunk_seconds=chunk_seconds,
                          stability=blend_stability(options))
         _clear_leftovers(work_dir)
     finally:

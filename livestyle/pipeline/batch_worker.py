@@ -9,13 +9,14 @@ a worker (and with it the model it loaded) down.
 from __future__ import annotations
 
 import os
+import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..errors import LivestyleError
-from .batch_plan import WorkUnit
+from ..errors import LivestyleError, ModelError
+from .batch_plan import WorkUnit, net_digests
 from .chunks import continuing, warm_up
 
 # Test hook: "exit-once:<marker file>" makes the first worker to get that far die in the middle of
@@ -37,6 +38,7 @@ class WorkerSettings:
     preset: str | None = None
     batch: int = 1
     fault: str | None = None
+    nets: dict | None = None       # net_digests the batch was planned with; None: not checked
 
 
 @dataclass(frozen=True)
@@ -84,9 +86,25 @@ class BatchWorker:
         from ..runtime.factory import create_stylizer
 
         t0 = time.perf_counter()
+        if not self._stylizers:
+            self._check_nets()
         options = self.settings.video_options if kind == "video" else self.settings.image_options
         self._stylizers[kind] = create_stylizer(**options)
         return time.perf_counter() - t0
+
+    def _check_nets(self) -> None:
+        """The nets on this worker's machine must be the ones the records will name: a node with
+        another livestyle install (or another LIVESTYLE_EXPORTED) would write other pictures
+        under the same fingerprint."""
+        expected = self.settings.nets
+        if expected is None:
+            return
+        here = net_digests(self.settings.video_options)
+        differ = sorted(role for role in expected.keys() | here.keys() if expected.get(role) != here.get(role))
+        if differ:
+            raise ModelError(f"the nets on {socket.gethostname()} differ from the ones on the machine that "
+                             f"planned the batch ({', '.join(differ)}); give every node the same livestyle "
+                             f"install and models")
 
     def _run(self, unit: WorkUnit, stylizer) -> tuple[int, list[str]]:
         unit.staged.parent.mkdir(parents=True, exist_ok=True)
