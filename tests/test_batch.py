@@ -441,10 +441,8 @@ def test_a_private_ray_leaves_home_alone_and_a_users_head_still_answers(ray_env,
     env = {k: v for k, v in os.environ.items() if not k.startswith("RAY_")}
     env.update(HOME=str(home), RAY_TMPDIR=str(ray_tmp), PYTHONUNBUFFERED="1",
                # loopback only, for the user's head too (batch sets it for its own instance)
-               RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER="0",
-               # onnxruntime keeps usage telemetry under ~/.cache/Microsoft in every livestyle
-               # command that runs a net, batch or not: off, so that the listing shows Ray's traces
-               ORT_DISABLE_TELEMETRY="1")
+               RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER="0")
+    env.pop("ORT_DISABLE_TELEMETRY", None)  # the package itself keeps onnxruntime's files out of HOME
     photo = media / "photo.png"
     before = listing(home)
 
