@@ -48,3 +48,8 @@ class TrainingDiverged(LivestyleError):
 
 class ClusterError(LivestyleError):
     """Ray is not installed, or the cluster cannot be reached or cannot run the workers."""
+
+
+class MissingExtraError(LivestyleError):
+    """A command or option needs a package that the plain install leaves out (PyTorch, onnx);
+    the message names the pip command that brings it. Raised by :func:`livestyle.extras.need`."""

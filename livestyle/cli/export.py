@@ -33,21 +33,30 @@ def add_parser(p: argparse.ArgumentParser) -> None:
                         "the manifest says; a fast net streams on CPUs only)")
     p.add_argument("-o", "--output", type=Path,
                    help="ONNX file to write (default: the user cache for third-party styles, "
-                        "exported/<name>.onnx for --checkpoint; a style that ships with livestyle is "
-                        "exported again from its checkpoint only when -o is given)")
+                        "<your models folder>/<name>.onnx for --checkpoint, which 'livestyle styles' "
+                        "lists; a style that ships with livestyle is exported again from its checkpoint "
+                        "only when -o is given)")
+    p.add_argument("--ship", action="store_true",
+                   help="with --checkpoint: into livestyle's own models folder (exported/, or "
+                        "$LIVESTYLE_EXPORTED) instead of yours, to ship the net with livestyle")
     add_shared_dir(p)
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..extras import need
+
+    need("exporting to ONNX", "torch", "onnx")
     from ..errors import InputError
     from ..export.johnson import export_engstrom, publish_checkpoint
     from ..fileio import refuse_overwriting_inputs
     from ..media.images import check_writable
-    from ..paths import cache_dir, exported_dir, shared_dir
+    from ..paths import cache_dir, exported_dir, shared_dir, user_models_dir
     from ..runtime import registry
     from ..runtime.registry import base_name
 
     shared = shared_dir(args.shared_dir)
+    if args.ship and args.checkpoint is None:
+        raise InputError("--ship is for --checkpoint FILE.pt")
     if args.streams_on_gpu is not None:
         _check_fast_checkpoint(args.checkpoint)  # before the export, which would replace the graph
     if args.output is not None:
@@ -90,14 +99,35 @@ def run(args: argparse.Namespace) -> int:
             entry = _export_shipped(info, out, args.fp16, shared)
     else:
         name = args.name or args.checkpoint.stem
-        out = args.output or exported_dir() / f"{name}{suffix}.onnx"
+        if not args.ship and args.output is None:
+            _refuse_shipped_name(name)
+        out = args.output or (exported_dir() if args.ship else user_models_dir()) / f"{name}{suffix}.onnx"
         # A fast variant paints the same artwork as its full net, so it carries the same note.
         decisions = {} if args.streams_on_gpu is None else {registry.STREAMS_ON_GPU: args.streams_on_gpu}
+        licence = ARTWORK_NOTES.get(base_name(name)) or _style_image_note(args.checkpoint)
         entry = publish_checkpoint(args.checkpoint, out, name + suffix, fp16=args.fp16, shared=shared,
-                                   licence=ARTWORK_NOTES.get(base_name(name), ""), decisions=decisions)
+                                   licence=licence, decisions=decisions)
     print(f"wrote {out} ({entry['precision']}, opset {entry['opset']}, "
           f"max |ORT - PyTorch| = {entry['parity_max_abs_diff']} grey levels)")
     return 0
+
+
+def _style_image_note(checkpoint: Path) -> str:
+    from ..checkpoints import load_checkpoint
+
+    image = load_checkpoint(checkpoint, arch="johnson").get("meta", {}).get("style_image")
+    return f"style image: {image}" if image else ""
+
+
+def _refuse_shipped_name(name: str) -> None:
+    """Your style under a name that ships would be hidden behind the shipped net (which wins)."""
+    from ..errors import InputError
+    from ..runtime import registry
+
+    shipped = {s.name for s in registry.list_styles() if s.origin == registry.SHIPPED_ORIGIN}
+    if name in shipped:
+        raise InputError(f"'{name}' is a style that ships with livestyle; export yours under another name "
+                         f"with --name (e.g. --name my_{name}), or give --ship to replace the shipped net")
 
 
 def _check_fast_checkpoint(checkpoint: Path | None) -> None:

@@ -58,13 +58,17 @@ def add_parser(p: argparse.ArgumentParser) -> None:
                         "photo's colours afterwards; 'histogram' recolours the style images to the "
                         "photo's palette first (Gatys et al. 2016)")
     p.add_argument("--seed", type=int, default=0, help="random seed for --init noise")
-    p.add_argument("--vgg-weights", type=Path, help="VGG-16 weights (default: <shared>/weights/vgg/...)")
+    p.add_argument("--vgg-weights", type=Path, help="VGG-16 weights: the shared folder's or torchvision's "
+                   "vgg16-397923af.pth (default: <shared>/weights/vgg/..., else torchvision's download cache)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     add_device(p, fp16=False)
     add_shared_dir(p)
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..extras import need
+
+    need("Gatys painting", "torch")
     from ..errors import OutputError
     from ..fileio import refuse_overwriting_inputs
     from ..media.images import IMAGE_SUFFIXES, check_writable, write_image
@@ -79,13 +83,13 @@ def run(args: argparse.Namespace) -> int:
 
     from ..devices import pick_device
     from ..paint import PaintSettings, paint, scale_plan
-    from ..paths import vgg_weights
+    from ..paths import loss_vgg_weights
     settings = PaintSettings(size=args.size, steps=args.steps, optimizer=args.optimizer,
                              style_weight=args.style_weight, content_weight=args.content_weight,
                              tv_weight=args.tv_weight, content_layer=args.content_layer, init=args.init,
                              preserve_color=args.preserve_color, seed=args.seed)
     weights = parse_style_weights(args.style_weights)
-    vgg = vgg_weights(args.vgg_weights, args.shared_dir)
+    vgg = loss_vgg_weights(args.vgg_weights, args.shared_dir)
     device = pick_device(args.device)
 
     bar = None

@@ -16,9 +16,9 @@ import torch.nn as nn
 
 from ..checkpoints import build_model, load_checkpoint, load_vgg16
 from ..models.adain import STYLE_LAYERS, AdaINContentNet, AdaINStyleEncoder
+from .files import ADAIN_GRAPH_FILES as GRAPH_FILES
 from .onnx import FEATURE_TOLERANCE, ExportSpec, check_feeds_parity, export_split, write_checked
 
-GRAPH_FILES = {"style": "style.onnx", "encoder": "encoder.onnx", "decoder": "decoder.onnx"}
 PARITY_ALPHA = 0.8  # not 1, so the parity check also covers the content/style mix
 
 
@@ -35,7 +35,7 @@ class StyleStatsGraph(nn.Module):
 
 
 def build_adain_net(decoder_checkpoint: Path, vgg_weights: Path) -> AdaINContentNet:
-    encoder = load_vgg16(vgg_weights, STYLE_LAYERS)
+    encoder = load_vgg16(vgg_weights, STYLE_LAYERS, torchvision_ok=False)
     decoder = build_model(load_checkpoint(decoder_checkpoint, "adain_decoder"))
     return AdaINContentNet(encoder, decoder).float().eval()
 

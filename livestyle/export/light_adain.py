@@ -18,12 +18,11 @@ from ..checkpoints import build_model, load_checkpoint
 from ..fileio import sha256_file, write_atomically
 from ..models.light_adain import LightAdaINNet, LightStyleEncoder
 from .adain import export_arbitrary
+from .files import LIGHT_ADAIN_GRAPH_FILES as GRAPH_FILES
+from .files import LIGHT_ADAIN_NAME as NAME
 from .onnx import write_manifest_entry
 
-NAME = "adain_light"
 ARCH = "light_adain"
-GRAPH_FILES = {"style": f"{NAME}.style.onnx", "encoder": f"{NAME}.encoder.onnx",
-               "decoder": f"{NAME}.decoder.onnx"}
 LICENCE = ("trained by livestyle (ours). Teacher and loss network during training only: VGG-16 "
            "(Simonyan & Zisserman 2014, Oxford VGG / Keras release, CC BY 4.0), not needed at run time")
 

@@ -14,6 +14,8 @@ from typing import Callable
 
 from ..devices import gpu_driver_present  # noqa: F401  (re-exported: tools read it here)
 from ..errors import DeviceError
+from ..extras import have, need
+from .engine import GPU_PROVIDERS, usable_gpu_providers
 
 log = logging.getLogger(__name__)
 
@@ -28,13 +30,17 @@ def onnx_gpu_providers() -> set[str]:
         import onnxruntime as ort
     except ImportError:
         return set()
-    return set(ort.get_available_providers()) & {"CUDAExecutionProvider", "TensorrtExecutionProvider"}
+    return set(ort.get_available_providers()) & set(GPU_PROVIDERS)
 
 
 def torch_cuda_available() -> bool:
+    """Whether PyTorch here can use a CUDA GPU. Without a driver it cannot, and asking it would
+    import PyTorch (seconds of start-up) into every command on a machine without a GPU."""
+    if not have("torch") or not gpu_driver_present():
+        return False
     try:
         import torch
-    except ImportError:
+    except (ImportError, OSError):
         return False
     return bool(torch.cuda.is_available())
 
@@ -53,10 +59,7 @@ def choose_backend(device: str = "auto", have_onnx_gpu: bool | None = None,
     if device == "cpu":
         return "ort-cpu"
     if have_onnx_gpu is None or have_tensorrt is None:
-        providers = onnx_gpu_providers()
-        # onnxruntime-gpu lists its providers on machines without a GPU; only a driver makes them real.
-        if providers and not (gpu_driver_present() if have_driver is None else have_driver):
-            providers = set()
+        providers = usable_gpu_providers(onnx_gpu_providers(), have_driver)
         have_onnx_gpu = "CUDAExecutionProvider" in providers if have_onnx_gpu is None else have_onnx_gpu
         have_tensorrt = "TensorrtExecutionProvider" in providers if have_tensorrt is None else have_tensorrt
     if have_onnx_gpu and have_tensorrt:
@@ -99,6 +102,7 @@ def make_engine(onnx_path: str | Path | Callable[[], Path], checkpoint_path: str
             log.info("no PyTorch checkpoint for this net; running its ONNX graph on the CPU")
             backend = "ort-cpu"
         else:
+            need(f"the {backend} backend", "torch")
             from .torch_engine import TorchEngine
 
             return TorchEngine.from_checkpoint(

@@ -1,7 +1,9 @@
 """One place that maps a style name to its artefact and what is known about it.
 
-Two sources feed it:
+Three sources feed it:
 * ``exported/manifest.json`` — nets livestyle's own training produced (shipped, no ../shared needed);
+* the user's models folder (``paths.user_models_dir``), where ``livestyle export`` puts the styles a
+  user trained, with a manifest of the same format;
 * the shared folder's pretrained Engstrom nets (research-only licence), exported to ONNX on first
   use into the user cache, never into the repo.
 """
@@ -14,7 +16,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import ModelError, StyleNotFoundError
-from ..paths import VGG16_WEIGHTS, cache_dir, exported_dir, shared_dir
+from ..export.files import ADAIN_GRAPH_FILES, LIGHT_ADAIN_GRAPH_FILES, LIGHT_ADAIN_NAME
+from ..extras import need
+from ..paths import VGG16_WEIGHTS, cache_dir, exported_dir, shared_dir, user_models_dir
 from .stylizer import SIZE_MULTIPLE
 
 ENGSTROM_SUBDIR = Path("weights/johnson/engstrom_tf")
@@ -41,23 +45,35 @@ def size_multiple(info: StyleInfo) -> int:
     return int(info.meta.get("inputs", {}).get("image", {}).get("size_multiple", SIZE_MULTIPLE))
 
 
-def _own_styles() -> list[StyleInfo]:
-    manifest_path = exported_dir() / "manifest.json"
+SHIPPED_ORIGIN = "livestyle (trained by this project)"
+USER_ORIGIN = "yours (livestyle train, then export)"
+
+
+def _own_styles(folder: Path | None = None, origin: str = SHIPPED_ORIGIN,
+                fix: str = "reinstall livestyle") -> list[StyleInfo]:
+    folder = exported_dir() if folder is None else folder
+    manifest_path = folder / "manifest.json"
     if not manifest_path.is_file():
         return []
     try:
         manifest = json.loads(manifest_path.read_text())
     except json.JSONDecodeError as exc:
-        raise ModelError(f"{manifest_path} is corrupt JSON; reinstall livestyle") from exc
+        raise ModelError(f"{manifest_path} is corrupt JSON; {fix}") from exc
     styles = []
     for name, entry in sorted(manifest.get("models", {}).items()):
         if entry.get("role", "style") != "style":
             continue
         styles.append(StyleInfo(name=name, kind=entry["kind"], variant=entry.get("variant", "full"),
-                                origin="livestyle (trained by this project)",
-                                licence=entry.get("licence", ""), source=exported_dir() / entry["file"],
+                                origin=origin, licence=entry.get("licence", ""), source=folder / entry["file"],
                                 meta=entry))
     return styles
+
+
+def user_styles(shipped: list[StyleInfo] | None = None) -> list[StyleInfo]:
+    """The styles in the user's models folder; a name that ships stays the shipped net's."""
+    taken = {s.name for s in (_own_styles() if shipped is None else shipped)}
+    mine = _own_styles(user_models_dir(), USER_ORIGIN, "delete it and export your styles again")
+    return [s for s in mine if s.name not in taken]
 
 
 def _engstrom_styles(shared: Path) -> list[StyleInfo]:
@@ -71,8 +87,10 @@ def _engstrom_styles(shared: Path) -> list[StyleInfo]:
 
 
 def list_styles(shared: str | Path | None = None) -> list[StyleInfo]:
-    """All styles, livestyle's own first (fixed styles; the AdaIN entry stands for --style-image)."""
-    return _own_styles() + _engstrom_styles(shared_dir(shared))
+    """All styles: livestyle's own (fixed styles; the AdaIN entry stands for --style-image), the
+    user's, then the third-party ones."""
+    shipped = _own_styles()
+    return shipped + user_styles(shipped) + _engstrom_styles(shared_dir(shared))
 
 
 FAST_SUFFIX = "_fast"   # <style>_fast is the light CPU variant of <style>
@@ -145,6 +163,7 @@ def onnx_for(style: StyleInfo, fp16: bool = False, int8: bool = False, shared: s
         fp32 = onnx_for(style)
         target = cache_dir() / "int8" / f"{style.name}-{_file_tag(fp32)}.onnx"
         if not target.is_file():
+            need("--int8 (its graphs are calibrated and written on first use)", "torch", "onnx")
             from ..export.quantize import calibration_feeds, quantize_int8
 
             feeds = calibration_feeds(shared_dir(shared))
@@ -158,6 +177,7 @@ def onnx_for(style: StyleInfo, fp16: bool = False, int8: bool = False, shared: s
             return path
         half = cache_dir() / "own" / f"{style.name}_fp16.onnx"
         if not half.is_file():
+            need("--fp16 (its graphs are built from the PyTorch checkpoints on first use)", "torch", "onnx")
             from ..export.johnson import export_checkpoint
 
             export_checkpoint(path.with_name(style.meta.get("checkpoint", path.stem + ".pt")), half,
@@ -165,6 +185,8 @@ def onnx_for(style: StyleInfo, fp16: bool = False, int8: bool = False, shared: s
         return half
     target = cache_dir() / "engstrom" / f"{style.name}{'_fp16' if fp16 else ''}.onnx"
     if not target.is_file():
+        need(f"the third-party style '{style.name}' (exported from its PyTorch weights on first use)",
+             "torch", "onnx")
         from ..export.johnson import export_engstrom
 
         export_engstrom(style, target, fp16=fp16)
@@ -197,6 +219,7 @@ def split_onnx_for(style: StyleInfo, fp16: bool = False) -> tuple[Path, Path]:
     stem = cache_dir() / "split" / f"{style.name}-{_file_tag(weights)}{'_fp16' if fp16 else ''}"
     encoder, decoder = stem.with_name(stem.name + ".encoder.onnx"), stem.with_name(stem.name + ".decoder.onnx")
     if not (encoder.is_file() and decoder.is_file()):
+        need("split graphs (built from the PyTorch weights on first use)", "torch", "onnx")
         from ..export.johnson import export_split_net
 
         export_split_net(weights, style.kind, encoder, decoder, fp16=fp16)
@@ -220,10 +243,10 @@ def adain_graphs(fp16: bool = False, shared: str | Path | None = None,
         raise ModelError(f"--style-image needs the VGG-16 encoder weights ({vgg_path} not found); "
                          f"pass --shared-dir DIR (or set LIVESTYLE_SHARED) to the folder holding {VGG16_WEIGHTS}")
     folder = cache_dir() / "adain" / f"{_file_tag(decoder)}-{_file_tag(vgg_path)}{'-fp16' if fp16 else ''}"
-    from ..export.adain import GRAPH_FILES, export_adain
-
-    paths = {k: folder / f for k, f in GRAPH_FILES.items()}
+    paths = {k: folder / f for k, f in ADAIN_GRAPH_FILES.items()}
     if not all(p.is_file() for p in paths.values()):
+        need("--style-image with --model full (the VGG-16 net's graphs are built on first use)", "torch", "onnx")
+        from ..export.adain import export_adain
         from ..export.onnx import parity_images
 
         export_adain(decoder, vgg_path, folder, fp16, parity_images(Path(shared) if shared else shared_dir()))
@@ -231,19 +254,15 @@ def adain_graphs(fp16: bool = False, shared: str | Path | None = None,
 
 
 def light_adain_checkpoint() -> Path:
-    from ..export.light_adain import NAME
-
-    return exported_dir() / f"{NAME}.pt"
+    return exported_dir() / f"{LIGHT_ADAIN_NAME}.pt"
 
 
 def light_adain_graphs(fp16: bool = False) -> dict[str, Path] | None:
     """livestyle's own light arbitrary-style graphs (shipped in exported/, no shared folder needed);
     None when this install has none. fp16 graphs are exported from the shipped checkpoint into the
     user cache on first use, with their parity checks."""
-    from ..export.light_adain import GRAPH_FILES
-
     folder = exported_dir()
-    paths = {k: folder / f for k, f in GRAPH_FILES.items()}
+    paths = {k: folder / f for k, f in LIGHT_ADAIN_GRAPH_FILES.items()}
     if not all(p.is_file() for p in paths.values()):
         return None
     if not fp16:
@@ -252,8 +271,10 @@ def light_adain_graphs(fp16: bool = False) -> dict[str, Path] | None:
     if not checkpoint.is_file():
         raise ModelError(f"the light net's checkpoint {checkpoint} is missing; reinstall livestyle")
     half_folder = cache_dir() / "light_adain" / f"{_file_tag(checkpoint)}-fp16"
-    half = {k: half_folder / f for k, f in GRAPH_FILES.items()}
+    half = {k: half_folder / f for k, f in LIGHT_ADAIN_GRAPH_FILES.items()}
     if not all(p.is_file() for p in half.values()):
+        need("--fp16 with --style-image (its graphs are built from the PyTorch checkpoint on first use)",
+             "torch", "onnx")
         from ..export.light_adain import export_light_adain
         from ..export.onnx import parity_images
 
