@@ -1,5 +1,6 @@
-"""The GPU path before a GPU is at hand (issue 21): the device script's CPU self-test, the PyTorch
-engine against the shipped ONNX graph, the backend choice and the checkpoint packer."""
+"""The GPU path before a GPU is at hand: the device script's CPU self-test, the PyTorch engine
+against the shipped ONNX graph, the backend and provider choice, the timing helper every
+measurement uses, and the checkpoint packer."""
 
 from __future__ import annotations
 
@@ -16,10 +17,15 @@ import numpy as np
 import pytest
 
 from livestyle.errors import DeviceError, InputError, ModelError
+from livestyle.eval import bench
+from livestyle.eval.bench import time_calls
+from livestyle.eval.device_job import TIMED_OUT, PackError, output_dir_of, pack_folders, run_with_timeout
+from livestyle.eval.model_only import NET_KEYS, Capabilities, plan_backends
 from livestyle.export.onnx import FP32_TOLERANCE
 from livestyle.paths import exported_dir, shared_dir
 from livestyle.runtime import backends
 from livestyle.runtime.backends import choose_backend, make_engine
+from livestyle.runtime.engine import choose_providers, providers_for
 from livestyle.runtime.torch_engine import TorchEngine
 
 SCRIPT = Path(__file__).resolve().parents[1] / "tools" / "gpu" / "device_check.py"
@@ -58,7 +64,7 @@ def test_tiny_run_measures_every_net_on_the_cpu_backends(tiny_run):
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     doc = json.loads((out / "device_check.json").read_text())
     rows = doc["model_only"]
-    nets = set(dc.NET_KEYS) - (set() if shared_dir().is_dir() else {"vgg_adain"})
+    nets = set(NET_KEYS) - (set() if shared_dir().is_dir() else {"vgg_adain"})
     assert {r["net"] for r in rows} == nets
     for net, backend, size in itertools.product(nets, ("torch-cpu", "ort-cpu"), ("96x64", "128x72")):
         [row] = [r for r in rows if (r["net"], r["backend"], r["size"]) == (net, backend, size)]
@@ -232,6 +238,125 @@ def test_choose_backend_ignores_gpu_providers_without_a_driver(monkeypatch):
         choose_backend("gpu")
 
 
+def test_providers_for_pins_a_backend_and_choose_providers_is_built_on_it(tmp_path, monkeypatch):
+    from livestyle.runtime import engine
+
+    assert providers_for("ort-cpu") == ["CPUExecutionProvider"] == choose_providers("cpu")
+    assert providers_for("ort-cuda", conv_search="EXHAUSTIVE") == [
+        ("CUDAExecutionProvider", {"cudnn_conv_algo_search": "EXHAUSTIVE"}), "CPUExecutionProvider"]
+    trt = providers_for("ort-tensorrt", trt_fp16=False, trt_cache=tmp_path / "trt")
+    assert [p if isinstance(p, str) else p[0] for p in trt] == [
+        "TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider"]
+    assert trt[0][1] == {"trt_engine_cache_enable": True, "trt_engine_cache_path": str(tmp_path / "trt"),
+                         "trt_fp16_enable": False}
+    assert (tmp_path / "trt").is_dir() and trt[1][1] == {"cudnn_conv_algo_search": "HEURISTIC"}
+    with pytest.raises(DeviceError, match="unknown onnxruntime backend 'torch-cuda'"):
+        providers_for("torch-cuda")
+    # A GPU machine, as onnxruntime-gpu and the driver would report it.
+    monkeypatch.setattr(engine, "gpu_driver_present", lambda: True)
+    monkeypatch.setattr(engine, "available_providers", lambda: [
+        "TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider"])
+    assert choose_providers("auto") == choose_providers("cuda") == providers_for("ort-tensorrt")
+    monkeypatch.setattr(engine, "available_providers", lambda: ["CUDAExecutionProvider", "CPUExecutionProvider"])
+    assert choose_providers("auto") == providers_for("ort-cuda")
+    monkeypatch.setattr(engine, "gpu_driver_present", lambda: False)   # listed, but no GPU to run on
+    assert choose_providers("auto") == providers_for("ort-cpu")
+
+
+GPU_BOX = Capabilities(torch_cuda=True, ort_providers=("TensorrtExecutionProvider", "CUDAExecutionProvider",
+                                                       "CPUExecutionProvider"),
+                       ort_gpu=frozenset({"TensorrtExecutionProvider", "CUDAExecutionProvider"}), driver=True)
+
+
+def _plan(device: str, caps: Capabilities, compile: bool = False) -> dict[str, str | None]:
+    return {f"{b.label} {b.precision}": skip for b, skip in plan_backends(device, caps, compile)}
+
+
+def test_the_device_script_plans_every_backend_the_machine_has():
+    plan = _plan("auto", GPU_BOX, compile=True)
+    assert [row for row, skip in plan.items() if skip is None] == [
+        "torch-cuda fp32", "torch-cuda fp16", "torch-cuda+compile fp16", "ort-cuda fp32", "ort-cuda fp16",
+        "ort-tensorrt fp16"]
+    assert "--device cpu" in plan["ort-cpu fp32"] and "--device cpu" in plan["torch-cpu fp32"]
+    assert [row for row, skip in _plan("cpu", GPU_BOX).items() if skip is None] == ["torch-cpu fp32", "ort-cpu fp32"]
+    # onnxruntime-gpu lists its providers without a driver; none of them is usable then.
+    listed_only = Capabilities(False, GPU_BOX.ort_providers, frozenset(), False)
+    plan = _plan("auto", listed_only)
+    assert [row for row, skip in plan.items() if skip is None] == ["torch-cpu fp32", "ort-cpu fp32"]
+    assert "no usable CUDA provider" in plan["ort-cuda fp16"] and "no usable CUDA GPU" in plan["torch-cuda fp32"]
+    no_trt = Capabilities(True, GPU_BOX.ort_providers[1:], frozenset({"CUDAExecutionProvider"}), True)
+    assert _plan("cuda", no_trt)["ort-tensorrt fp16"] == "onnxruntime here has no TensorRT provider"
+
+
+# -- the timing helper ------------------------------------------------------------------------
+
+class FakeClock:
+    """``time`` for bench.time_calls: it moves only when the timed code says so."""
+
+    def __init__(self):
+        self.now = 0.0
+
+    def perf_counter(self) -> float:
+        return self.now
+
+
+def test_time_calls_warms_up_cycles_the_inputs_and_syncs_each_call(monkeypatch):
+    clock = FakeClock()
+    monkeypatch.setattr(bench, "time", clock)
+    events = []
+
+    def call(x):
+        events.append(x)
+        clock.now += 0.010
+
+    def sync():
+        events.append("sync")
+        clock.now += 0.005
+
+    t = time_calls(call, ["a", "b", "c"], warmup=2, repeats=4, sync=sync, after_warmup=lambda: events.append("reset"))
+    assert events == ["a", "b", "reset", "sync", "a", "sync", "b", "sync", "c", "sync", "a", "sync"]
+    assert t.calls == 4 and t.times_ms == pytest.approx((15.0,) * 4) and t.total_s == pytest.approx(0.060)
+    assert (t.median_ms, t.p90_ms, t.p95_ms) == pytest.approx((15.0, 15.0, 15.0))
+    assert t.mean_ms == pytest.approx(15.0) and t.fps == pytest.approx(4 / 0.060)
+    # Throughput: one sync before the clock starts and one after the last call.
+    events.clear()
+    t = time_calls(call, ["a", "b", "c"], warmup=0, sync=sync, sync_each=False)
+    assert events == ["sync", "a", "b", "c", "sync"]
+    assert t.times_ms == pytest.approx((10.0,) * 3) and t.total_s == pytest.approx(0.035)
+    assert t.mean_ms == pytest.approx(35.0 / 3) and t.fps == pytest.approx(3 / 0.035)
+
+
+def test_time_calls_stops_at_its_time_limit_but_times_two_calls_at_least(monkeypatch):
+    clock = FakeClock()
+    monkeypatch.setattr(bench, "time", clock)
+    calls = []
+
+    def one_second():
+        calls.append(1)
+        clock.now += 1.0
+
+    assert time_calls(one_second, warmup=0).calls == bench.DEFAULT_REPEATS
+    for seconds, timed in ((3.5, 3), (2.5, 2), (0.1, 2)):
+        assert time_calls(one_second, warmup=1, repeats=50, seconds=seconds).calls == timed
+    assert time_calls(one_second, warmup=0, repeats=1, seconds=0.1).calls == 1
+    with pytest.raises(InputError, match="no inputs"):
+        time_calls(one_second, [])
+    with pytest.raises(InputError, match="at least 1"):
+        time_calls(one_second, repeats=0)
+
+
+def test_torch_sync_never_imports_pytorch(monkeypatch):
+    import types
+
+    monkeypatch.delitem(sys.modules, "torch")
+    assert bench.torch_sync() is None and "torch" not in sys.modules
+    synced = []
+    cuda = types.SimpleNamespace(is_available=lambda: True, synchronize=lambda: synced.append(1))
+    monkeypatch.setitem(sys.modules, "torch", types.SimpleNamespace(cuda=cuda))
+    bench.torch_sync()()
+    assert synced == [1]
+
+
 # -- the device script's pieces ---------------------------------------------------------------
 
 def _tree(root: Path) -> dict[str, bytes]:
@@ -248,7 +373,7 @@ def test_packer_splits_into_16_mib_parts_that_rejoin_byte_identically(tmp_path):
     for i in range(3):
         (run / f"sample_{i:05d}.jpg").write_bytes(bytes([i]) * 1000)
     out = tmp_path / "out"
-    manifest = dc.pack_folders([run], out)
+    manifest = pack_folders([run], out)
     parts = sorted(out.glob("checkpoints.tar.part*"))
     assert [p.name for p in parts] == [p["file"] for p in manifest["parts"]] and len(parts) == 2
     assert all(p.stat().st_size <= 16 * MiB for p in parts)
@@ -269,22 +394,24 @@ def test_packer_drops_resume_state_first_and_refuses_what_cannot_fit(tmp_path):
     run.mkdir()
     (run / "net.pt").write_bytes(b"n" * 300_000)
     (run / "train_state.pt").write_bytes(b"s" * 600_000)
-    manifest = dc.pack_folders([run], tmp_path / "a", part_bytes=200_000, max_parts=2, max_bytes=10 * MiB)
+    manifest = pack_folders([run], tmp_path / "a", part_bytes=200_000, max_parts=2, max_bytes=10 * MiB)
     assert manifest["dropped"] == ["run/train_state.pt"]
     assert [f["path"] for f in manifest["files"]] == ["run/net.pt"]
-    with pytest.raises(dc.PackError, match="more than"):
-        dc.pack_folders([run], tmp_path / "b", part_bytes=100_000, max_parts=2)
+    with pytest.raises(PackError, match="more than"):
+        pack_folders([run], tmp_path / "b", part_bytes=100_000, max_parts=2)
 
 
 def test_training_commands_get_their_output_folder_and_a_hard_stop(tmp_path):
     cmd = "python3 -m livestyle train johnson -o .gpu/runs/ja --steps 5"
-    assert dc.output_dir_of(cmd) == dc.REPO / ".gpu/runs/ja"
-    assert dc.output_dir_of(f"train --output={tmp_path}") == tmp_path
-    assert dc.output_dir_of("echo no output") is None
+    assert output_dir_of(cmd, dc.REPO) == dc.REPO / ".gpu/runs/ja"
+    assert output_dir_of(f"train --output={tmp_path}", dc.REPO) == tmp_path
+    assert output_dir_of("echo no output", dc.REPO) is None
     log = tmp_path / "log"
-    rc = dc.run_with_timeout("echo started; sleep 30", log, timeout=1)
-    assert rc == dc.TIMED_OUT and log.read_text().startswith("started")
-    assert dc.run_with_timeout("exit 3", log, timeout=30) == 3  # a finished command keeps its own code
+    rc = run_with_timeout("echo started; sleep 30", log, timeout=1)
+    assert rc == TIMED_OUT and log.read_text().startswith("started")
+    assert run_with_timeout("exit 3", log, timeout=30) == 3  # a finished command keeps its own code
+    run_with_timeout("pwd", log, timeout=30, cwd=tmp_path)   # where the tool runs its commands
+    assert log.read_text().strip() == str(tmp_path)
 
 
 def test_sizes_parse_named_and_explicit_and_refuse_odd_ones():

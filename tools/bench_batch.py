@@ -24,6 +24,7 @@ from pathlib import Path
 
 import cv2  # noqa: F401  isort: skip - before av
 from livestyle.media.video import VideoReader, VideoWriter  # isort: skip
+from livestyle.eval.bench import time_calls
 from livestyle.paths import shared_dir
 
 PER_FRAME = {"decode", "net alone", "net + temporal blend", "encode"}
@@ -98,17 +99,13 @@ def per_file_costs(clip: Path, style_args: dict) -> dict:
         images = [f.image for f in reader]
     costs["decode"] = time.perf_counter() - t0
     plain = create_stylizer(streaming=True, stability=0.0, **style_args)
-    plain(images[0])  # onnxruntime's first run plans its memory: not a per-frame cost
-    t0 = time.perf_counter()
-    for image in images:
-        plain(image)
-    costs["net alone"] = time.perf_counter() - t0
+    # One warm-up call each: onnxruntime's first run plans its memory, not a per-frame cost.
+    costs["net alone"] = time_calls(plain, images, warmup=1).total_s
+    outputs: list = []
     stylizer.reset()
-    stylizer(images[0])
-    stylizer.reset()
-    t0 = time.perf_counter()
-    outputs = [stylizer(image) for image in images]
-    costs["net + temporal blend"] = time.perf_counter() - t0
+    costs["net + temporal blend"] = time_calls(
+        lambda image: outputs.append(stylizer(image)), images, warmup=1,
+        after_warmup=lambda: (stylizer.reset(), outputs.clear())).total_s
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()
         with VideoWriter(Path(tmp) / "o.mp4", info.width, info.height, info.fps, time_base=info.time_base,

@@ -16,9 +16,9 @@ import cv2  # noqa: F401  (before av: the two ship different ffmpeg builds)
 
 import argparse
 import statistics
-import time
 
 from livestyle.cli.common import positive_int
+from livestyle.eval.bench import time_calls
 from livestyle.media.video import VideoReader
 from livestyle.paths import shared_dir
 from livestyle.runtime.factory import create_stylizer
@@ -29,15 +29,10 @@ SETTINGS = {"per-frame": (0.0, False, None), "blended": (None, False, None),
 
 
 def time_stylizer(stylizer, frames: list) -> float:
-    """Milliseconds per frame over ``frames`` in order, after a short warm-up."""
+    """Milliseconds per frame over ``frames`` in order, after a short warm-up; each from a fresh
+    stream, so the blend starts where a video does."""
     stylizer.reset()
-    for frame in frames[:3]:
-        stylizer(frame)
-    stylizer.reset()
-    t0 = time.perf_counter()
-    for frame in frames:
-        stylizer(frame)
-    return (time.perf_counter() - t0) / len(frames) * 1e3
+    return time_calls(stylizer, frames, warmup=3, after_warmup=stylizer.reset).mean_ms
 
 
 def main() -> int:

@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
@@ -40,12 +39,12 @@ def session_for(config, folder: Path, name: str, threads: int):
     import onnxruntime as ort
     import torch
 
-    from livestyle.export.onnx import _export_graph, image_spec
+    from livestyle.export.onnx import export_graph, image_spec
     from livestyle.models.johnson import TransformerNet
 
     torch.manual_seed(0)
     path = folder / f"{name}.onnx"
-    _export_graph(image_spec(TransformerNet(config).eval()), path)
+    export_graph(image_spec(TransformerNet(config).eval()), path)
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
@@ -53,6 +52,7 @@ def session_for(config, folder: Path, name: str, threads: int):
 
 
 def main() -> int:
+    from livestyle.eval.bench import time_calls
     from livestyle.models.johnson import LIGHT_CONFIG, TransformerNet
 
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -71,11 +71,8 @@ def main() -> int:
         sessions = {name: session_for(c, Path(tmp), f"d{i}", args.threads) for i, (name, c) in enumerate(designs.items())}
         for _ in range(args.rounds):
             for name, session in sessions.items():
-                session.run(None, {"image": frame})
-                start = time.perf_counter()
-                for _ in range(args.runs):
-                    session.run(None, {"image": frame})
-                times[name].append((time.perf_counter() - start) / args.runs * 1000)
+                timing = time_calls(lambda: session.run(None, {"image": frame}), warmup=1, repeats=args.runs)
+                times[name].append(timing.mean_ms)
     base = float(np.median(times["light (LIGHT_CONFIG)"]))
     print(f"{'design (widths:blocks:norm)':40s} {'params':>8s} {'stride':>6s} {'ms/frame':>9s} {'vs light':>9s}")
     for name, config in designs.items():

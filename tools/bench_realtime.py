@@ -23,11 +23,11 @@ import cv2  # noqa: F401  (before av: the two ship different ffmpeg builds)
 import argparse
 import statistics
 import tempfile
-import time
 from pathlib import Path
 
 from livestyle.cli.common import positive_int
 from livestyle.cli.video import DEFAULT_PRESET, FRAMES_IN_FLIGHT
+from livestyle.eval.bench import time_calls
 from livestyle.eval.magenta import Magenta26, MagentaArbitrary
 from livestyle.media.images import read_image
 from livestyle.media.video import VideoReader
@@ -40,12 +40,7 @@ WARMUP = 3
 
 
 def frames_per_second(run, inputs: list) -> float:
-    for x in inputs[:WARMUP]:
-        run(x)
-    start = time.perf_counter()
-    for x in inputs:
-        run(x)
-    return len(inputs) / (time.perf_counter() - start)
+    return time_calls(run, inputs, warmup=WARMUP).fps
 
 
 class OneCallPerFrame:

@@ -15,13 +15,13 @@ from __future__ import annotations
 import argparse
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from livestyle.cli.common import positive_int  # noqa: E402
 from livestyle.cli.video import DEFAULT_PRESET, add_stylizer_options, stylizer_options  # noqa: E402
+from livestyle.eval.bench import time_calls, torch_sync  # noqa: E402
 from livestyle.media.video import VideoReader  # noqa: E402
 from livestyle.paths import shared_dir  # noqa: E402
 from livestyle.media.sources import CameraSource  # noqa: E402
@@ -49,25 +49,15 @@ class StandIn:
 
 
 def stylizer_only_fps(stylizer, frames: list, batch: int) -> float:
-    for frame in frames[:WARMUP]:
-        stylizer(frame)  # first calls pay for allocation, autotuning, lazy loading
-    _sync()
-    t0 = time.perf_counter()
+    """Frames/s of the stylizer alone over ``frames`` in order, after WARMUP frames or more: the
+    first calls pay for allocation, autotuning, lazy loading."""
     if batch > 1:
-        for i in range(0, len(frames), batch):
-            stylizer.stylize_batch(frames[i:i + batch])
+        chunks = [frames[i:i + batch] for i in range(0, len(frames), batch)]
+        timing = time_calls(stylizer.stylize_batch, chunks, warmup=-(-WARMUP // batch), sync=torch_sync(),
+                            sync_each=False)
     else:
-        for frame in frames:
-            stylizer(frame)
-    _sync()
-    return len(frames) / (time.perf_counter() - t0)
-
-
-def _sync() -> None:
-    """Wait for queued GPU work, so timings end when the work does."""
-    torch = sys.modules.get("torch")
-    if torch is not None and torch.cuda.is_available():
-        torch.cuda.synchronize()
+        timing = time_calls(stylizer, frames, warmup=WARMUP, sync=torch_sync(), sync_each=False)
+    return len(frames) / timing.total_s
 
 
 class NullSink:

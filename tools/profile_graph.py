@@ -19,6 +19,10 @@ from pathlib import Path
 
 import numpy as np
 
+from livestyle.eval.bench import time_calls
+
+WARMUP = 3   # profiled too: the shares are of every run
+
 
 def feeds_for(session, width: int, height: int) -> dict[str, np.ndarray]:
     rng = np.random.default_rng(0)
@@ -49,15 +53,15 @@ def main() -> int:
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         session = ort.InferenceSession(str(args.graph), options, providers=["CPUExecutionProvider"])
         feeds = feeds_for(session, width, height)
-        for _ in range(3 + args.runs):
-            session.run(None, feeds)
+        timing = time_calls(lambda: session.run(None, feeds), warmup=WARMUP, repeats=args.runs)
         events = json.loads(Path(session.end_profiling()).read_text())
     per_op: collections.Counter = collections.Counter()
     for e in events:
         if e.get("cat") == "Node" and e["name"].endswith("_kernel_time"):
             per_op[e["args"]["op_name"]] += e["dur"]
     total = sum(per_op.values())
-    print(f"{args.graph.name} at {width}x{height}, {args.runs + 3} runs: kernel time per operator type")
+    print(f"{args.graph.name} at {width}x{height}, {args.runs + WARMUP} runs (median {timing.median_ms:.1f} ms "
+          "with profiling on): kernel time per operator type")
     for op, us in per_op.most_common(args.top):
         print(f"{op:<28} {100.0 * us / total:6.1f}%")
     return 0

@@ -1,17 +1,22 @@
-"""Timing of the stylisation engine per net and backend; used by ``livestyle bench``.
+"""Timing: :func:`time_calls`, the one timing loop every measurement uses, and the table of
+``livestyle bench`` built on it.
 
-Every net is timed against its own PyTorch-eager run in the same process (``vs torch``), since
-only same-run ratios mean anything on a shared machine. ``magenta26`` is the third-party
-lightweight ONNX net from the shared folder: the CPU speed anchor issue 9 measures against.
+Every net in the table is timed against its own PyTorch-eager run in the same process
+(``vs torch``), since only same-run ratios mean anything on a shared machine. ``magenta26`` is the
+third-party lightweight ONNX net from the shared folder: the CPU speed anchor livestyle is
+measured against.
+
+This module must not import PyTorch at its top: ``time_calls`` serves tools that run without it.
 """
 
 from __future__ import annotations
 
 import resource
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Sequence
 
 import numpy as np
 
@@ -26,15 +31,103 @@ def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
-def _time(fn, frame, repeats: int, warmup: int) -> list[float]:
-    for _ in range(warmup):
-        fn(frame)
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fn(frame)
-        times.append((time.perf_counter() - t) * 1000)
-    return times
+DEFAULT_REPEATS = 5
+MIN_CALLS = 2    # timed calls even past a time limit: one call has no spread
+
+
+@dataclass(frozen=True)
+class Timing:
+    """What :func:`time_calls` measured: each timed call in milliseconds, and the whole pass."""
+
+    times_ms: tuple[float, ...]   # in call order
+    total_s: float                # the first timed call's start to the last one's end
+
+    @property
+    def calls(self) -> int:
+        return len(self.times_ms)
+
+    def percentile(self, q: float) -> float:
+        return float(np.percentile(self.times_ms, q))
+
+    @property
+    def median_ms(self) -> float:
+        return self.percentile(50)
+
+    @property
+    def p90_ms(self) -> float:
+        return self.percentile(90)
+
+    @property
+    def p95_ms(self) -> float:
+        return self.percentile(95)
+
+    @property
+    def mean_ms(self) -> float:
+        """Milliseconds per call over the whole pass (a throughput figure, unlike the median)."""
+        return self.total_s * 1000 / self.calls
+
+    @property
+    def fps(self) -> float:
+        """Calls per second over the whole pass."""
+        return self.calls / self.total_s
+
+
+def time_calls(fn: Callable, inputs: Sequence | None = None, *, warmup: int = 1, repeats: int | None = None,
+               seconds: float | None = None, sync: Callable[[], object] | None = None, sync_each: bool = True,
+               after_warmup: Callable[[], object] | None = None) -> Timing:
+    """Time ``repeats`` calls of ``fn`` after ``warmup`` untimed ones.
+
+    ``fn()`` takes no argument, or, with ``inputs``, call ``i`` is ``fn(inputs[i % len(inputs)])``
+    (warm-up and timed calls each start at the first input); ``repeats`` defaults to one pass
+    over ``inputs``, else to :data:`DEFAULT_REPEATS`. ``seconds`` stops the timed calls early
+    once another would likely end past it (after :data:`MIN_CALLS` at least), so a slow case
+    cannot eat a session. ``after_warmup`` runs once before the clock starts (a streaming
+    stylizer's reset, say).
+
+    ``sync`` waits for work a call queued without finishing it (a GPU's): it runs before the clock
+    starts, and after every call with ``sync_each``, so each time spans the work itself
+    (latency); without ``sync_each`` only after the last call, so calls overlap as they do in a
+    stream and only the pass's totals (``fps``, ``mean_ms``) span the work (throughput).
+    """
+    if inputs is not None and len(inputs) == 0:
+        raise InputError("time_calls: no inputs to time")
+    repeats = repeats if repeats is not None else len(inputs) if inputs is not None else DEFAULT_REPEATS
+    if repeats < 1:
+        raise InputError(f"time_calls: repeats must be at least 1, got {repeats}")
+
+    def call(i: int):
+        return fn() if inputs is None else fn(inputs[i % len(inputs)])
+
+    for i in range(warmup):
+        call(i)
+    if after_warmup is not None:
+        after_warmup()
+    if sync is not None:
+        sync()
+    times: list[float] = []
+    start = last = time.perf_counter()
+    for i in range(repeats):
+        if seconds is not None and i >= MIN_CALLS and (last - start) * (i + 1) / i > seconds:
+            break
+        call(i)
+        if sync is not None and sync_each:
+            sync()
+        now = time.perf_counter()
+        times.append((now - last) * 1000)
+        last = now
+    if sync is not None and not sync_each:
+        sync()
+        last = time.perf_counter()
+    return Timing(tuple(times), last - start)
+
+
+def torch_sync() -> Callable[[], None] | None:
+    """PyTorch's wait for queued CUDA work, where PyTorch is already loaded and sees a GPU; else
+    None. It never imports PyTorch: code that has not loaded it has queued nothing on a GPU."""
+    torch = sys.modules.get("torch")
+    if torch is None or not torch.cuda.is_available():
+        return None
+    return torch.cuda.synchronize
 
 
 def _torch_johnson(style: str, shared):
@@ -104,6 +197,9 @@ def _runner(case: BenchCase, shared: Path, painting: Path) -> Callable:
 
         return Magenta26(shared)
     if case.backend == "torch":
+        from ..extras import need
+
+        need("livestyle bench --backends torch (the PyTorch baseline)", "torch")
         return _torch_fn(case.net, shared, painting)
     device = "cuda" if "cuda" in case.backend else "cpu"
     # Per-frame timing: temporal blending is measured by tools/temporal_eval.py.
@@ -136,11 +232,11 @@ def bench_table(nets, resolutions, backends, repeats: int = 5, warmup: int = 1, 
                 except (DeviceError, InputError) as exc:  # a combination that does not exist here
                     rows.append({**row, "skipped": str(exc)})
                     continue
-                times = _time(fn, frame, repeats, warmup)
-                p50 = float(np.percentile(times, 50))
+                timing = time_calls(fn, [frame], warmup=warmup, repeats=repeats)
+                p50 = timing.median_ms
                 if backend == "torch":
                     baseline = p50
-                rows.append({**row, "ms_p50": round(p50, 1), "ms_p95": round(float(np.percentile(times, 95)), 1),
+                rows.append({**row, "ms_p50": round(p50, 1), "ms_p95": round(timing.p95_ms, 1),
                              "fps": round(1000 / p50, 2), "peak_rss_mb": round(_peak_rss_mb()),
                              "speedup_vs_torch": round(baseline / p50, 2) if baseline else None})
     return rows

@@ -68,14 +68,29 @@ class ExportSpec:
     dynamic_axes: dict[str, dict[int, str]]
 
 
+IMAGE_AXES = {0: "batch", 2: "height", 3: "width"}   # what varies in an image or feature map
+
+
 def image_spec(net: nn.Module, fp16: bool = False) -> ExportSpec:
     example = torch.rand(1, 3, 64, 64) * 255
-    axes = {0: "batch", 2: "height", 3: "width"}
     return ExportSpec(StylizeGraph(net, fp16).eval(), (example,), ["image"], ["stylized"],
-                      {"image": axes, "stylized": axes})
+                      {"image": IMAGE_AXES, "stylized": IMAGE_AXES})
 
 
-def _export_graph(spec: ExportSpec, path: Path) -> None:
+def graph_spec(module: nn.Module, feeds: dict[str, np.ndarray], output_names: tuple[str, ...] = ("stylized",)
+               ) -> ExportSpec:
+    """What to export of ``module`` (a :class:`StylizeGraph`, say) fed ``feeds``: example values by
+    input name, in the order ``module`` takes them. The ``image`` input and the outputs get dynamic
+    batch, height and width; other inputs (style statistics, say) keep the example's shape."""
+    device = next(module.parameters()).device
+    example = tuple(torch.from_numpy(v).to(device) for v in feeds.values())
+    dynamic = [name for name in feeds if name == "image"] + list(output_names)
+    return ExportSpec(module, example, list(feeds), list(output_names), {name: IMAGE_AXES for name in dynamic})
+
+
+def export_graph(spec: ExportSpec, path: Path) -> None:
+    """Export ``spec`` to ONNX at ``path`` (opset :data:`OPSET`) and check the model; no parity
+    check (:func:`write_checked` adds one)."""
     import onnx
 
     with warnings.catch_warnings(), torch.no_grad():
@@ -153,7 +168,7 @@ def write_checked_file(out_path: Path, build: Callable[[Path], float]) -> float:
 def write_checked(spec: ExportSpec, out_path: Path, check: Callable[[Path], float]) -> float:
     """Export to a temporary file, run ``check`` on it (raises on failure), then rename."""
     def build(tmp: Path) -> float:
-        _export_graph(spec, tmp)
+        export_graph(spec, tmp)
         return check(tmp)
     return write_checked_file(out_path, build)
 
@@ -205,7 +220,7 @@ def export_split(net: nn.Module, encoder_path: Path, decoder_path: Path, fp16: b
     enc_feeds = [{"image": np.ascontiguousarray(img.transpose(2, 0, 1)[None]), **extra} for img in images]
     with torch.no_grad():
         features = [ref_enc(*[torch.from_numpy(v) for v in f.values()]).numpy() for f in enc_feeds]
-    axes = {0: "batch", 2: "height", 3: "width"}
+    axes = IMAGE_AXES
     enc_spec = ExportSpec(StylizeGraph(copy.deepcopy(net), fp16, encode, clamp=False).eval(),
                           tuple(torch.from_numpy(v) for v in enc_feeds[0].values()),
                           list(enc_feeds[0]), ["features"], {"image": axes, "features": axes})

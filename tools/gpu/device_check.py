@@ -1,13 +1,15 @@
-"""One prepared device session for livestyle (issue 21): measure every net class on every backend
-this machine has, ``livestyle video`` end to end, optionally train, and write one JSON + Markdown.
+"""One prepared session on a lent GPU machine: measure every net class on every inference backend
+the machine has, ``livestyle video`` end to end, optionally train, and write one JSON + Markdown.
 
 A GPU is lent briefly and rarely, so this script is finished and tested before one is at hand: it
 runs on the CPU too (``--tiny``), where GPU backends appear as skipped rows with the reason.
 Results are rewritten after every measurement, so a run cut off at its time limit still leaves
-everything measured so far in ``--out``.
+everything measured so far in ``--out``. The measuring itself is the package's
+(``livestyle/eval/model_only.py`` and ``device_job.py``, timed by ``eval/bench.py``'s
+``time_calls``); this script sets the budget, runs the steps and writes the results.
 
     python tools/gpu/device_check.py --out $OUT                               # on the GPU machine
-    python tools/gpu/device_check.py --out $OUT --train "python3 -m livestyle train ... -o .gpu/runs/x" 
+    python tools/gpu/device_check.py --out $OUT --train "python3 -m livestyle train ... -o .gpu/runs/x"
     python tools/gpu/device_check.py --tiny --device cpu --out /tmp/dc          # CPU self-test
 
 Rows (model-only: input already in device memory, output left there; batch 1):
@@ -28,8 +30,6 @@ Output (at most 8 files, the device tool's limit): device_check.json, device_che
 from __future__ import annotations
 
 import argparse
-import fnmatch
-import hashlib
 import importlib.util
 import json
 import os
@@ -37,33 +37,26 @@ import platform
 import re
 import shlex
 import shutil
-import signal
 import subprocess
 import sys
-import tarfile
 import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
-MiB = 1 << 20
+from livestyle.eval.device_job import (PackError, output_dir_of, pack_folders, proxy_video,  # noqa: E402
+                                       run_with_timeout, write_clip)
+from livestyle.eval.model_only import (NET_KEYS, Capabilities, MiB, Settings, capabilities,  # noqa: E402
+                                       free_gpu, model_rows, one_line, plan_backends, shipped_nets)
+
 NAMED_SIZES = {"720p": (720, 1280), "1080p": (1080, 1920), "2160p": (2160, 3840)}
 DEFAULT_SIZES = "720p,1080p,2160p"
 TINY_SIZES = "96x64,128x72"        # sides divide by 8: the AdaIN nets' total stride
 PARITY_HW = (192, 256)
 TINY_PARITY_HW = (64, 96)
-# What comes back from the device machine: at most 8 files of 16 MiB, 64 MiB in all. The JSON,
-# the Markdown and the pack manifest take three; the margin keeps those three under 1 MiB.
-OUT_FILES, PART_BYTES, OUT_BYTES = 8, 16 * MiB, 64 * MiB
-PACK_PARTS, PACK_BYTES = OUT_FILES - 3, OUT_BYTES - MiB
-# Resume state is large and only needed to continue a run; it goes first when a pack is too big.
-DROP_FIRST = ("train_state*.pt",)
-NET_KEYS = ("johnson_full", "johnson_fast", "light_adain", "vgg_adain")
-ALL_SIZES = "all"                   # size of a row that stands for every size (skips, start-up errors)
 CLI_ERROR_EXIT = 2                  # livestyle's exit code for an error the user can act on
 
 
@@ -165,420 +158,7 @@ def render_markdown(doc: dict) -> str:
 
 
 # ---------------------------------------------------------------------------------------------
-# Packing checkpoints into parts small enough to come back from the device machine.
-
-class PackError(Exception):
-    """The folders do not fit the part limits even without the droppable files."""
-
-
-class _SplitWriter:
-    """A write-only file object that spreads what is written over ``name.partNN`` files."""
-
-    def __init__(self, out_dir: Path, name: str, part_bytes: int, max_parts: int):
-        self.out_dir, self.name, self.part_bytes, self.max_parts = out_dir, name, part_bytes, max_parts
-        self.parts: list[dict] = []
-        self.total = hashlib.sha256()
-        self.size = 0
-        self._file = None
-        self._hash = None
-        self._left = 0
-
-    def _next_part(self) -> None:
-        self._close_part()
-        if len(self.parts) >= self.max_parts:
-            raise PackError(f"the archive needs more than {self.max_parts} parts of {self.part_bytes} bytes")
-        path = self.out_dir / f"{self.name}.tar.part{len(self.parts):02d}"
-        self._file, self._hash, self._left = open(path, "wb"), hashlib.sha256(), self.part_bytes
-        self.parts.append({"file": path.name, "bytes": 0})
-
-    def _close_part(self) -> None:
-        if self._file is not None:
-            self._file.close()
-            self.parts[-1]["sha256"] = self._hash.hexdigest()
-            self._file = None
-
-    def write(self, data: bytes) -> int:
-        view = memoryview(data)
-        while view.nbytes:
-            if self._file is None or self._left == 0:
-                self._next_part()
-            chunk = view[:self._left]
-            self._file.write(chunk)
-            self._hash.update(chunk)
-            self.total.update(chunk)
-            self.parts[-1]["bytes"] += chunk.nbytes
-            self._left -= chunk.nbytes
-            self.size += chunk.nbytes
-            view = view[chunk.nbytes:]
-        return len(data)
-
-    def close(self) -> None:
-        self._close_part()
-
-
-def _tar_estimate(files: list[tuple[Path, str]]) -> int:
-    """Upper bound of the tar size: a header and padding per file (two for long names), the end."""
-    return sum(1024 + -(-p.stat().st_size // 512) * 512 for p, _ in files) + 2 * tarfile.RECORDSIZE
-
-
-def _pack_candidates(folders: list[Path]) -> list[tuple[Path, str]]:
-    """Every file of the folders, but only the newest sample image of each (they are many and big)."""
-    files: list[tuple[Path, str]] = []
-    for i, folder in enumerate(folders):
-        prefix = folder.name if [f.name for f in folders].count(folder.name) == 1 else f"{i}_{folder.name}"
-        every = sorted(p for p in folder.rglob("*") if p.is_file())
-        samples = [p for p in every if fnmatch.fnmatch(p.name, "sample_*")]
-        keep = set(every) - set(samples[:-1])
-        files += [(p, f"{prefix}/{p.relative_to(folder).as_posix()}") for p in every if p in keep]
-    return files
-
-
-def pack_folders(folders: list[Path], out_dir: Path, name: str = "checkpoints", part_bytes: int = PART_BYTES,
-                 max_parts: int = PACK_PARTS, max_bytes: int = PACK_BYTES,
-                 drop_first: tuple[str, ...] = DROP_FIRST) -> dict:
-    """tar the folders into ``out_dir/name.tar.partNN`` (each at most ``part_bytes``) and write
-    ``name.manifest.json``; returns the manifest. ``cat name.tar.part* > name.tar`` re-joins them."""
-    folders = [Path(f) for f in folders]
-    missing = [str(f) for f in folders if not f.is_dir()]
-    if missing:
-        raise PackError(f"no such folder(s) to pack: {', '.join(missing)}")
-    limit = min(max_bytes, part_bytes * max_parts)
-    files, dropped = _pack_candidates(folders), []
-    if _tar_estimate(files) > limit:
-        dropped = [arc for p, arc in files if any(fnmatch.fnmatch(p.name, pat) for pat in drop_first)]
-        files = [(p, arc) for p, arc in files if arc not in dropped]
-    if _tar_estimate(files) > limit:
-        biggest = sorted(files, key=lambda f: -f[0].stat().st_size)[:3]
-        raise PackError(f"{_tar_estimate(files)} bytes to pack, more than the {limit} allowed "
-                        f"(largest: {', '.join(f'{a} {p.stat().st_size}' for p, a in biggest)})")
-    out_dir.mkdir(parents=True, exist_ok=True)
-    writer = _SplitWriter(out_dir, name, part_bytes, max_parts)
-    try:
-        with tarfile.open(fileobj=writer, mode="w|", format=tarfile.PAX_FORMAT) as tar:
-            for path, arc in files:
-                tar.add(path, arcname=arc, recursive=False)
-    finally:
-        writer.close()
-    manifest = {"format": "livestyle-pack/1", "tar": f"{name}.tar", "tar_bytes": writer.size,
-                "tar_sha256": writer.total.hexdigest(), "parts": writer.parts,
-                "files": [{"path": arc, "bytes": p.stat().st_size} for p, arc in files], "dropped": dropped,
-                "rejoin": f"cat {name}.tar.part* > {name}.tar && tar xf {name}.tar"}
-    (out_dir / f"{name}.manifest.json").write_text(json.dumps(manifest, indent=1) + "\n")
-    return manifest
-
-
-# ---------------------------------------------------------------------------------------------
-# Nets.
-
-@dataclass
-class Net:
-    key: str
-    family: str                                # 'johnson' or 'arbitrary' (torch_engine.GRAPH_IO)
-    build: Callable[[], tuple]                 # -> (nn.Module fp32 CPU, extra feeds {name: ndarray})
-    onnx: Path | None = None                   # shipped graph: ORT rows and the parity reference
-    note: str = ""
-
-
-def _style_image(shared: Path | None, size: int = 256):
-    """Style painting [1,3,H,W] float 0..255: the shared mosaic painting, else a synthetic one."""
-    import numpy as np
-
-    painting = shared / "styles" / "mosaic.jpg" if shared else None
-    if painting and painting.is_file():
-        import cv2
-
-        bgr = cv2.imread(str(painting))
-        f = size / max(bgr.shape[:2])
-        rgb = cv2.resize(bgr, None, fx=f, fy=f, interpolation=cv2.INTER_AREA)[:, :, ::-1]
-        return np.ascontiguousarray(rgb.transpose(2, 0, 1)[None], dtype=np.float32)
-    return synthetic_image(size, size, seed=7)
-
-
-def synthetic_image(h: int, w: int, seed: int = 0):
-    """Photo-like [1,3,H,W] float32 0..255: smooth gradients, hard edges, some noise."""
-    import numpy as np
-
-    rng = np.random.default_rng(seed)
-    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
-    chans = [128 + 100 * np.sin(xx / (7 + 5 * c) + yy / (11 + 3 * c) + c) for c in range(3)]
-    img = np.stack(chans) + rng.normal(0, 8, (3, h, w))
-    img[:, h // 4: h // 2, w // 3: w // 2] = rng.integers(0, 255, (3, 1, 1))
-    return np.clip(img, 0, 255).astype(np.float32)[None]
-
-
-def _arbitrary_feeds(style_stats, shared: Path | None) -> dict:
-    """The style inputs of an arbitrary-style graph: the painting's statistics, computed once."""
-    import numpy as np
-    import torch
-
-    with torch.inference_mode():
-        mean, std = style_stats(torch.from_numpy(_style_image(shared)))
-    return {"style_mean": mean.numpy(), "style_std": std.numpy(), "alpha": np.ones(1, np.float32)}
-
-
-def shipped_nets(shared: Path | None, vgg_random: bool = False) -> tuple[list[Net], list[str]]:
-    """The net classes livestyle ships (or is about to), plus notes on stand-ins and skips.
-
-    ``vgg_random`` times the VGG AdaIN net with random encoder weights when the shared VGG-16 is
-    absent: its speed does not depend on the weights (its fp16 range does, so parity is moot then).
-    """
-    from livestyle.paths import VGG16_WEIGHTS, exported_dir
-
-    exported, notes = exported_dir(), []
-
-    def johnson(stem: str):
-        def build():
-            from livestyle.checkpoints import build_model, load_checkpoint
-
-            return build_model(load_checkpoint(exported / f"{stem}.pt", "johnson")), {}
-        return build
-
-    light_ckpt = exported / "adain_light.pt"
-
-    def light():
-        from livestyle.checkpoints import build_model, load_checkpoint
-        from livestyle.models.light_adain import LightAdaINNet
-
-        trained = light_ckpt.is_file()
-        net = build_model(load_checkpoint(light_ckpt, "light_adain")) if trained else LightAdaINNet()
-        net = net.float().eval()
-        return net, _arbitrary_feeds(net.style_stats, shared)
-
-    vgg = shared / VGG16_WEIGHTS if shared else None
-    have_vgg = bool(vgg and vgg.is_file())
-
-    def vgg_adain():
-        from livestyle.checkpoints import build_model, load_checkpoint, load_torch_file
-        from livestyle.models.adain import AdaINContentNet, AdaINStyleEncoder, make_encoder
-
-        encoder = make_encoder()
-        if have_vgg:
-            encoder.load_shared_state_dict(load_torch_file(vgg, "VGG-16 weights"))
-        decoder = build_model(load_checkpoint(exported / "adain_decoder.pt", "adain_decoder"))
-        net = AdaINContentNet(encoder, decoder).float().eval()
-        return net, _arbitrary_feeds(AdaINStyleEncoder(net.encoder).eval(), shared)
-
-    nets = [Net("johnson_full", "johnson", johnson("mosaic"), exported / "mosaic.onnx", "mosaic"),
-            Net("johnson_fast", "johnson", johnson("mosaic_fast"), exported / "mosaic_fast.onnx",
-                "mosaic_fast")]
-    light_note = "exported/adain_light.pt" if light_ckpt.is_file() else \
-        "exported/adain_light.pt not shipped yet: default LightAdaINNet with random weights (speed only)"
-    if not light_ckpt.is_file():
-        notes.append(f"light_adain: {light_note}")
-    nets.append(Net("light_adain", "arbitrary", light, None, light_note))
-    if have_vgg:
-        nets.append(Net("vgg_adain", "arbitrary", vgg_adain, None,
-                        "VGG-16 encoder + exported/adain_decoder.pt"))
-    elif vgg_random:
-        note = f"VGG-16 weights not found at {vgg}: random encoder weights (speed only, parity moot)"
-        notes.append(f"vgg_adain: {note}")
-        nets.append(Net("vgg_adain", "arbitrary", vgg_adain, None, note))
-    else:
-        notes.append(f"vgg_adain: skipped, VGG-16 weights not found at {vgg} (pass --shared-dir, or "
-                     "--vgg-random to time it with random weights)")
-    return nets, notes
-
-
-# ---------------------------------------------------------------------------------------------
-# Backends: each makes a callable over inputs already in device memory.
-
-@dataclass(frozen=True)
-class Backend:
-    name: str           # torch-cuda, torch-cpu, ort-cuda, ort-tensorrt, ort-cpu
-    precision: str      # fp32 / fp16
-    compile: bool = False
-
-    @property
-    def label(self) -> str:
-        return self.name + ("+compile" if self.compile else "")
-
-    @property
-    def on_gpu(self) -> bool:
-        return self.name != "torch-cpu" and self.name != "ort-cpu"
-
-
-def capabilities() -> dict:
-    caps = {"torch_cuda": False, "ort_providers": [], "driver": False}
-    import torch
-
-    caps["torch_cuda"] = bool(torch.cuda.is_available())
-    try:
-        import onnxruntime as ort
-
-        caps["ort_providers"] = list(ort.get_available_providers())
-    except ImportError:
-        pass
-    from livestyle.runtime.backends import gpu_driver_present
-
-    caps["driver"] = gpu_driver_present()
-    return caps
-
-
-def plan_backends(device: str, caps: dict, compile: bool) -> list[tuple[Backend, str | None]]:
-    """Every backend row with None (to measure) or the reason it is skipped here."""
-    gpu = device in ("auto", "cuda")
-    cpu = device == "cpu" or (device == "auto" and not caps["torch_cuda"])
-    no_torch = None if caps["torch_cuda"] else "PyTorch here has no usable CUDA GPU"
-    plan: list[tuple[Backend, str | None]] = []
-    for precision in ("fp32", "fp16"):
-        plan.append((Backend("torch-cuda", precision), None if gpu and not no_torch else
-                     (no_torch or f"--device {device}")))
-    if compile:
-        plan.append((Backend("torch-cuda", "fp16", compile=True), None if gpu and not no_torch else
-                     (no_torch or f"--device {device}")))
-    ort_gpu = caps["driver"] and "CUDAExecutionProvider" in caps["ort_providers"]
-    why_ort = None if ort_gpu else \
-        f"onnxruntime here offers {', '.join(caps['ort_providers']) or 'nothing'} (no usable CUDA provider)"
-    for precision in ("fp32", "fp16"):
-        plan.append((Backend("ort-cuda", precision),
-                     None if gpu and ort_gpu else (why_ort or f"--device {device}")))
-    trt = ort_gpu and "TensorrtExecutionProvider" in caps["ort_providers"]
-    plan.append((Backend("ort-tensorrt", "fp16"), None if gpu and trt else
-                 (f"--device {device}" if not gpu else "onnxruntime here has no TensorRT provider")))
-    why_cpu = None if cpu else \
-        ("--device cuda" if device == "cuda" else "a GPU is used here; CPU rows come with --device cpu")
-    plan += [(Backend("torch-cpu", "fp32"), why_cpu), (Backend("ort-cpu", "fp32"), why_cpu)]
-    return plan
-
-
-def export_onnx(module, inputs: dict, path: Path) -> None:
-    """A GraphModule to ONNX with dynamic H/W (the nets without a shipped graph, and fp16 ones)."""
-    import warnings
-
-    import torch
-
-    axes = {"image": {2: "height", 3: "width"}, "stylized": {2: "height", 3: "width"}}
-    example = tuple(torch.from_numpy(v).to(next(module.parameters()).device) for v in inputs.values())
-    with warnings.catch_warnings(), torch.no_grad():
-        warnings.simplefilter("ignore")
-        torch.onnx.export(module, example, str(path), input_names=list(inputs), output_names=["stylized"],
-                          dynamic_axes=axes, opset_version=17, dynamo=False)
-
-
-class TorchRunner:
-    def __init__(self, net, family: str, backend: Backend, cuda_graphs: bool):
-        from livestyle.runtime.torch_engine import GRAPH_IO, TorchEngine
-
-        names, outputs, clamp = GRAPH_IO[(family, "forward")]
-        self.engine = TorchEngine(net, names, outputs, device="cuda" if backend.on_gpu else "cpu",
-                                  fp16=backend.precision == "fp16", compile=backend.compile, clamp=clamp,
-                                  cuda_graphs=cuda_graphs and backend.on_gpu)
-        self.names = names
-
-    def prepare(self, feeds: dict) -> list:
-        import torch
-
-        return [torch.from_numpy(feeds[n]).to(self.engine.device) for n in self.names]
-
-    def __call__(self, tensors: list):
-        return self.engine.run_tensors(tensors)[0]
-
-    def new_size(self) -> None:
-        self.engine.clear_graphs()   # so peak memory counts this size's graph pool alone
-
-    def to_numpy(self, out):
-        return out.float().cpu().numpy()
-
-    def close(self) -> None:
-        self.engine = None
-
-
-class OrtRunner:
-    """An onnxruntime session with IO binding: inputs uploaded once, outputs left on the device."""
-
-    def __init__(self, onnx_path: Path, backend: Backend, tmp: Path, threads: int | None):
-        import onnxruntime as ort
-
-        options = ort.SessionOptions()
-        options.log_severity_level = 3
-        if threads:
-            options.intra_op_num_threads = threads
-        cuda = ("CUDAExecutionProvider", {"cudnn_conv_algo_search": "EXHAUSTIVE"})
-        trt = ("TensorrtExecutionProvider", {"trt_engine_cache_enable": True,
-                                              "trt_engine_cache_path": str(tmp / "trt"),
-                                              "trt_fp16_enable": backend.precision == "fp16"})
-        providers = {"ort-cpu": ["CPUExecutionProvider"], "ort-cuda": [cuda, "CPUExecutionProvider"],
-                     "ort-tensorrt": [trt, cuda, "CPUExecutionProvider"]}[backend.name]
-        self.session = ort.InferenceSession(str(onnx_path), options, providers=providers)
-        first = providers[0] if isinstance(providers[0], str) else providers[0][0]
-        if self.session.get_providers()[0] != first:
-            raise RuntimeError(f"onnxruntime fell back to {self.session.get_providers()[0]}")
-        self.device = "cpu" if backend.name == "ort-cpu" else "cuda"
-        self.names = [i.name for i in self.session.get_inputs()]
-
-    def prepare(self, feeds: dict):
-        import onnxruntime as ort
-
-        binding = self.session.io_binding()
-        self._keep = []
-        for name in self.names:
-            value = ort.OrtValue.ortvalue_from_numpy(feeds[name], self.device, 0)
-            self._keep.append(value)
-            binding.bind_ortvalue_input(name, value)
-        binding.bind_output(self.session.get_outputs()[0].name, self.device)
-        return binding
-
-    def __call__(self, binding):
-        self.session.run_with_iobinding(binding)
-        return binding
-
-    def to_numpy(self, binding):
-        return binding.copy_outputs_to_cpu()[0]
-
-    def new_size(self) -> None:
-        pass
-
-    def close(self) -> None:
-        self.session = None
-
-
-# ---------------------------------------------------------------------------------------------
-# Measuring.
-
-def _sync(on_gpu: bool) -> None:
-    """Wait for queued GPU work (torch's; onnxruntime's IO-binding runs return when done)."""
-    if on_gpu:
-        import torch
-
-        if torch.cuda.is_available():
-            torch.cuda.synchronize()
-
-
-def time_runner(runner, inputs, on_gpu: bool, repeats: int, warmup: int, row_s: float) -> dict:
-    """p50/p95 of synchronised single calls, and frames/s of back-to-back calls (GPU queues them)."""
-    import numpy as np
-
-    t_one = 0.0
-    for _ in range(max(1, warmup)):
-        t = time.perf_counter()
-        runner(inputs)
-        _sync(on_gpu)
-        t_one = time.perf_counter() - t
-    # A slow row (the VGG net at 2160p on a CPU) must not eat the session: fewer repeats instead.
-    n = max(2, min(repeats, int(row_s / max(2 * t_one, 1e-6))))
-    times = []
-    for _ in range(n):
-        t = time.perf_counter()
-        runner(inputs)
-        _sync(on_gpu)
-        times.append((time.perf_counter() - t) * 1000)
-    if on_gpu:
-        t = time.perf_counter()
-        for _ in range(n):
-            runner(inputs)
-        _sync(on_gpu)
-        fps = n / (time.perf_counter() - t)
-    else:
-        fps = 1000 / float(np.mean(times))
-    return {"repeats": n, "ms_p50": round(float(np.percentile(times, 50)), 3),
-            "ms_p95": round(float(np.percentile(times, 95)), 3), "fps": round(fps, 2)}
-
-
-def tolerance(precision: str) -> float:
-    from livestyle.export.onnx import FP16_TOLERANCE, FP32_TOLERANCE
-
-    return FP16_TOLERANCE if precision == "fp16" else FP32_TOLERANCE
-
+# The run.
 
 class Check:
     """The run as a whole: budget, report and the measuring steps."""
@@ -601,17 +181,17 @@ class Check:
         return later
 
     # -- environment ----------------------------------------------------------------------
-    def environment(self, caps: dict) -> None:
+    def environment(self, caps: Capabilities) -> None:
         import numpy as np
         import torch
 
         env = {"command": " ".join([Path(sys.argv[0]).name] + sys.argv[1:]),
                "python": platform.python_version(), "platform": platform.platform(),
                "cpu_count": os.cpu_count(), "numpy": np.__version__, "torch": torch.__version__,
-               "torch_cuda": torch.version.cuda, "cuda_available": caps["torch_cuda"],
-               "cuda_driver_found": caps["driver"], "ort_providers": caps["ort_providers"],
+               "torch_cuda": torch.version.cuda, "cuda_available": caps.torch_cuda,
+               "cuda_driver_found": caps.driver, "ort_providers": list(caps.ort_providers),
                "started": time.strftime("%Y-%m-%d %H:%M:%S %Z")}
-        if caps["torch_cuda"]:
+        if caps.torch_cuda:
             props = torch.cuda.get_device_properties(0)
             env.update(gpu_name=props.name, gpu_capability=list(torch.cuda.get_device_capability(0)),
                        gpu_memory_mib=props.total_memory // MiB, cudnn=torch.backends.cudnn.version())
@@ -627,125 +207,19 @@ class Check:
         self.report.write()
 
     # -- model-only rows ---------------------------------------------------------------------
-    def model_rows(self, nets: list[Net], plan: list[tuple[Backend, str | None]]) -> None:
-        parity_image = synthetic_image(*(TINY_PARITY_HW if self.args.tiny else PARITY_HW), seed=1)
-        for net in nets:
-            base = {"net": net.key, "net_source": net.note}
-            try:
-                module, extra = net.build()
-                reference, ref_name = self._reference(net, module, {"image": parity_image, **extra})
-            except Exception as exc:  # noqa: BLE001 - a broken net is a row, the others still run
-                for backend, skip in plan:
-                    self._row(base, backend, ALL_SIZES, status="skipped" if skip else "error",
-                              reason=skip or _one_line(exc))
-                continue
-            for backend, skip in plan:
-                if skip:   # one row for all sizes keeps the table readable
-                    self._row(base, backend, ALL_SIZES, status="skipped", reason=skip)
-                    continue
-                if self.left() < self.reserve() + 10:
-                    self._row(base, backend, ALL_SIZES, status="skipped", reason="--budget-s reached")
-                    continue
-                self._measure(net, module, extra, backend, base, parity_image, reference, ref_name)
-            del module
-            _free_gpu()
-
-    def _reference(self, net: Net, module, feeds: dict):
-        """What every backend is compared with: the shipped ONNX graph on ORT-CPU where there is
-        one (the artefact users run), else the same net in PyTorch fp32 on the CPU."""
-        import torch
-
-        if net.onnx and net.onnx.is_file():
-            import onnxruntime as ort
-
-            session = ort.InferenceSession(str(net.onnx), providers=["CPUExecutionProvider"])
-            return session.run(None, {"image": feeds["image"]})[0], f"{net.onnx.name} on ort-cpu"
-        from livestyle.runtime.torch_engine import GRAPH_IO, GraphModule
-
-        names, _, clamp = GRAPH_IO[(net.family, "forward")]
-        with torch.inference_mode():
-            graph = GraphModule(module, "forward", clamp, torch.float32)
-            out = graph(*[torch.from_numpy(feeds[n]) for n in names])
-        return out.numpy(), "torch-cpu fp32"
-
-    def _runner(self, net: Net, module, extra: dict, backend: Backend):
-        import copy
-
-        import torch
-
-        if backend.name.startswith("torch"):
-            return TorchRunner(copy.deepcopy(module), net.family, backend, not self.args.no_cuda_graphs)
-        # TensorRT takes the fp32 graph and picks half precision per layer itself (runtime/engine.py).
-        half_graph = backend.precision == "fp16" and backend.name != "ort-tensorrt"
-        path = net.onnx if not half_graph and net.onnx and net.onnx.is_file() else None
-        if path is None:
-            from livestyle.runtime.torch_engine import GRAPH_IO, GraphModule
-
-            names, _, clamp = GRAPH_IO[(net.family, "forward")]
-            dtype = torch.float16 if half_graph else torch.float32
-            graph = GraphModule(copy.deepcopy(module), "forward", clamp, dtype).to(dtype=dtype).eval()
-            if torch.cuda.is_available():   # half convolutions are a GPU thing; tracing them too
-                graph = graph.cuda()
-            path = self.tmp / f"{net.key}_{'fp16' if half_graph else 'fp32'}.onnx"
-            if not path.is_file():
-                example = {"image": synthetic_image(64, 64), **{k: extra[k] for k in names[1:]}}
-                export_onnx(graph, example, path)
-        return OrtRunner(path, backend, self.tmp, self.args.threads)
-
-    def _measure(self, net: Net, module, extra: dict, backend: Backend, base: dict, parity_image, reference,
-                 ref_name: str) -> None:
-        import torch
-
-        on_gpu = backend.on_gpu
-        try:
-            if on_gpu and torch.cuda.is_available():
-                torch.cuda.reset_peak_memory_stats()
-            runner = self._runner(net, module, extra, backend)
-            got = runner.to_numpy(runner(runner.prepare({"image": parity_image, **extra})))
-            diff = float(abs(got.astype("float64") - reference).max())
-        except Exception as exc:  # noqa: BLE001 - one backend failing must not stop the others
-            self._row(base, backend, ALL_SIZES, status="error", reason=_one_line(exc))
-            _free_gpu()
-            return
-        tol = tolerance(backend.precision)
-        parity = {"parity_max_abs_diff": round(diff, 4), "parity_tolerance": tol, "parity_ok": diff <= tol,
-                  "parity_reference": ref_name}
-        for label, (h, w) in self.args.sizes:
-            if self.left() < self.reserve() + 5:
-                self._row(base, backend, label, status="skipped", reason="--budget-s reached", **parity)
-                continue
-            try:
-                runner.new_size()
-                _free_gpu()
-                if on_gpu and torch.cuda.is_available():
-                    torch.cuda.reset_peak_memory_stats()
-                inputs = runner.prepare({"image": synthetic_image(h, w, seed=2), **extra})
-                a = self.args
-                timing = time_runner(runner, inputs, on_gpu, a.repeats, a.warmup, a.row_s)
-                torch_gpu = on_gpu and backend.name.startswith("torch")
-                peak = torch.cuda.max_memory_allocated() / MiB if torch_gpu else None
-                del inputs
-                self._row(base, backend, label, status="ok", hw=[h, w], **timing, **parity,
-                          peak_gpu_mib=None if peak is None else round(peak, 1))
-            except Exception as exc:  # noqa: BLE001 - out of memory at 2160p, say: record, go on
-                self._row(base, backend, label, status="error", reason=_one_line(exc), **parity)
-                _free_gpu()
-        runner.close()
-        _free_gpu()
-
-    def _row(self, base: dict, backend: Backend, size: str, **fields) -> None:
-        row = {**base, "backend": backend.label, "precision": backend.precision, "size": size, **fields}
-        if backend.name.startswith("ort") and "peak_gpu_mib" in row:
-            row["peak_gpu_mib"] = None   # onnxruntime's arena is not visible to torch's counters
-        self.report.add("model_only", row)
-        if fields.get("status") == "ok":
-            print(f"{row['net']:<13} {row['backend']:<18} {row['precision']} {size:>8}: "
-                  f"p50 {row['ms_p50']:.2f} ms, {row['fps']:.1f} frames/s, "
-                  f"parity {row['parity_max_abs_diff']}",
-                  flush=True)
+    def model_rows(self, nets, plan) -> None:
+        a = self.args
+        settings = Settings(a.sizes, TINY_PARITY_HW if a.tiny else PARITY_HW, a.repeats, a.warmup, a.row_s,
+                            self.tmp, a.threads, not a.no_cuda_graphs)
+        for row in model_rows(nets, plan, settings, lambda: self.left() - self.reserve()):
+            self.report.add("model_only", row)
+            if row["status"] == "ok":
+                print(f"{row['net']:<13} {row['backend']:<18} {row['precision']} {row['size']:>8}: "
+                      f"p50 {row['ms_p50']:.2f} ms, {row['fps']:.1f} frames/s, "
+                      f"parity {row['parity_max_abs_diff']}", flush=True)
 
     # -- end to end ----------------------------------------------------------------------------
-    def video_rows(self, caps: dict) -> None:
+    def video_rows(self, caps: Capabilities) -> None:
         a = self.args
         label, (h, w) = ("tiny", (72, 128)) if a.tiny else ("1080p", NAMED_SIZES["1080p"])
         frames = 6 if a.tiny else a.video_frames
@@ -758,11 +232,11 @@ class Check:
             write_clip(clip, h, w, frames)
         except Exception as exc:  # noqa: BLE001
             self.report.add("video", {"name": "livestyle video", "size": label, "status": "error",
-                                      "reason": f"cannot write the test clip: {_one_line(exc)}"})
+                                      "reason": f"cannot write the test clip: {one_line(exc)}"})
             return
         # auto means the GPU where there is one: a CLI failure to serve it is itself a result.
-        device = a.device if a.device != "auto" else ("cuda" if caps["torch_cuda"] else "cpu")
-        self._proxy_row(clip, label, device)
+        device = a.device if a.device != "auto" else ("cuda" if caps.torch_cuda else "cpu")
+        self._proxy_row(clip, label, device, frames)
         if importlib.util.find_spec("av") is None:
             self.report.add("video", {"name": "livestyle video", "size": label, "status": "skipped",
                                       "reason": "PyAV (av) is not installed here; livestyle video needs it"})
@@ -808,10 +282,8 @@ class Check:
         self.report.add("video", {**row, "status": status, "reason": last[:300],
                                   "returncode": done.returncode})
 
-    def _proxy_row(self, clip: Path, label: str, device: str) -> None:
-        """Decode (OpenCV), upload once, full Johnson net, download, encode (OpenCV mp4v), one frame
-        after another: not the livestyle pipeline, but a number that needs neither PyAV nor
-        onnxruntime-gpu, which the device machine may lack."""
+    def _proxy_row(self, clip: Path, label: str, device: str, frames: int) -> None:
+        """The end-to-end number that needs neither PyAV nor onnxruntime-gpu (device_job.proxy_video)."""
         import torch
 
         name = "proxy: cv2 decode + TorchEngine mosaic + cv2 encode (sequential)"
@@ -820,29 +292,27 @@ class Check:
                                       "reason": "PyAV-free proxy runs on torch-cuda; PyTorch sees no GPU"})
             return
         try:
-            import cv2
-
             from livestyle.paths import exported_dir
             from livestyle.runtime.torch_engine import TorchEngine
 
             graphs = device == "cuda" and not self.args.no_cuda_graphs
             engine = TorchEngine.from_checkpoint(exported_dir() / f"{self.args.video_style}.pt", device=device,
                                                  cuda_graphs=graphs)
-            frames, seconds = _proxy_loop(clip, self.tmp / "proxy.mp4", engine, cv2, torch)
+            timing = proxy_video(clip, self.tmp / "proxy.mp4", engine, frames)
         except Exception as exc:  # noqa: BLE001
             self.report.add("video", {"name": name, "size": label, "status": "error",
-                                      "reason": _one_line(exc)})
+                                      "reason": one_line(exc)})
             return
         self.report.add("video", {"name": name + f" [{engine.backend} {engine.precision}]", "size": label,
-                                  "status": "ok", "frames": frames, "seconds": round(seconds, 3),
-                                  "fps": round(frames / seconds, 2)})
-        _free_gpu()
+                                  "status": "ok", "frames": timing.calls, "seconds": round(timing.total_s, 3),
+                                  "fps": round(timing.fps, 2)})
+        free_gpu()
 
     # -- training and packing --------------------------------------------------------------
     def train_rows(self) -> list[Path]:
         folders = []
         for cmd in self.args.train:
-            out_dir = output_dir_of(cmd)
+            out_dir = output_dir_of(cmd, REPO)
             timeout = min(self.args.train_timeout_s, self.left() - 35)
             row = {"command": cmd, "output_dir": str(out_dir) if out_dir else None,
                    "timeout_s": round(timeout)}
@@ -851,7 +321,7 @@ class Check:
                 continue
             log = self.tmp / f"train_{len(self.report.doc['training'])}.log"
             t = time.perf_counter()
-            rc = run_with_timeout(cmd, log, timeout)
+            rc = run_with_timeout(cmd, log, timeout, cwd=REPO, env=_child_env())
             tail = log.read_text(errors="replace").replace("\r", "\n").strip().splitlines()[-25:]
             self.report.add("training", {**row, "returncode": rc, "log_tail": tail,
                                          "seconds": round(time.perf_counter() - t, 1)})
@@ -872,53 +342,6 @@ class Check:
         self.report.write()
 
 
-def _proxy_loop(clip: Path, out: Path, engine, cv2, torch) -> tuple[int, float]:
-    cap = cv2.VideoCapture(str(clip))
-    fps = cap.get(cv2.CAP_PROP_FPS) or 30.0
-    writer = None
-    frames, warm = 0, 2
-    t0 = None
-    while True:
-        ok, bgr = cap.read()
-        if not ok:
-            break
-        if frames == warm:   # CUDA graph capture and cuDNN autotuning happen on the first frames
-            _sync(engine.on_gpu)
-            t0 = time.perf_counter()
-        x = torch.from_numpy(bgr).to(engine.device).permute(2, 0, 1).flip(0)[None]   # uint8 upload
-        y = engine.run_tensors([x])[0][0].round().to(torch.uint8).flip(0).permute(1, 2, 0)
-        y = y.contiguous().cpu().numpy()
-        if writer is None:
-            writer = cv2.VideoWriter(str(out), cv2.VideoWriter_fourcc(*"mp4v"), fps, (y.shape[1], y.shape[0]))
-        writer.write(y)
-        frames += 1
-    cap.release()
-    if writer is not None:
-        writer.release()
-    if t0 is None:
-        raise RuntimeError(f"the clip gave only {frames} frames; need more than {warm}")
-    return frames - warm, time.perf_counter() - t0
-
-
-def write_clip(path: Path, h: int, w: int, frames: int) -> None:
-    """A synthetic clip with motion (a pattern panning under a moving block), mp4v via OpenCV."""
-    import cv2
-    import numpy as np
-
-    base = (synthetic_image(h, w * 2, seed=3)[0].transpose(1, 2, 0)[:, :, ::-1]).astype(np.uint8)
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 30.0, (w, h))
-    if not writer.isOpened():
-        raise RuntimeError("OpenCV cannot write mp4v here")
-    for i in range(frames):
-        shift = (i * 4) % w
-        frame = np.ascontiguousarray(base[:, shift:shift + w])
-        cv2.rectangle(frame, (i * 6 % w, h // 3), (i * 6 % w + w // 8, h // 3 + h // 6), (40, 200, 90), -1)
-        writer.write(frame)
-    writer.release()
-    if not path.is_file() or path.stat().st_size == 0:
-        raise RuntimeError("OpenCV wrote no clip")
-
-
 def _has_encoder(name: str) -> bool:
     try:
         import av
@@ -926,47 +349,6 @@ def _has_encoder(name: str) -> bool:
         return name in av.codecs_available
     except ImportError:
         return False
-
-
-def output_dir_of(cmd: str) -> Path | None:
-    """The ``-o``/``--output`` folder of a training command, relative to the repository root."""
-    try:
-        words = shlex.split(cmd)
-    except ValueError:
-        return None
-    for i, word in enumerate(words):
-        if word in ("-o", "--output") and i + 1 < len(words):
-            value = words[i + 1]
-        elif word.startswith("--output="):
-            value = word.split("=", 1)[1]
-        else:
-            continue
-        path = Path(value)
-        return path if path.is_absolute() else REPO / path
-    return None
-
-
-TIMED_OUT = 124
-
-
-def run_with_timeout(cmd: str, log: Path, timeout: float) -> int:
-    """Run a shell command in its own process group; past the timeout, Ctrl-C first so a trainer
-    can save its checkpoint, then kill. Returns the exit code, or 124 (as timeout(1) does) for a
-    command stopped at the timeout: the stopped child's own status is not trusted, since Python
-    reports 0 for a child that something else in the process (a library's reaper) collected first."""
-    with open(log, "wb") as f:
-        proc = subprocess.Popen(["bash", "-c", cmd], cwd=REPO, env=_child_env(), stdout=f,
-                                stderr=subprocess.STDOUT, start_new_session=True)
-        try:
-            return proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGINT)
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
-            return TIMED_OUT
 
 
 def _child_env() -> dict:
@@ -982,21 +364,6 @@ def _run_quiet(cmd: list[str]) -> str | None:
     except (OSError, subprocess.TimeoutExpired):
         return None
     return done.stdout.strip() or None if done.returncode == 0 else None
-
-
-def _free_gpu() -> None:
-    import gc
-
-    import torch
-
-    gc.collect()
-    if torch.cuda.is_available():
-        torch.cuda.empty_cache()
-
-
-def _one_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {text[0][:240] if text else ''}"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -1041,8 +408,8 @@ def main(argv: list[str] | None = None) -> int:
     args.warmup = args.warmup if args.warmup is not None else (1 if args.tiny else 5)
     args.threads = args.threads or (1 if args.tiny else None)
     if args.threads:
-        # On a busy CPU, threads that spin waiting for work stall each other by orders of
-        # magnitude (a 4 ms net took 800 ms with 2 threads beside a training job).
+        # On a busy CPU, threads that spin waiting for work stall each other and everything
+        # else running there, by far more than the threads gain.
         import torch
 
         torch.set_num_threads(args.threads)
