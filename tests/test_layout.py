@@ -123,3 +123,76 @@ def test_tools_import_the_package_not_each_other():
             names = ([a.name for a in node.names] if isinstance(node, ast.Import)
                      else [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
             assert not {n.split(".")[0] for n in names} & tools, f"{path.name} imports another tool"
+
+
+# -- the tests' own markers (docs/testing.md) ----------------------------------------------------
+
+TESTS = REPO / "tests"
+BUILTIN_MARKS = {"parametrize", "skip", "skipif", "xfail", "usefixtures", "filterwarnings"}
+
+
+def registered_markers(config) -> set[str]:
+    return {line.split(":", 1)[0].split("(", 1)[0].strip() for line in config.getini("markers")}
+
+
+def marks_named_in(path: Path) -> set[str]:
+    """The X of every ``pytest.mark.X`` in a file (read with ast)."""
+    return {node.attr for node in ast.walk(ast.parse(path.read_text(), str(path)))
+            if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Attribute) and node.value.attr == "mark"
+            and isinstance(node.value.value, ast.Name) and node.value.value.id == "pytest"}
+
+
+def test_every_marker_used_is_registered_and_documented(pytestconfig):
+    import tomllib
+
+    from conftest import MARKERS
+
+    registered = registered_markers(pytestconfig)
+    used = set(MARKERS).union(*(marks_named_in(p) for p in sorted(TESTS.glob("*.py"))))
+    assert used - BUILTIN_MARKS <= registered, f"not in pyproject.toml's markers: {used - BUILTIN_MARKS - registered}"
+    settings = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["pytest"]["ini_options"]
+    ours = {line.split(":", 1)[0].strip() for line in settings["markers"]}
+    assert ours == set(MARKERS)  # conftest.py assigns each one it registers
+    page = (REPO / "docs/testing.md").read_text()
+    assert not {m for m in ours if f"`{m}`" not in page}, "docs/testing.md explains every marker"
+    with pytest.raises(pytest.fail.Exception, match="not found in `markers`"):
+        getattr(pytest.mark, "not_a_registered_marker")   # strict markers are in force: a misspelt one is an error
+
+
+def test_the_slow_list_names_existing_tests():
+    from conftest import SLOW_LIST, read_slow_list, unknown_test_ids
+
+    ids = read_slow_list()
+    assert ids and all(i.startswith("tests/test_") and "::" in i for i in ids), ids
+    assert len(ids) == len(set(ids)), "an id is listed twice"
+    assert not unknown_test_ids(ids), f"{SLOW_LIST.name} names tests that do not exist: {unknown_test_ids(ids)}"
+    assert unknown_test_ids(["tests/test_layout.py::test_no_such_test[x]", "tests/nowhere.py::test_a"]) == [
+        "tests/test_layout.py::test_no_such_test[x]", "tests/nowhere.py::test_a"]
+    assert not unknown_test_ids(["tests/test_layout.py::test_the_cycle_finder_finds_one[ignored-brackets]"])
+
+
+def test_the_slow_list_tool_reads_pytests_durations(tmp_path):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("slow_tests", REPO / "tools/slow_tests.py")
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    report = ["tests/test_a.py ..", "=========== slowest durations ===========",
+              "12.50s setup    tests/test_a.py::test_wheel",
+              "0.50s call     tests/test_a.py::test_wheel",
+              "11.00s call     tests/test_a.py::test_case[two words]",
+              "9.00s call     tests/test_a.py::test_quick",
+              "(3 durations < 0.005s hidden.  Use -vv to show these durations.)"]
+    assert tool.durations(["no report here"]) is None
+    seconds = tool.durations(report)
+    assert seconds == {"tests/test_a.py::test_wheel": 13.0, "tests/test_a.py::test_case[two words]": 11.0,
+                       "tests/test_a.py::test_quick": 9.0}
+    listed = tmp_path / "slow_tests.txt"
+    listed.write_text("# header\ntests/test_a.py::test_follower  # by hand: its fixture is timed on test_wheel\n"
+                      "tests/test_a.py::test_gone  # 30.0 s\n")
+    report_file = tmp_path / "report.txt"
+    report_file.write_text("\n".join(report) + "\n")
+    assert tool.main(["-o", str(listed), str(report_file)]) == 0   # test_gone: not slow any more
+    from conftest import read_slow_list
+    assert read_slow_list(listed) == ["tests/test_a.py::test_case[two words]", "tests/test_a.py::test_follower",
+                                      "tests/test_a.py::test_wheel"]
