@@ -31,6 +31,7 @@ from livestyle.media.sinks.web import MJPEGServerSink
 from livestyle.media.sinks.window import WindowSink
 from livestyle.media.sources import CameraSource, LatestSlot
 from livestyle.media.video import VideoWriter
+from livestyle.pipeline.adaptive import SizeController, working_dims
 from livestyle.pipeline.live import LivePipeline
 from livestyle.pipeline.styles import StyleBank
 
@@ -104,6 +105,40 @@ def test_file_as_camera_is_paced_and_reports_its_end(cam_clip):
     assert len(got) == 12 and [f.index for f in got] == list(range(12))
     assert got[0].image.shape == (48, 64, 3) and got[0].image.dtype == np.uint8
     assert time.monotonic() - t0 >= 0.35  # 12 frames at 24 fps play in about half a second
+
+
+def mislabelled_clip(path: Path, frames: int = 20, says: int = 50, step: int = 2) -> Path:
+    """A clip whose container says ``says`` fps while its timestamps are ``step`` ticks of
+    1/``says`` s apart (``says / step`` fps of real frames): the AVI that claims 50 fps and
+    holds 25."""
+    import av
+
+    with av.open(str(path), "w") as out:
+        v = out.add_stream("mpeg4" if path.suffix == ".avi" else "libx264", rate=says)
+        v.width, v.height, v.pix_fmt = 64, 48, "yuv420p"
+        v.time_base = v.codec_context.time_base = Fraction(1, says)
+        for i in range(frames):
+            frame = av.VideoFrame.from_ndarray(pattern(i, 64, 48), format="bgr24")
+            frame.pts, frame.time_base = i * step, Fraction(1, says)
+            for packet in v.encode(frame):
+                out.mux(packet)
+        for packet in v.encode():
+            out.mux(packet)
+    return path
+
+
+@pytest.mark.parametrize("suffix", [".avi", ".mkv"])
+def test_file_camera_is_paced_by_its_timestamps_not_its_nominal_rate(tmp_path, suffix):
+    clip = mislabelled_clip(tmp_path / f"says50{suffix}")
+    with CameraSource(str(clip)) as source:
+        assert round(source.mode.fps) == 25
+        assert any("says 50 fps" in n and "25 fps" in n for n in source.notices), source.notices
+        shown_at = []
+        while (frame := source.read(timeout=2)) is not None:
+            shown_at.append(time.monotonic())
+    span = 19 / 25   # the timestamps' span; at the nominal 50 fps it would play in 0.38 s
+    assert len(shown_at) == 20 and source.dropped == 0
+    assert 0.9 * span <= shown_at[-1] - shown_at[0] <= span + 0.5
 
 
 def test_slow_reader_gets_fresh_frames_not_a_backlog(cam_clip):
@@ -181,8 +216,68 @@ def test_live_pipeline_stylizes_measures_and_closes(cam_clip):
     assert stats.shown_any and stats.shown == len(sink.frames) >= 6
     assert stats.ended_by == "end of video"
     assert np.array_equal(sink.frames[0], 255 - source_first_frame(cam_clip))
-    assert 5 < stats.fps < 40 and 0 <= stats.latency_ms < 1000
-    assert pipeline.meter.fps == stats.fps and sink.metas[-1].fps > 0
+    assert 5 < stats.fps < 40 and 0 <= stats.latency_ms <= stats.latency_p95_ms < 1000
+    assert pipeline.meter.run_fps == stats.fps and sink.metas[-1].fps > 0
+    assert stats.work_size is None  # the stand-in has no working size to report
+
+
+class Sized(Invert):
+    """A stand-in whose time grows with the pixels it is given, like a net's: ``ms`` milliseconds
+    for a frame of ``at`` pixels long side."""
+
+    def __init__(self, ms: float, at: int, name: str = "sized"):
+        super().__init__(name=name)
+        self.ms, self.at = ms, at
+        self.sizes: list[tuple[int, int]] = []
+
+    def __call__(self, frame):
+        self.sizes.append(frame.shape[1::-1])
+        time.sleep(self.ms / 1000 * (max(frame.shape[:2]) / self.at) ** 2)
+        return 255 - frame
+
+
+def test_live_pipeline_adapts_the_working_size(tmp_path):
+    # 60 ms a frame at the camera's 320 px, budget 33 ms at 30 fps: the size has to come down
+    clip = camera_clip(tmp_path / "cam30.mp4", frames=45, size=(320, 180), fps=Fraction(30))
+    stylizer, notices, sink = Sized(60, 320), [], Collect()
+    with CameraSource(str(clip)) as source:
+        control = SizeController(320, source.mode.fps, start=320, floor=64, step=16)
+        stats = LivePipeline(source, StyleBank(stylizer), [sink], size_control=control,
+                             on_notice=notices.append).run()
+    assert stylizer.sizes[0] == (320, 180) and all(w <= 320 for w, h in stylizer.sizes)
+    assert stats.size_changes >= 1 and control.size < 320 and stylizer.sizes[-1][0] < 320
+    assert stats.work_size == working_dims((320, 180), control.size) == sink.metas[-1].work_size
+    assert notices and notices[0].startswith("stylising at ") and "30 fps" in notices[0]
+    assert all(f.shape == (180, 320, 3) for f in sink.frames)   # shown at the camera's size
+    assert stats.fps > 0 and stats.latency_ms > 0 and sink.metas[-1].target_fps == 30
+
+
+def test_overlay_toggle_reaches_the_views_and_never_the_frames(cam_clip):
+    sink = Collect({2: lambda c: c.toggle_overlay(), 5: lambda c: c.toggle_overlay(), 7: lambda c: c.quit()})
+    with CameraSource(str(cam_clip)) as source:
+        pipeline = LivePipeline(source, StyleBank(Invert()), [sink], overlay=False)
+        pipeline.run()
+    flags = [m.overlay for m in sink.metas]
+    assert flags[:3] == [False] * 3 and any(flags) and flags[-1] is False
+    # frames go out as stylised: uniform halves (the overlay's text would break them up)
+    assert all(f[:, :28].std(axis=(0, 1)).max() < 12 for f in sink.frames)
+
+
+def test_window_draws_the_overlay_only_when_asked(monkeypatch):
+    from livestyle.media.sinks.base import FrameMeta
+
+    monkeypatch.setenv("DISPLAY", ":0")  # only for the constructor's check; no window is opened
+    shown = []
+    monkeypatch.setattr("livestyle.media.sinks.window.cv2.imshow", lambda title, image: shown.append(image))
+    monkeypatch.setattr("livestyle.media.sinks.window.cv2.waitKey", lambda delay: -1)
+    monkeypatch.setattr("livestyle.media.sinks.window.cv2.getWindowProperty", lambda *a: 1.0)
+    sink, frame = WindowSink(), np.full((360, 640, 3), 90, np.uint8)
+    for on in (True, False):
+        sink.send(frame, FrameMeta(0, "mosaic", False, 29.7, 71.0, 0.0, work_size=(448, 252), overlay=on))
+    assert not np.array_equal(shown[0], frame) and np.array_equal(shown[1], frame)
+    assert np.array_equal(sink.last_frame, frame) and (frame == 90).all()   # snapshots stay clean
+    meta = FrameMeta(0, "mosaic", False, 29.7, 71.0, 0.0, work_size=(448, 252))
+    assert meta.summary() == "mosaic  29.7 fps   71 ms  448x252"
 
 
 def source_first_frame(clip: Path) -> np.ndarray:
@@ -278,11 +373,11 @@ def test_window_keys(monkeypatch, tmp_path):
 
     sink = WindowSink(snapshot_dir=tmp_path)
     sink.controls, sink.last_frame = Remote(), pattern(0, 64, 48)
-    for key in "np s":
+    for key in "np is":
         sink.handle_key(ord(key))
     sink.handle_key(27)
     sink.handle_key(-1)
-    assert calls == ["next_style", "prev_style", "toggle_original", "quit"]
+    assert calls == ["next_style", "prev_style", "toggle_original", "toggle_overlay", "quit"]
     assert len(sink.snapshots) == 1 and cv2.imread(str(sink.snapshots[0])).shape == (48, 64, 3)
 
 
@@ -305,6 +400,38 @@ def test_virtual_camera(cam_clip):
     with CameraSource(str(cam_clip)) as source:
         LivePipeline(source, StyleBank(Invert()), [sink, virtual], max_frames=5).run()
     assert virtual.granted and "64x48" in virtual.granted
+
+
+def test_recorder_keeps_every_frame_and_reports_an_encoder_failure(tmp_path, monkeypatch):
+    from livestyle.media.sinks.base import FrameMeta
+    from livestyle.media.sinks.recorder import RecorderSink
+
+    def meta(i):
+        return FrameMeta(i, "a", False, 0.0, 0.0, 100.0 + i / 24)
+
+    recorder = RecorderSink(tmp_path / "all.mp4")
+    recorder.open(64, 48, 24, None)
+    for i in range(30):   # more than the encoder's backlog: the display waits, nothing is lost
+        recorder.send(pattern(i, 64, 48), meta(i))
+    recorder.close()
+    assert probe(recorder.saved)["frames"] == 30
+
+    written = []
+
+    def failing_write(self, image, pts=None):
+        if len(written) == 2:
+            raise OSError(28, "No space left on device")
+        written.append(pts)
+
+    monkeypatch.setattr("livestyle.media.sinks.recorder.VideoWriter.write", failing_write)
+    recorder = RecorderSink(tmp_path / "full.mp4")
+    recorder.open(64, 48, 24, None)
+    with pytest.raises(OSError, match="No space"):
+        for i in range(200):
+            recorder.send(pattern(i, 64, 48), meta(i))
+            time.sleep(0.005)
+    recorder.close()   # returns: the failure was told once, on the display thread
+    assert written == [0, 42]
 
 
 def test_server_port_in_use_is_a_clear_error():
@@ -335,6 +462,8 @@ def test_server_page_stream_and_style_picker(cam_clip):
         seen["styles"] = _get(url + "styles")
         seen["switch"] = _get(url + "style?name=b", data=b"")
         seen["unknown"] = _get(url + "style?name=zzz")
+        seen["stats"] = _get(url + "stats")
+        seen["overlay"] = _get(url + "overlay", data=b"")
         with urllib.request.urlopen(url + "stream.mjpg", timeout=5) as r:
             seen["stream_type"] = r.headers.get("Content-Type")
             seen["boundary"] = r.readline().strip()
@@ -350,6 +479,13 @@ def test_server_page_stream_and_style_picker(cam_clip):
     assert status == 200 and ctype.startswith("text/html")
     assert b'<img id="live" src="/stream.mjpg"' in page and b'<option value="b"' in page
     assert b"<select" not in seen["clean"][2]
+    assert b'id="overlay"' in page and b'fetch("/stats")' in page    # the stats button and the poll
+    assert b"/stats" not in seen["clean"][2]                          # OBS gets the stream alone
+    stats = json.loads(seen["stats"][2])
+    assert stats["overlay"] is True and stats["fps"] >= 0 and stats["latency_ms"] > 0
+    assert stats["style"] == "a" and stats["work_size"] is None       # the stand-in has no working size
+    assert json.loads(seen["overlay"][2]) == {"overlay": False}
+    assert sink.metas[-1].overlay is False
     assert json.loads(seen["styles"][2]) == {"styles": ["a", "b"], "style": "a"}
     assert seen["switch"][0] == 200 and seen["unknown"][0] == 404
     assert "b" in [m.style for m in sink.metas]
@@ -411,6 +547,9 @@ def test_cam_window_and_recording(tmp_path, x_display):
     assert "shown 6 frames" in stdout and f"recorded {out}" in stderr, (stdout, stderr)
     got = probe(out)
     assert got["frames"] == 6 and (got["width"], got["height"]) == (64, 48)
+    # the window had the overlay (on by default); the recording has none: uniform halves
+    assert got["first"][:, :28].std(axis=(0, 1)).max() < 12
+    assert "capture-to-display" in stdout and "fps" in stdout
 
 
 BAD_CAM = {
@@ -418,6 +557,8 @@ BAD_CAM = {
     "nothing to show": (["--camera", "{clip}", "--no-window"], "nothing to show"),
     "record folder missing": (["--camera", "{clip}", "--record", "{tmp}/no/r.mp4"], "does not exist"),
     "corrupt camera file": (["--camera", "{junk}", "--record", "{tmp}/r.mp4"], "not a readable video"),
+    "size and fps target": (["--camera", "{clip}", "--record", "{tmp}/r.mp4", "--size", "256", "--fps-target", "20"],
+                            "give one of them"),
 }
 
 
@@ -579,3 +720,17 @@ def test_cam_end_to_end_with_the_real_stylizer(tmp_path, cam_clip):
     assert main(["cam", "--camera", str(cam_clip), "--no-window", "--record", str(out), "--max-frames", "4",
                  "--size", "64", "--device", "cpu"]) == 0
     assert probe(out)["frames"] == 4
+
+
+def test_cam_adapts_by_default_and_reports_its_size_fps_and_latency(tmp_path, cam_clip, capsys):
+    real_create_stylizer()
+    out = tmp_path / "rec.mp4"
+    assert main(["cam", "--camera", str(cam_clip), "--no-window", "--record", str(out), "--max-frames", "6",
+                 "--fps-target", "12", "--device", "cpu"]) == 0
+    captured = capsys.readouterr()
+    # a 64x48 camera is below the smallest working size: stylised at its own size, never enlarged
+    assert "stylising at 64x48 to start; the size adapts to hold 12 fps" in captured.err, captured.err
+    summary = captured.out.strip().splitlines()[-1]
+    assert summary.startswith("shown 6 frames") and "fps" in summary and "stylised at 64x48" in summary
+    assert "ms capture-to-display (median; 95% within" in summary
+    assert probe(out)["frames"] == 6

@@ -7,7 +7,7 @@ import sys
 from contextlib import ExitStack
 from pathlib import Path
 
-from .common import add_stylizer_options, model_note, positive_int, stylizer_options
+from .common import add_stylizer_options, model_note, positive_float, positive_int, stylizer_options
 
 
 def resolution_arg(text: str) -> tuple[int, int]:
@@ -40,12 +40,20 @@ def add_parser(p: argparse.ArgumentParser) -> None:
     g.add_argument("--resolution", type=resolution_arg, metavar="WxH", help="ask the camera for this size")
     g.add_argument("--fps", type=float, help="ask the camera for this frame rate")
     add_stylizer_options(p)
+    p.add_argument("--fps-target", type=positive_float, metavar="FPS",
+                   help="frame rate the working size adapts to hold (default: the camera's); unless "
+                        "--size is given, cam picks and keeps adjusting the size it stylises at so "
+                        "that each frame is stylised in time on this machine")
     p.add_argument("--style-dir", type=Path, metavar="DIR",
                    help="paintings to cycle through with n/p as AdaIN styles (the web page can also "
                         "upload one)")
     o = p.add_argument_group("outputs (default: a window)")
     o.add_argument("--window", action=argparse.BooleanOptionalAction, default=None,
-                   help="show a window (keys: n/p style, space original, s snapshot, q quit)")
+                   help="show a window (keys: n/p style, space original, i overlay, s snapshot, q quit)")
+    o.add_argument("--overlay", action=argparse.BooleanOptionalAction, default=True,
+                   help="show frame rate, latency and working size on the window and the page "
+                        "(i in the window, the page's stats button toggles it; recordings and the "
+                        "virtual camera never get it; default: on)")
     o.add_argument("--virtual-cam", action="store_true", help="send to a virtual webcam (OBS, v4l2loopback)")
     o.add_argument("--serve", type=serve_arg, metavar="[HOST:]PORT",
                    help="serve the stream to browsers at http://HOST:PORT/ (add ?clean for OBS)")
@@ -61,12 +69,15 @@ def run(args: argparse.Namespace) -> int:
     from ..media.sinks.web import MJPEGServerSink
     from ..media.sinks.window import WindowSink
     from ..media.sources import CameraSource
+    from ..pipeline.adaptive import SizeController, working_dims
     from ..pipeline.live import LivePipeline
     from ..pipeline.styles import live_style_bank
 
     want_window = args.window if args.window is not None else not (args.virtual_cam or args.serve or args.record)
     if not (want_window or args.virtual_cam or args.serve or args.record):
         raise InputError("--no-window leaves nothing to show; add --serve PORT, --virtual-cam or --record FILE")
+    if args.size and args.fps_target:
+        raise InputError("--size fixes the working size and --fps-target adapts it; give one of them")
 
     if args.record:
         # --camera may name a video file: recording over it would destroy what is being shown.
@@ -87,10 +98,23 @@ def run(args: argparse.Namespace) -> int:
         for notice in source.notices:
             _say(f"note: {notice}")
 
-        styles = live_style_bank(stylizer_options(args, streaming=True), args.style_dir)
+        # The pipeline sets the working size (adapted, or --size): it brings frames to it itself.
+        styles = live_style_bank({**stylizer_options(args, streaming=True), "size": None}, args.style_dir)
         if model_note(styles.first, args.model):
             _say(model_note(styles.first, args.model))
-        pipeline = LivePipeline(source, styles, sinks, max_frames=args.max_frames)
+        wh = (source.mode.width, source.mode.height)
+        control = None
+        if args.size is None:
+            control = SizeController(max(wh), args.fps_target or source.mode.fps)
+            w, h = working_dims(wh, control.size)
+            _say(f"stylising at {w}x{h} to start; the size adapts to hold {control.target_fps:.3g} fps "
+                 f"(sizes {working_dims(wh, control.minimum)[0]}-{working_dims(wh, control.maximum)[0]} "
+                 f"px wide; --size N fixes it)")
+        else:
+            w, h = working_dims(wh, args.size)
+            _say(f"stylising at {w}x{h} (--size {args.size})")
+        pipeline = LivePipeline(source, styles, sinks, max_frames=args.max_frames, size_control=control,
+                                size=args.size, overlay=args.overlay, on_notice=_say)
         if server:
             _say(f"serving at {server.url}  (OBS Browser Source: {server.url}?clean)")
         stats = pipeline.run()
@@ -106,8 +130,10 @@ def run(args: argparse.Namespace) -> int:
         _say(f"note: {message}")
     if not stats.shown_any:
         raise SourceError(f"nothing was shown ({stats.ended_by}); check --camera")
+    size = f", stylised at {stats.work_size[0]}x{stats.work_size[1]}" if stats.work_size else ""
     print(f"shown {stats.shown} frames in {stats.seconds:.1f} s, {stats.fps:.1f} fps, "
-          f"{stats.latency_ms:.0f} ms capture-to-display; ended: {stats.ended_by}")
+          f"{stats.latency_ms:.0f} ms capture-to-display (median; 95% within {stats.latency_p95_ms:.0f} ms)"
+          f"{size}, {stats.dropped} camera frames dropped; ended: {stats.ended_by}")
     return 0
 
 

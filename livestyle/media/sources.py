@@ -2,11 +2,15 @@
 
 A capture thread keeps only the newest frame: when stylising is slower than the camera, old frames
 are dropped instead of queued, so what is shown lags the world by one inference, not by a backlog.
+A video file delivers each frame when its timestamp says, as a camera would: a container's nominal
+frame rate can be wrong (an AVI that says 50 fps and holds 25 fps of frames), its timestamps are not.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import glob
+import statistics
 import sys
 import threading
 import time
@@ -14,13 +18,18 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-import cv2
+import cv2  # isort: skip - before av, see livestyle/media/video.py
+import av  # isort: skip
 import numpy as np
 
 from ..errors import SourceError
 from .video import VideoReader
 
 LOST_AFTER_S = 2.0  # a camera that delivers nothing for this long is treated as unplugged
+# A file's frames are delivered on their timestamps; a gap longer than this (a broken or paused
+# recording) is closed up instead of waited out, and a reader this far behind starts again from
+# now instead of bursting to catch up.
+MAX_GAP_S = 1.0
 
 
 class LatestSlot:
@@ -138,7 +147,8 @@ class CameraSource:
     """Open ``spec`` (0, "/dev/video2", "clip.mp4", "rtsp://...") and capture on a thread.
 
     ``resolution``/``fps`` are requests; cameras grant what they can, and :attr:`mode` says what
-    that was. Video files are paced to their own frame rate so they behave like a camera.
+    that was. Video files deliver each frame at its timestamp so they behave like a camera, and
+    their :attr:`mode` has the rate the timestamps give.
     """
 
     def __init__(self, spec=0, *, resolution: tuple[int, int] | None = None, fps: float | None = None,
@@ -153,10 +163,13 @@ class CameraSource:
         self._pending_first: CapturedFrame | None = None
         # A file plays from its first read, not from open: loading a model must not skip its start.
         self._playing = threading.Event()
+        self._play_started: float | None = None
         self._thread: threading.Thread | None = None
         self.backend: str | None = None
         self._cap, self.backend = self._open(target, resolution, fps)
         self.mode = self._negotiated(resolution, fps)
+        if self.kind == "file":
+            self.mode = self._timestamped_mode(target)
         self._thread = threading.Thread(target=self._capture, name="livestyle-capture", daemon=True)
         self._thread.start()
         first = self._slot.take(first_frame_timeout)
@@ -213,9 +226,18 @@ class CameraSource:
             self.notices.append(f"asked {self.describe()} for {ask}, it gives {got}")
         return got
 
+    def _timestamped_mode(self, path: str) -> Mode:
+        """The file's mode with the frame rate its timestamps give, saying so when the container
+        claims another one."""
+        rate = timestamped_rate(path)
+        if rate is None or abs(rate - self.mode.fps) <= 0.02 * rate:
+            return self.mode
+        self.notices.append(f"{self.spec} says {self.mode.fps:g} fps, its frames are timestamped at "
+                            f"{rate:.3g} fps: it plays at {rate:.3g}")
+        return Mode(self.mode.width, self.mode.height, rate)
+
     def _capture(self) -> None:
-        period = 1.0 / self.mode.fps if self.kind == "file" else 0.0
-        next_due = time.monotonic()
+        pace = _TimestampPacer(1.0 / self.mode.fps) if self.kind == "file" else None
         last_ok = time.monotonic()
         index = 0
         while not self._stop.is_set():
@@ -230,18 +252,16 @@ class CameraSource:
                     break
                 time.sleep(0.01)
                 continue
-            if index == 1 and self.kind == "file":
-                while not self._playing.wait(0.05):
-                    if self._stop.is_set():
-                        break
-                next_due = time.monotonic()
-            if period:
-                next_due += period
-                delay = next_due - time.monotonic()
-                if delay > 0:
-                    self._stop.wait(delay)
+            if pace is not None:
+                stamp = self._cap.get(cv2.CAP_PROP_POS_MSEC) / 1000.0
+                if index == 1:
+                    while not self._playing.wait(0.05):
+                        if self._stop.is_set():
+                            break
+                if index == 0:
+                    pace.first(stamp)   # handed out when play starts (read)
                 else:
-                    next_due = time.monotonic()  # fell behind: don't burst to catch up
+                    self._stop.wait(pace.delay(stamp, self._play_started or now, time.monotonic()))
                 now = time.monotonic()
             last_ok = now
             self._slot.put(CapturedFrame(image, index, now))
@@ -253,10 +273,16 @@ class CameraSource:
     def read(self, timeout: float | None = None) -> CapturedFrame | None:
         """The newest frame not read yet (waiting for one); ``None`` once the source has ended
         or on timeout (tell them apart with :attr:`ended`)."""
+        if self._play_started is None:
+            self._play_started = time.monotonic()
         self._playing.set()
         first, self._pending_first = self._pending_first, None
         if first is not None:
-            return first
+            if self.kind == "file":
+                # A file starts playing now: its first frame is captured now, not when it was opened.
+                return dataclasses.replace(first, captured_at=self._play_started)
+            newer = self._slot.take(0)   # a camera's first frame is stale once a newer one is there
+            return newer if newer is not None else first
         return self._slot.take(timeout)
 
     @property
@@ -282,3 +308,59 @@ class CameraSource:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+class _TimestampPacer:
+    """When each frame of a file is due, from its timestamp: the first frame when play starts,
+    each later one ``stamp - first stamp`` after it.
+
+    A timestamp that does not move forward (some files and backends give none) is taken as one
+    nominal ``period`` after the last. A gap over :data:`MAX_GAP_S` is closed up rather than waited
+    out, and a reader more than two frames behind (decoding slower than real time) goes on from
+    now rather than bursting to catch up: a camera drops frames, it never hurries.
+    """
+
+    def __init__(self, period: float):
+        self.period = period
+        self._anchor: tuple[float, float] | None = None   # (stamp, the time that frame is due)
+        self._last: float | None = None
+
+    def first(self, stamp: float) -> None:
+        """The first frame's timestamp: the one the others are timed from."""
+        self._last = stamp
+
+    def delay(self, stamp: float, start: float, now: float) -> float:
+        """Seconds to wait before delivering the frame stamped ``stamp`` (media seconds), ``start``
+        being when the first frame was delivered and ``now`` the time."""
+        last = stamp - self.period if self._last is None else self._last
+        if not stamp > last:
+            stamp = last + self.period
+        if self._anchor is None:
+            self._anchor = (last, start)
+        elif stamp - last > MAX_GAP_S:
+            self._anchor = (stamp, now)
+        self._last = stamp
+        due = self._anchor[1] + (stamp - self._anchor[0])
+        if now - due > max(2 * self.period, 0.05):
+            self._anchor, due = (stamp, now), now
+        return max(0.0, due - now)
+
+
+def timestamped_rate(path, frames: int = 48) -> float | None:
+    """Frames per second from the spacing of a video file's first ``frames`` packet timestamps
+    (their median, so a missing or doubled frame does not count); None when it has none."""
+    try:
+        with av.open(str(path)) as container:
+            stream = container.streams.video[0]
+            stamps = []
+            for packet in container.demux(stream):
+                if packet.pts is not None and packet.size:
+                    stamps.append(packet.pts)
+                if len(stamps) >= frames:
+                    break
+    except (av.FFmpegError, IndexError, OSError):
+        return None
+    steps = [b - a for a, b in zip(sorted(stamps), sorted(stamps)[1:]) if b > a]
+    if not steps or not stream.time_base:
+        return None
+    return float(1 / (statistics.median(steps) * stream.time_base))

@@ -22,6 +22,17 @@ class FrameMeta:
     fps: float           # moving average of frames shown per second
     latency_ms: float    # moving average, capture to shown
     captured_at: float   # time.monotonic() of capture
+    work_size: tuple[int, int] | None = None   # (w, h) the frame was stylised at; None: not known
+    overlay: bool = True                       # whether views that can show the figures should
+    target_fps: float | None = None            # the rate the working size adapts to hold, if it does
+
+    def summary(self) -> str:
+        """One line for an overlay: style, frame rate, latency and the size stylised at."""
+        label = "original" if self.original else self.style
+        text = f"{label}  {self.fps:4.1f} fps  {self.latency_ms:3.0f} ms"
+        if self.work_size and not self.original:
+            text += f"  {self.work_size[0]}x{self.work_size[1]}"
+        return text
 
 
 class LiveControls(Protocol):
@@ -50,6 +61,12 @@ class LiveControls(Protocol):
     def prev_style(self) -> None: ...
 
     def toggle_original(self) -> None: ...
+
+    @property
+    def overlay(self) -> bool:
+        """Whether the window and the page show the frame rate and latency (recordings never do)."""
+
+    def toggle_overlay(self) -> None: ...
 
     def quit(self) -> None: ...
 

@@ -1,4 +1,6 @@
-"""The web page ``MJPEGServerSink`` serves: the stream, a style picker and a painting upload."""
+"""The web page ``MJPEGServerSink`` serves: the stream, a style picker, a painting upload and the
+frame rate / latency / working size (polled from ``/stats``; the ``stats`` button or the ``i`` key
+turns them on and off, for every view of the stream, the window's included)."""
 
 from __future__ import annotations
 
@@ -14,6 +16,9 @@ html,body{{margin:0;height:100%;background:#000;overflow:hidden}}
 #picker{{position:fixed;top:8px;left:8px;font:14px sans-serif;color:#fff;background:rgba(0,0,0,.55);
 padding:6px 8px;border-radius:6px;opacity:.75}}
 #picker:hover{{opacity:1}}
+#stats{{position:fixed;bottom:8px;left:8px;font:14px monospace;color:#fff;background:rgba(0,0,0,.55);
+padding:4px 8px;border-radius:6px;white-space:pre}}
+#stats:empty{{display:none}}
 </style></head><body>
 <img id="live" src="/stream.mjpg" alt="livestyle stream">
 {picker}
@@ -23,7 +28,22 @@ padding:6px 8px;border-radius:6px;opacity:.75}}
 PICKER = """<form id="picker" method="post" action="/style">
 <label>style <select name="name" onchange="fetch('/style?name='+encodeURIComponent(this.value),
 {{method:'POST'}});">{options}</select></label>
-<noscript><button>switch</button></noscript>{upload}</form>"""
+<noscript><button>switch</button></noscript>{upload}
+<button type="button" id="overlay" title="frame rate, latency and working size (key i)">stats</button></form>
+<div id="stats"></div>
+<script>
+const stats = document.getElementById("stats");
+function toggleOverlay() {{ fetch("/overlay", {{method: "POST"}}).then(poll); }}
+document.getElementById("overlay").onclick = toggleOverlay;
+document.addEventListener("keydown", e => {{ if (e.key === "i" && e.target.tagName !== "INPUT") toggleOverlay(); }});
+function poll() {{
+  return fetch("/stats").then(r => r.json()).then(s => {{
+    stats.textContent = s.overlay ? `${{s.style}}  ${{s.fps.toFixed(1)}} fps  ${{Math.round(s.latency_ms)}} ms` +
+      (s.work_size ? `  ${{s.work_size}}` : "") : "";
+  }}).catch(() => {{}});
+}}
+poll(); setInterval(poll, 500);
+</script>"""
 
 # Any painting becomes the style (AdaIN): the file is POSTed as-is, then the page reloads its list.
 UPLOAD = """ <label>painting <input type="file" accept="image/*" onchange="if(this.files[0])

@@ -1,7 +1,9 @@
 """Serve the stylised stream to browsers as MJPEG over HTTP (an OBS Browser Source works too).
 
-``/`` the page with the stream and a style picker (``/?clean`` without the picker),
-``/stream.mjpg`` the stream, ``/frame.jpg`` one frame, ``/styles`` JSON, ``/style?name=NAME``
+``/`` the page with the stream, a style picker and the frame rate / latency overlay (``/?clean``
+the stream alone, for OBS), ``/stream.mjpg`` the stream (always clean: the overlay is the page's),
+``/frame.jpg`` one frame, ``/styles`` JSON, ``/stats`` JSON (frame rate, latency, working size,
+whether the overlay is on), ``/overlay`` (POST) turns the overlay on or off, ``/style?name=NAME``
 (GET or POST) switches, ``/style-image?name=NAME`` (POST a JPEG/PNG) adds a painting as a style.
 The request handler sees the sink only through its public :attr:`MJPEGServerSink.feed` and
 :attr:`MJPEGServerSink.controls`.
@@ -87,6 +89,7 @@ class MJPEGServerSink:
     def __init__(self, host: str = "127.0.0.1", port: int = 8080, quality: int = 85):
         self.feed = JpegFeed(quality)
         self.controls: LiveControls | None = None   # set by open(): the page's picker drives them
+        self.last_meta: FrameMeta | None = None     # the newest frame's figures, for /stats
         try:
             self._server = ThreadingHTTPServer((host, port), _handler_for(self))
         except OSError as exc:
@@ -111,7 +114,19 @@ class MJPEGServerSink:
         self._thread.start()
 
     def send(self, frame: np.ndarray, meta: FrameMeta) -> None:
+        self.last_meta = meta
         self.feed.publish(frame)
+
+    def stats(self) -> dict:
+        """What the page's overlay shows: the newest frame's figures and whether to show them."""
+        m, c = self.last_meta, self.controls
+        body = {"overlay": bool(c.overlay) if c is not None else False, "style": c.style if c else None,
+                "fps": 0.0, "latency_ms": 0.0, "work_size": None, "target_fps": None, "original": False}
+        if m is not None:
+            body.update(style="original" if m.original else m.style, fps=round(m.fps, 2),
+                        latency_ms=round(m.latency_ms, 1), target_fps=m.target_fps, original=m.original,
+                        work_size=f"{m.work_size[0]}x{m.work_size[1]}" if m.work_size and not m.original else None)
+        return body
 
     def close(self) -> None:
         self.feed.close()
@@ -155,6 +170,8 @@ def _handler_for(sink: MJPEGServerSink):
                 self._reply(200, "application/json", json.dumps(body).encode())
             elif url.path == "/style":
                 self._switch(query)
+            elif url.path == "/stats":
+                self._reply(200, "application/json", json.dumps(sink.stats()).encode())
             else:
                 self._reply(404, "text/plain", b"not found\n")
 
@@ -168,6 +185,9 @@ def _handler_for(sink: MJPEGServerSink):
                 self._switch(query)
             elif url.path == "/style-image":
                 self._add_style_image(query, length)
+            elif url.path == "/overlay" and sink.controls is not None:
+                sink.controls.toggle_overlay()
+                self._reply(200, "application/json", json.dumps({"overlay": sink.controls.overlay}).encode())
             else:
                 self._reply(404, "text/plain", b"not found\n")
 

@@ -1,4 +1,4 @@
-"""An OpenCV window with a style/FPS/latency overlay, driven by keys."""
+"""An OpenCV window with a style/FPS/latency/size overlay, driven by keys."""
 
 from __future__ import annotations
 
@@ -24,9 +24,10 @@ def display_available() -> bool:
 
 
 class WindowSink:
-    """An OpenCV window with a style/FPS/latency overlay.
+    """An OpenCV window with a style/FPS/latency/size overlay.
 
-    Keys: n / p next / previous style, space original <-> stylised, s snapshot, q / Esc quit.
+    Keys: n / p next / previous style, space original <-> stylised, i overlay on/off, s snapshot
+    (the clean frame, never the overlay), q / Esc quit.
     """
 
     TITLE = "livestyle"
@@ -53,7 +54,7 @@ class WindowSink:
 
     def send(self, frame: np.ndarray, meta: FrameMeta) -> None:
         self.last_frame = frame
-        cv2.imshow(self.TITLE, overlay(frame, meta))
+        cv2.imshow(self.TITLE, overlay(frame, meta) if meta.overlay else frame)
         self.handle_key(cv2.waitKey(1))
         if cv2.getWindowProperty(self.TITLE, cv2.WND_PROP_VISIBLE) < 1:
             self.controls.quit()  # the user closed the window
@@ -71,6 +72,8 @@ class WindowSink:
             c.prev_style()
         elif key == ord(" "):
             c.toggle_original()
+        elif key == ord("i"):
+            c.toggle_overlay()
         elif key == ord("s") and self.last_frame is not None:
             stamp = time.strftime("%Y%m%d-%H%M%S")
             path = self.snapshot_dir / f"livestyle-{stamp}-{len(self.snapshots):03d}.png"
@@ -84,9 +87,9 @@ class WindowSink:
 
 
 def overlay(frame: np.ndarray, meta: FrameMeta) -> np.ndarray:
-    """Style name, FPS and capture-to-display latency in the top-left corner."""
-    label = "original" if meta.original else meta.style
-    text = f"{label}  {meta.fps:4.1f} fps  {meta.latency_ms:3.0f} ms"
+    """Style name, FPS, capture-to-display latency and working size in the top-left corner, on a
+    copy (the frame itself also goes to recordings)."""
+    text = meta.summary()
     out = frame.copy()
     scale = max(0.4, frame.shape[0] / 720)
     origin = (int(10 * scale), int(28 * scale))
