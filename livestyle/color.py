@@ -9,8 +9,8 @@ The paper gives two linear methods, both here and nowhere else:
   one image the colour mean and covariance of another.
 
 Frames are BGR uint8 HxWx3 (the OpenCV convention of the whole package). Both stay in 8 bits
-with OpenCV ops (a few milliseconds per 720p frame on a 2-core CPU, see docs/gatys.md) so the
-live stylizer can call them on every frame.
+with OpenCV ops (cheap next to the net: timings in docs/gatys.md) so the live stylizer can call
+them on every frame.
 """
 
 from __future__ import annotations
@@ -67,7 +67,8 @@ def preserve_luminance(stylized_bgr: np.ndarray, content_bgr: np.ndarray,
     """The stylised image's luminance on the content's chroma (luminance-only transfer).
 
     YCrCb rather than the paper's YIQ: both are linear luma/chroma splits of gamma RGB, and
-    OpenCV converts 8-bit YCrCb about 8x faster than Lab, which matters per video frame.
+    OpenCV converts 8-bit YCrCb with one linear map, far cheaper than Lab's non-linear one, which
+    matters per video frame.
     With ``match_stats`` the stylised luminance is shifted and scaled to the content's mean and
     std (the paper's luminance matching, applied to the output instead of the style image so
     that it also works for feed-forward nets whose style image is baked in), keeping the photo's

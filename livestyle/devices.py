@@ -41,7 +41,7 @@ _BF16_CPU_FLAGS = {"avx512_bf16", "amx_bf16"}
 
 def native_bf16_cpu() -> bool:
     """Whether this CPU has bf16 arithmetic in hardware (AVX512-BF16 or AMX). There PyTorch's bf16
-    autocast trains about twice as fast as fp32 (docs/training.md); elsewhere bf16 is emulated
+    autocast trains faster than fp32 (docs/training.md); elsewhere bf16 is emulated
     and slower. Linux only (elsewhere: False)."""
     try:
         with open("/proc/cpuinfo", encoding="ascii", errors="replace") as f:
@@ -72,9 +72,9 @@ def keep_freed_cpu_memory() -> bool:
 
     PyTorch on a CPU frees and re-allocates the same large activation buffers every training
     step. glibc serves blocks above 32 MB straight from mmap and returns them on free, so each
-    step faults every page back in and the kernel zeroes it: a distillation step at batch 16 on
-    one thread spent more time in the kernel than in the math (docs/training.md: 2.3 s per step,
-    0.94 s with this).
+    step faults every page back in and the kernel zeroes it: a distillation step can spend more
+    time in the kernel than in the math (docs/lab/training-log.md, "CPU training speed: freed
+    memory is kept for reuse").
     The price is that the process keeps its peak memory until it exits, which a training run
     reaches anyway. No-op elsewhere (macOS, Windows, musl).
     """

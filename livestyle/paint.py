@@ -43,9 +43,9 @@ MIN_SIDE = 16
 # L-BFGS keeps 2 image-sized vectors per remembered step; cap that memory so 2048 px fits on CPU.
 LBFGS_HISTORY_BYTES = 1 << 30
 LBFGS_MAX_HISTORY = 100
-# L-BFGS has no bounds: unconstrained, 4% of the pixels left 0..1 and clamping them afterwards
-# raised the style loss from 0.18 to 0.26 (256 px, 50 steps). This quadratic penalty on the excess
-# keeps them within ~0.03 of the range at no measurable cost to the losses.
+# L-BFGS has no bounds: unconstrained, some pixels leave 0..1 and clamping them afterwards
+# raises the style loss noticeably (docs/gatys.md). This quadratic penalty on the excess keeps
+# them close to the range at no measurable cost to the losses.
 RANGE_PENALTY = 1e3
 
 

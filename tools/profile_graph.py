@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Where an ONNX graph spends its time in ONNX Runtime on this CPU: kernel time per operator type.
+"""Where an ONNX graph spends its time in ONNX Runtime on the local CPU: kernel time per operator.
 
     python tools/profile_graph.py exported/mosaic_fast.onnx --size 640x360
 

@@ -1,6 +1,6 @@
 """``livestyle bench``: ms/frame, FPS and peak memory per resolution and backend, against the
-torch-eager baseline measured in the same run (these machines are noisy; only same-run ratios
-mean anything)."""
+torch-eager baseline measured in the same run (timings drift with machine load; only same-run
+ratios mean anything)."""
 
 from __future__ import annotations
 

@@ -29,8 +29,8 @@ def add_parser(p: argparse.ArgumentParser) -> None:
     p.add_argument("--fp16", action="store_true", help="half-precision weights (parity tolerance 4 grey levels)")
     p.add_argument("--streams-on-gpu", action=argparse.BooleanOptionalAction, default=None,
                    help="for a fast net (--checkpoint): let --model auto run it for video and cam on a GPU "
-                        "too, where it measured better on video than the full net (default: keep what "
-                        "the manifest says; a fast net streams on CPUs only)")
+                        "too, for a net that beats its full net on video (default: keep what the "
+                        "manifest says; a fast net streams on CPUs only)")
     p.add_argument("-o", "--output", type=Path,
                    help="ONNX file to write (default: the user cache for third-party styles, "
                         "<your models folder>/<name>.onnx for --checkpoint, which 'livestyle styles' "

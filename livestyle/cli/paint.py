@@ -16,7 +16,7 @@ until their VGG-16 Gram matrices match the style image(s) while their VGG featur
 the photo. Works with any painting, or a weighted mix of several, with no training. Large sizes
 are painted coarse-to-fine: first at 256-511 px, then refined at twice the size up to --size, so
 --steps is the number of steps at the full size and every smaller size gets twice as many.
-On a 2-core CPU, 512 px takes 2-3 minutes (see docs/gatys.md).
+On a CPU it takes minutes, more at a larger --size (timings in docs/gatys.md).
 
 Losses are relative (1.0 = as far from the target as the target is from zero). Raise
 --style-weight for a stronger style, --content-weight to keep more of the photo's structure."""
@@ -42,7 +42,7 @@ def add_parser(p: argparse.ArgumentParser) -> None:
     p.add_argument("--steps", type=int, default=50,
                    help="optimiser steps at the full size (each smaller size gets twice as many)")
     p.add_argument("--optimizer", choices=("lbfgs", "adam"), default="lbfgs",
-                   help="lbfgs reached a slightly lower loss than adam in the same steps; adam keeps "
+                   help="lbfgs reaches a slightly lower loss than adam in the same steps; adam keeps "
                         "no step history, so it needs less memory")
     p.add_argument("--style-weight", type=float, default=3.0, help="weight of the Gram style loss")
     p.add_argument("--content-weight", type=float, default=1.0, help="weight of the content loss")
@@ -50,7 +50,7 @@ def add_parser(p: argparse.ArgumentParser) -> None:
                    help="weight of the total-variation smoothness loss (higher = fewer speckles)")
     p.add_argument("--content-layer", default="relu3_3",
                    help="VGG-16 layer whose features the result must keep (relu1_1 ... relu4_3); "
-                        "relu3_3 kept faces recognisable where relu2_2 smeared them")
+                        "relu3_3 keeps faces recognisable where relu2_2 smears them")
     p.add_argument("--init", choices=("content", "noise"), default="content",
                    help="start from the photo (faster, closer to it) or from random noise")
     p.add_argument("--preserve-color", choices=("luminance", "histogram"),

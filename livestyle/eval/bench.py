@@ -1,5 +1,5 @@
-"""Timing: :func:`time_calls`, the one timing loop every measurement uses, and the table of
-``livestyle bench`` built on it.
+"""Timing: :func:`time_calls`, the timing loop every repeated-call measurement uses, and the table
+of ``livestyle bench`` built on it.
 
 Every net in the table is timed against its own PyTorch-eager run in the same process
 (``vs torch``), since only same-run ratios mean anything on a shared machine. ``magenta26`` is the
@@ -81,8 +81,8 @@ def time_calls(fn: Callable, inputs: Sequence | None = None, *, warmup: int = 1,
     (warm-up and timed calls each start at the first input); ``repeats`` defaults to one pass
     over ``inputs``, else to :data:`DEFAULT_REPEATS`. ``seconds`` stops the timed calls early
     once another would likely end past it (after :data:`MIN_CALLS` at least), so a slow case
-    cannot eat a session. ``after_warmup`` runs once before the clock starts (a streaming
-    stylizer's reset, say).
+    cannot use up a time-limited run. ``after_warmup`` runs once before the clock starts (a
+    streaming stylizer's reset, say).
 
     ``sync`` waits for work a call queued without finishing it (a GPU's): it runs before the clock
     starts, and after every call with ``sync_each``, so each time spans the work itself

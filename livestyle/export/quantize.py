@@ -1,8 +1,9 @@
 """int8 graphs for the CPU: static QDQ quantisation calibrated on real photos, with a check.
 
-On CPUs with VNNI, onnxruntime runs int8 convolutions about 1.5x faster than fp32 for our nets
-(docs/performance.md). int8 cannot match fp32 to a grey level, so the check is on the mean
-difference over held-out photos instead of the maximum; a graph that fails it is not written.
+On CPUs with VNNI, onnxruntime runs int8 convolutions faster than fp32: a gain for the full nets,
+none for the depthwise-separable fast ones (docs/performance.md). int8 cannot match fp32 to a grey
+level, so the check is on the mean difference over held-out photos instead of the maximum; a graph
+that fails it is not written.
 """
 
 from __future__ import annotations

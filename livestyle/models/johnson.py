@@ -1,13 +1,16 @@
-"""Feed-forward style transfer nets (Johnson et al. 2016) in two flavours.
+"""Feed-forward style transfer nets (Johnson et al. 2016): livestyle's own and Engstrom's.
 
-* :class:`TransformerNet` is what livestyle trains: reflection padding, instance norm,
-  residual blocks and nearest-upsample + conv decoding (Odena et al. 2016: no checkerboard),
-  with an optional depthwise-separable "fast" configuration for CPUs.
+* :class:`TransformerNet` is what livestyle trains: instance norms, residual blocks and
+  nearest-upsample + conv decoding (Odena et al. 2016: no checkerboard). A
+  :class:`TransformerConfig` sets its shape; the named ones are ``FULL_CONFIG`` (Johnson et al.'s
+  net, reflection pads before each conv), ``FAST_CONFIG`` (thin, depthwise-separable, for CPUs)
+  and the distillation students ``LIGHT_CONFIG``, ``LIGHT8_CONFIG`` and ``DEEP8_CONFIG`` (one
+  reflection border around the frame, fewer norms; the last two downsample to 1/8).
 * :class:`EngstromNet` reproduces lengstrom/fast-style-transfer exactly (zero 'SAME' padding,
   transposed convs, tanh output) so its published checkpoints load bit-for-bit.
 
-Both take RGB in 0..255, NCHW, and expose ``encode`` (to the 1/4-resolution residual features)
-and ``decode`` so the runtime can blend features between video frames.
+Both take RGB in 0..255, NCHW, and expose ``encode`` (to the residual features at the net's
+coarsest resolution) and ``decode`` so the runtime can blend features between video frames.
 """
 
 from __future__ import annotations
@@ -36,8 +39,8 @@ class TransformerConfig:
     separable: bool = False
     # Instance norms (Ulyanov et al.) after every conv ("instance", Johnson et al.), after some
     # (NORM_PLACES) or none. ONNX Runtime cannot run instance norm or reflection pads in its
-    # blocked layout, so each costs a layout round trip on a CPU: they were 55% of mosaic_fast's
-    # kernel time (docs/performance.md).
+    # blocked layout, so each costs a layout round trip on a CPU, a large share of a fast net's
+    # kernel time (profile in docs/performance.md).
     norm: str = "instance"
     # > 0: zero padding inside the net and one reflection border of this many pixels around the
     # frame (a multiple of the total stride), cropped off the output, instead of a reflection pad
@@ -60,26 +63,26 @@ class TransformerConfig:
 
 
 FULL_CONFIG = TransformerConfig()
-# About 1/8 of the full net's arithmetic: thinner, fewer blocks, separable 3x3 convs.
-# Chosen so 640x360 runs in real time on two CPU cores (see docs/performance.md).
+# About 1/8 of the full net's arithmetic: thinner, fewer blocks, separable 3x3 convs, sized for
+# real-time 640x360 video on a small CPU (timings in docs/performance.md).
 FAST_CONFIG = TransformerConfig(widths=(16, 32, 64), num_residual=4, edge_kernel=5, separable=True)
 # The fast net built like livestyle's light arbitrary-style net, for distillation students: zero
-# padding inside one reflection border, 3x3 edge convs, instance norms in the encoder only. Graph
-# speed at 640x360 on this 2-core CPU (random weights, docs/training.md): 1.65x mosaic_fast's;
-# with no norms 2.4x, but such a student stayed grey (held-out pixel L1 0.110 after 400 steps
-# against 0.079 for this one and 0.075 for the fast design).
+# padding inside one reflection border, 3x3 edge convs, instance norms in the encoder only. Its
+# graph runs faster than FAST_CONFIG's in ONNX Runtime on a CPU; with no norms at all it is faster
+# still, but such a student stayed grey (speeds and held-out errors: docs/training.md, "Light
+# fixed-style students").
 LIGHT_CONFIG = TransformerConfig(widths=(16, 32, 64), num_residual=4, edge_kernel=3, separable=True,
                                  norm="instance-encoder", border=32)
 # The light student with a third downsampling: its residual blocks run at 1/8 with 96 channels,
-# so it has 2.3x the weights and twice the reach of LIGHT_CONFIG and runs 1.07-1.11x as fast
-# (640x360, this 2-core CPU, random weights: `tools/bench_designs.py`, docs/training.md). Udnie's
+# so it has more weights and twice the reach of LIGHT_CONFIG, and its graph runs a little faster
+# (`tools/bench_designs.py`; docs/training.md, "A student that downsamples three times"). Udnie's
 # large planes and the relu4_3 Gram term are what the 1/4 student could not learn.
 LIGHT8_CONFIG = TransformerConfig(widths=(16, 32, 64, 96), num_residual=4, edge_kernel=3, separable=True,
                                   norm="instance-encoder", border=32)
 # light8 with its instance norms moved off the full-resolution edge conv into the downsampling convs
 # and the 1/8 blocks, where a norm's pass over the frame costs little, and 128 channels at 1/8:
-# every light8 udnie student stopped at about twice its teacher's style loss (docs/training.md).
-# 0.92x light8's graph speed (640x360, this 2-core CPU, random weights: `tools/bench_designs.py`).
+# every light8 udnie student stopped at about twice its teacher's style loss (docs/training.md,
+# "Norms where they are cheap"). A little slower than light8 (`tools/bench_designs.py`).
 DEEP8_CONFIG = TransformerConfig(widths=(16, 32, 64, 128), num_residual=4, edge_kernel=3, separable=True,
                                  norm="instance-deep", border=32)
 
@@ -106,11 +109,11 @@ class ConvLayer(nn.Module):
         return self.conv(self.pad(x))
 
 
-# Where each norm setting puts instance norms: the edge conv (full resolution), the two
-# downsampling convs, the residual blocks (1/4 resolution) and the upsampling convs. Fewer norms
-# run faster in ONNX Runtime but learn a teacher that has them everywhere more slowly; measured
-# for the light students in docs/training.md (a teacher's instance norms adapt its strokes to each
-# frame's contrast, which a student without any cannot follow: its output stays grey).
+# Where each norm setting puts instance norms: the edge conv (full resolution), the stride-2
+# downsampling convs, the residual blocks (coarsest resolution) and the upsampling convs. Fewer
+# norms run faster in ONNX Runtime but learn a teacher that has them everywhere more slowly;
+# measured for the light students in docs/training.md (a teacher's instance norms adapt its strokes
+# to each frame's contrast, which a student without any cannot follow: its output stays grey).
 NORM_PLACES = {"instance": {"edge", "down", "res", "up"}, "instance-encoder": {"edge", "down"},
                "instance-deep": {"down", "res"}, "none": set()}
 

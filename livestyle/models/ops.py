@@ -13,7 +13,7 @@ def channel_mean_std(feat: torch.Tensor, eps: float = 1e-5) -> tuple[torch.Tenso
     eps is added to the variance (not the std) so the gradient stays finite on flat regions.
     The statistics are computed in float32 and returned in the input's dtype: the Caffe-scale
     VGG-16's relu4_1 variance reaches about 4e6, past fp16's largest value (65504), so in an fp16
-    graph the style statistics came out infinite (measured on the VGG AdaIN export).
+    graph the style statistics came out infinite (seen in the VGG AdaIN export).
     """
     n, c = feat.shape[:2]
     flat = feat.reshape(n, c, -1).float()
@@ -54,8 +54,8 @@ def init_variance_preserving(module: nn.Module) -> None:
     and a ReLU follow them).
 
     PyTorch's default init shrinks the signal at each layer; through the ten-layer separable
-    decoder of models/light_adain.py the output of an untrained net came out flat grey (std 0.035 of the 0..1 range) and
-    200 steps barely moved the content loss (0.92 -> 0.917, measured).
+    decoder of models/light_adain.py an untrained net's output came out nearly flat grey, and the
+    first few hundred steps barely moved the content loss.
     """
     for m in module.modules():
         if isinstance(m, nn.Conv2d):

@@ -31,8 +31,8 @@ LOOPBACK = "127.0.0.1"
 
 
 # One worker per core, though a video worker runs decoding, encoding and the optical flow on
-# threads beside the net: on this 2-core machine, quiet, two workers stylised the same 600 frames
-# in 65.8 s and one in 75.9 s (docs/scaling.md); while one waits on its video, the other's net runs.
+# threads beside the net: while one worker waits on its video, another's net runs, so a worker
+# per core finishes a folder sooner than fewer workers on the same cores (docs/scaling.md).
 DEFAULT_CPUS_PER_WORKER = 1.0
 
 

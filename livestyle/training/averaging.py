@@ -1,7 +1,7 @@
 """Exponential moving average of a net's weights (Polyak averaging) for the saved models.
 
-At the small batches a CPU affords, consecutive checkpoints of one run scatter widely (udnie
-fine-tune, eval style loss 0.97 at step 1,200 and 0.89 at step 1,304 with the same settings);
+At the small batches a CPU affords, consecutive checkpoints of one run scatter widely (a udnie
+fine-tune's eval style loss, docs/training.md, "Fine-tuning udnie on the CPU");
 the averaged weights sit in the middle of that scatter instead of wherever the last step left
 them. The raw weights keep training; only what is saved and sampled is averaged.
 

@@ -1,8 +1,9 @@
-"""Fast CPU nets distilled from our full nets (issue 9's "student distilled from our full net").
+"""Fast CPU nets distilled from our full nets: a small student learns its teacher's output.
 
-The student (``FAST_CONFIG``: thin, separable convs; or ``LIGHT_CONFIG``: the same with instance
-norms in the encoder only and one border instead of per-conv pads, 1.65x faster in ONNX Runtime)
-learns to reproduce the teacher's output.
+The student (``STUDENTS``: ``fast``, thin separable convs; ``light``, the same with instance norms
+in the encoder only and one border instead of per-conv pads, which ONNX Runtime runs faster;
+``light8`` and ``deep8``, light with a third downsampling, see models/johnson.py) learns to
+reproduce the teacher's output.
 Teacher outputs are computed once for a fixed bank of crops, so a training step costs only the
 student's forward and backward pass: no VGG, which is what makes training on a CPU practical.
 The loss is L1 on pixels plus L1 on image gradients, so strokes stay crisp instead of averaging out.

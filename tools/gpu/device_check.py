@@ -1,4 +1,4 @@
-"""One prepared session on a lent GPU machine: measure every net class on every inference backend
+"""One prepared run on a lent GPU machine: measure every net class on every inference backend
 the machine has, ``livestyle video`` end to end, optionally train, and write one JSON + Markdown.
 
 A GPU is lent briefly and rarely, so this script is finished and tested before one is at hand: it

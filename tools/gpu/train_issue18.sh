@@ -1,11 +1,11 @@
-# Device job for issue 18 (one call): the default styles at the sizes users run, with the
-# temporal loss. Run from the repo root with the data pack in .gpu/ (tools/gpu/make_pack.py) and
+# Device job (one call): the default styles at the sizes users run, with the temporal loss.
+# Run from the repo root with the data pack in .gpu/ (tools/gpu/make_pack.py) and
 # `carry: [".gpu"]`; results come back through $OUT (nets, histories, last samples, logs).
 #
 #   udnie (full net, warm start from exported/): style weight 3 at temporal weight 0, 5 and 20
 #   side by side, the same steps and batches otherwise, so the sweep says what steadiness costs
-#   in style (on the CPU, 200 steps at weight 20 cost 0.2 of style at 512 px for 26% less
-#   warping; docs/training.md), plus style weight 1.5 without it (the trade-off's other side);
+#   in style (more temporal weight: less warping, some style lost; docs/training.md), plus style
+#   weight 1.5 without it (the trade-off's other side);
 #   mosaic, candy, starry_night, the_scream (full nets) with temporal weight 5 in one process.
 #   All: 256 px crops of 35-100% of a photo scaled up (objects as large as 512-1080 px frames
 #   show them), content at relu3_3 (what the quality tool scores), weights averaged.
