@@ -103,17 +103,33 @@ def test_decoder_stage_leaves_the_encoder_alone(tmp_path, tiny_sets):
     assert any(not torch.equal(before[k], after[k]) for k in before if k.startswith("decoder."))
 
 
-def _random_checkpoint(path: Path) -> Path:
+def _random_checkpoint(path: Path, skip: bool = False) -> Path:
     torch.manual_seed(0)
-    net = LightAdaINNet()
+    net = LightAdaINNet(LightAdaINConfig(skip=skip))
+    if skip:   # a trained skip, not the zero one a warm start begins with
+        torch.nn.init.normal_(net.decoder.skip.weight, std=0.1)
     return atomic_save(make_checkpoint("light_adain", net.config.to_dict(), net.state_dict(), {"steps": 0}), path)
 
 
-def test_export_matches_pytorch(tmp_path):
+def test_a_net_without_the_skip_warm_starts_one_with_it_unchanged():
+    torch.manual_seed(0)
+    plain = LightAdaINNet()
+    skip = LightAdaINNet(LightAdaINConfig(skip=True))
+    missing, unexpected = skip.load_state_dict(plain.state_dict(), strict=False)
+    assert not unexpected and set(missing) == {"decoder.skip.weight", "decoder.skip.bias", "skip_in.weight", "skip_in.bias"}
+    x = torch.rand(1, 3, 64, 96) * 255
+    mean, std = plain.style_stats(torch.rand(1, 3, 64, 64) * 255)
+    features = skip.stylize_features(x, mean, std, torch.ones(1))
+    assert features.shape[1] == skip.config.feature_channels > plain.config.feature_channels
+    assert torch.equal(skip(x, mean, std, torch.ones(1)), plain(x, mean, std, torch.ones(1)))
+
+
+@pytest.mark.parametrize("skip", [False, True], ids=["plain", "skip"])
+def test_export_matches_pytorch(tmp_path, skip):
     from livestyle.export.light_adain import GRAPH_FILES, export_light_adain
     from livestyle.export.onnx import parity_images
 
-    ckpt = _random_checkpoint(tmp_path / "net.pt")
+    ckpt = _random_checkpoint(tmp_path / "net.pt", skip)
     facts = export_light_adain(ckpt, tmp_path / "graphs", parity_images(SHARED if SHARED.is_dir() else None, 2, 128))
     assert all((tmp_path / "graphs" / f).is_file() for f in GRAPH_FILES.values())
     assert facts["chained_parity_max_abs_diff"] < 1.0 and facts["style_parity_rel"] < 1e-3

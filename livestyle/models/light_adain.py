@@ -11,6 +11,13 @@ Recipe (facts from the papers, our own code):
   our own fast Johnson nets got 6x faster on a 2-core CPU with them, docs/performance.md).
 * Decoder without normalisation layers (they would undo the statistics AdaIN just set) and
   nearest upsampling + conv instead of transposed convs (no checkerboard).
+* Optional skip at 1/4 resolution (``skip=True``): the encoder's 1/4 tap, instance-normalised so
+  it carries where edges are but not the photo's colours or contrast, narrowed to SKIP_WIDTH
+  channels, joins the decoder there through a zero-initialised 1x1 conv. AdaIN alone passes the
+  frame through 1/8-resolution features, where an eye or a letter is a pixel or two, and the
+  decoder smears them. The skip travels inside the one feature tensor between the encoder and
+  decoder graphs (pixel-unshuffled to 1/8), so the runtime's graph interface is the same with and
+  without it; narrowing it first keeps that tensor, which crosses memory twice a frame, small.
 * Zero padding inside the net and one reflection border around the frame instead of a
   reflection pad before every conv: onnxruntime runs each Pad as its own pass and leaves its
   blocked (NCHWc) layout around it; the whole graph ran 2.3x faster this way on two CPU cores
@@ -30,6 +37,7 @@ from .ops import adain, channel_mean_std, init_variance_preserving
 # The VGG-16 taps the student mirrors, with the teacher's channel counts.
 TEACHER_TAPS = (("relu1_1", 64), ("relu2_1", 128), ("relu3_1", 256), ("relu4_1", 512))
 DEPTH = 8   # the deepest features are at 1/8 resolution: frame sides must divide by 8
+SKIP_WIDTH = 16   # channels of the 1/4-resolution structure skip
 
 
 @dataclass(frozen=True)
@@ -41,13 +49,19 @@ class LightAdaINConfig:
     # feature pixels into the 1/8-resolution layers (32 px of the frame); with an 8 px border the
     # net drew a rectangular frame 10-20 px inside every output (training samples, step 2,400).
     border: int = 32
+    skip: bool = False
 
     def to_dict(self) -> dict:
         return asdict(self)
 
     @classmethod
     def from_dict(cls, d: dict) -> "LightAdaINConfig":
-        return cls(widths=tuple(d["widths"]), border=d.get("border", 32))
+        return cls(widths=tuple(d["widths"]), border=d.get("border", 32), skip=d.get("skip", False))
+
+    @property
+    def feature_channels(self) -> int:
+        """Channels of the tensor between the encoder and decoder graphs."""
+        return self.widths[3] + (4 * SKIP_WIDTH if self.skip else 0)
 
 
 class SeparableConv(nn.Sequential):
@@ -100,10 +114,13 @@ class LightEncoder(nn.Module):
         return self.taps(rgb01)[-1]
 
 
-class LightDecoder(nn.Module):
-    """Mirror of the encoder: deepest features -> RGB 0..1 (unclamped)."""
+SKIP_JOIN = 4   # the decoder layers before the skip joins: they end at 1/4 resolution with w3 channels
 
-    def __init__(self, widths: tuple[int, int, int, int]):
+
+class LightDecoder(nn.Module):
+    """Mirror of the encoder: deepest features (and the optional 1/4 skip) -> RGB 0..1 (unclamped)."""
+
+    def __init__(self, widths: tuple[int, int, int, int], skip: bool = False):
         super().__init__()
         w1, w2, w3, w4 = widths
         self.body = nn.Sequential(
@@ -113,9 +130,13 @@ class LightDecoder(nn.Module):
             SeparableConv(w3, w2), SeparableConv(w2, w1), Upsample2x(),
             SeparableConv(w1, 3, relu=False),
         )
+        self.skip = nn.Conv2d(SKIP_WIDTH, w3, 1) if skip else None
 
-    def forward(self, features: torch.Tensor) -> torch.Tensor:
-        return self.body(features)
+    def forward(self, features: torch.Tensor, skip: torch.Tensor | None = None) -> torch.Tensor:
+        if self.skip is None:
+            return self.body(features)
+        x = self.body[:SKIP_JOIN](features)
+        return self.body[SKIP_JOIN:](x + self.skip(skip))
 
 
 class DistillationHeads(nn.Module):
@@ -144,10 +165,15 @@ class LightAdaINNet(nn.Module):
             raise ValueError(f"border must be a multiple of {DEPTH}, got {config.border}")
         self.config = config
         self.encoder = LightEncoder(config.widths)
-        self.decoder = LightDecoder(config.widths)
+        self.decoder = LightDecoder(config.widths, config.skip)
+        self.skip_in = nn.Conv2d(config.widths[2], SKIP_WIDTH, 1) if config.skip else None
         init_variance_preserving(self)
         # Start the output near mid-grey rather than black, where VGG features are weakest.
         nn.init.constant_(self.decoder.body[-1][-1].bias, 0.45)
+        if self.decoder.skip is not None:
+            # A zero skip leaves a warm-started net's output as it was until training uses it.
+            nn.init.zeros_(self.decoder.skip.weight)
+            nn.init.zeros_(self.decoder.skip.bias)
 
     def with_border(self, rgb01: torch.Tensor) -> torch.Tensor:
         b = self.config.border
@@ -157,10 +183,10 @@ class LightAdaINNet(nn.Module):
         b = self.config.border // scale
         return x[..., b:x.shape[-2] - b, b:x.shape[-1] - b]
 
-    def student_taps(self, rgb01: torch.Tensor) -> tuple[list[torch.Tensor], torch.Tensor]:
-        """(taps cropped to the frame, for distillation; deepest features with their border)."""
+    def student_taps(self, rgb01: torch.Tensor) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+        """(taps cropped to the frame, for distillation; the same taps with their border)."""
         taps = self.encoder.taps(self.with_border(rgb01))
-        return [self.without_border(t, 2 ** i) for i, t in enumerate(taps)], taps[-1]
+        return [self.without_border(t, 2 ** i) for i, t in enumerate(taps)], taps
 
     def encode(self, rgb255: torch.Tensor) -> torch.Tensor:
         return self.encoder(self.with_border(rgb255 / 255.0))
@@ -168,14 +194,26 @@ class LightAdaINNet(nn.Module):
     def style_stats(self, rgb255: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         return LightStyleEncoder(self)(rgb255)
 
+    def with_skip(self, stylized: torch.Tensor, bordered_taps: list[torch.Tensor]) -> torch.Tensor:
+        """The tensor the decoder graph takes: the AdaIN features, plus the packed skip."""
+        if not self.config.skip:
+            return stylized
+        structure = self.skip_in(F.instance_norm(bordered_taps[2]))
+        return torch.cat([stylized, F.pixel_unshuffle(structure, 2)], dim=1)
+
     def stylize_features(self, rgb255: torch.Tensor, style_mean: torch.Tensor, style_std: torch.Tensor,
                          alpha: torch.Tensor) -> torch.Tensor:
-        content = self.encode(rgb255)
-        return alpha * adain(content, style_mean, style_std) + (1 - alpha) * content
+        taps = self.encoder.taps(self.with_border(rgb255 / 255.0))
+        content = taps[-1]
+        return self.with_skip(alpha * adain(content, style_mean, style_std) + (1 - alpha) * content, taps)
 
     def decode_unit(self, features: torch.Tensor) -> torch.Tensor:
         """Features -> RGB 0..1 at the frame's size (training works in 0..1)."""
-        return self.without_border(self.decoder(features))
+        if not self.config.skip:
+            return self.without_border(self.decoder(features))
+        deep = self.config.widths[3]
+        skip = F.pixel_shuffle(features[:, deep:], 2)
+        return self.without_border(self.decoder(features[:, :deep], skip))
 
     def decode(self, features: torch.Tensor) -> torch.Tensor:
         return self.decode_unit(features) * 255.0

@@ -41,7 +41,7 @@ HEADERS = ("net", "kind / variant", "architecture", "size on disk", "trained (la
 def shipped_nets() -> list[StyleInfo]:
     """livestyle's own nets (not the third-party ones from the shared folder): the fixed styles by
     name, then the two arbitrary-style nets."""
-    own = [s for s in registry.list_styles() if s.kind != "engstrom"]
+    own = [s for s in registry.list_styles() if s.kind != "engstrom" and s.origin != registry.USER_ORIGIN]
     return sorted(own, key=lambda s: (s.kind == "adain", s.name))
 
 
@@ -67,7 +67,8 @@ def _architecture(meta: dict) -> str:
     if meta.get("arch") == "light_adain":
         widths = "/".join(str(w) for w in arch["widths"])
         return (f"student encoder {widths} channels (VGG-16's relu1_1..relu4_1 at a quarter of its widths), "
-                f"AdaIN, separable decoder, {arch['border']} px reflected border")
+                f"AdaIN, separable decoder{', a structure skip at 1/4 resolution' if arch.get('skip') else ''}, "
+                f"{arch['border']} px reflected border")
     cfg = {**JOHNSON_DEFAULTS, **(arch or {})}
     widths = "/".join(str(w) for w in cfg["widths"])
     scale = 2 ** (len(cfg["widths"]) - 1)
@@ -116,6 +117,8 @@ def _mb(size: int) -> str:
 def _chain(meta: dict) -> list[dict]:
     """The warm starts a net was trained from, newest first."""
     chain, record = [], meta.get("warm_start")
+    if isinstance(record, list):   # a training checkpoint lists its warm starts, the last one newest
+        record = record[-1] if record else None
     while record:
         chain.append(record)
         record = record.get("warm_start")
@@ -136,7 +139,8 @@ def _training(meta: dict) -> str:
     if t.get("style_layer_weights"):
         parts.append("Gram layer weights " + " / ".join(f"{k} {v:g}" for k, v in sorted(t["style_layer_weights"].items())))
     if t.get("structure_weight"):
-        parts.append(f"structure weight {t['structure_weight']:g} ({t.get('structure_cell', 4)} px cells)")
+        cells = f" ({t['structure_cell']} px cells)" if "structure_cell" in t else ""
+        parts.append(f"structure weight {t['structure_weight']:g}{cells}")
     if t.get("temporal_weight"):
         parts.append(f"temporal weight {t['temporal_weight']:g} ({t.get('temporal_mode', 'warp')})")
     if t.get("distill_weight"):

@@ -130,9 +130,13 @@ class LightAdaINTask:
         if not path.is_file():
             return []
         ckpt = load_checkpoint(path, ARCH)
-        self.net.load_state_dict({k: v.float() for k, v in ckpt["state_dict"].items()})
+        # A net without the skip warm-starts one with it: the skip's conv starts at zero.
+        missing, unexpected = self.net.load_state_dict({k: v.float() for k, v in ckpt["state_dict"].items()},
+                                                       strict=False)
+        if unexpected or any(not k.startswith(("decoder.skip.", "skip_in.")) for k in missing):
+            raise ValueError(f"{path} does not fit this light net: missing {missing}, unexpected {unexpected}")
         self.warm_starts.append({"from": str(path), "steps": ckpt.get("meta", {}).get("steps")})
-        return ["encoder", "decoder"]
+        return ["encoder", "decoder"] + (["(new skip at zero)"] if missing else [])
 
     def trainable(self) -> dict[str, torch.nn.Module]:
         if self.settings.stage == "decoder":
@@ -160,14 +164,15 @@ class LightAdaINTask:
                        for n in TEACHER_LAYERS}
             target = adain(tc["relu4_1"].float(), *t_style["relu4_1"])
 
-        taps_c, feat_c = self.net.student_taps(c)
-        taps_s, feat_s = self.net.student_taps(st)
+        taps_c, bordered_c = self.net.student_taps(c)
+        taps_s, bordered_s = self.net.student_taps(st)
+        feat_c, feat_s = bordered_c[-1], bordered_s[-1]
         losses: dict[str, torch.Tensor] = {}
         if s.stage == "joint":
             lifted_c, lifted_s = self.heads(taps_c), self.heads(taps_s)
             losses["distill"] = (distillation_loss(lifted_c, tc) + distillation_loss(lifted_s, ts)) / 2
         sm, ss = (mix_pairs(x, partner, weight) for x in channel_mean_std(feat_s.float()))
-        out = self.net.decode_unit(adain(feat_c.float(), sm, ss))
+        out = self.net.decode_unit(self.net.with_skip(adain(feat_c.float(), sm, ss), bordered_c))
         fo = self.teacher(out)
         losses["content"] = relative_mse(fo["relu4_1"], target)
         losses["style"] = sum(relative_mse(m, tm) + relative_mse(sd, tsd) for n in TEACHER_LAYERS
