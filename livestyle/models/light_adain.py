@@ -8,7 +8,7 @@ Recipe (facts from the papers, our own code):
   each tap to the teacher's channel count for feature distillation (Wang et al., Collaborative
   Distillation, CVPR 2020). The heads are training-only and never exported.
 * Depthwise-separable 3x3 convs everywhere past the first layer (MicroAST, Wang et al. AAAI 2023;
-  our own fast Johnson nets got 6x faster on a 2-core CPU with them, docs/performance.md).
+  they make our own fast Johnson nets several times faster on a CPU, docs/performance.md).
 * Decoder without normalisation layers (they would undo the statistics AdaIN just set) and
   nearest upsampling + conv instead of transposed convs (no checkerboard).
 * Optional skip at 1/4 resolution (``skip=True``): the encoder's 1/4 tap, instance-normalised so
@@ -20,8 +20,8 @@ Recipe (facts from the papers, our own code):
   without it; narrowing it first keeps that tensor, which crosses memory twice a frame, small.
 * Zero padding inside the net and one reflection border around the frame instead of a
   reflection pad before every conv: onnxruntime runs each Pad as its own pass and leaves its
-  blocked (NCHWc) layout around it; the whole graph ran 2.3x faster this way on two CPU cores
-  (measured at 640x360), while the border keeps the frame's edges free of zero-padding darkening.
+  blocked (NCHWc) layout around it; so one border makes the whole graph much faster on a CPU
+  (docs/performance.md), while it keeps the frame's edges free of zero-padding darkening.
 """
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ class LightAdaINConfig:
     widths: tuple[int, int, int, int] = (16, 32, 64, 128)
     # Reflection border around the frame, a multiple of DEPTH. Zero padding reaches about 4
     # feature pixels into the 1/8-resolution layers (32 px of the frame); with an 8 px border the
-    # net drew a rectangular frame 10-20 px inside every output (training samples, step 2,400).
+    # net drew a rectangular frame 10-20 px inside every output (seen in the training samples).
     border: int = 32
     skip: bool = False
 
