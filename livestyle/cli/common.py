@@ -100,13 +100,25 @@ def add_stylizer_options(p: argparse.ArgumentParser, temporal: bool = True) -> N
                         "--style-image: fast = livestyle's light arbitrary-style net (shipped), full = "
                         "the decoder on the VGG-16 encoder (quality reference; needs the shared folder), "
                         "auto = fast for video/cam on a CPU or without the shared folder, else full")
-    g.add_argument("--size", type=size_arg, help="stylise at this long-side size (smaller is faster)")
+    g.add_argument("--size", type=size_arg, metavar="PX",
+                   help="long side to stylise at, larger or smaller than the input; the output keeps the "
+                        f"input's size. Unset: inputs longer than {WORK_SIZE} px are stylised at {WORK_SIZE} px "
+                        "and brought back to full size with the input's own edge detail, so memory stays "
+                        "bounded at any size (50 MP photos, 8K video) and strokes keep a painting's scale; "
+                        "smaller inputs at their own size. Smaller is faster; the input's own long side "
+                        "stylises pixel for pixel (finer strokes, memory grows with the pixels; "
+                        "docs/sizes.md)")
     g.add_argument("--preserve-color", choices=("luminance", "histogram"),
                    help="keep the photo's colours, take only the style's texture")
     if temporal:
         _add_temporal_options(g)
     add_device(g)
     add_shared_dir(g)
+
+
+# runtime.upsample.WORK_SIZE written out, so that --help does not import the runtime;
+# tests/test_sizes.py checks that the two agree.
+WORK_SIZE = 1280
 
 
 # runtime.temporal.DEFAULT_STABILITY written out, so that --help does not import the runtime;

@@ -49,6 +49,12 @@ DEFAULT_CRFS = {"libvpx-vp9": 31, "libaom-av1": 31, "libsvtav1": 31}
 # --preset names mapped to libvpx's cpu-used (0 slowest ... 5 fastest in its "good" mode).
 VP9_SPEED = {"ultrafast": 5, "superfast": 5, "veryfast": 5, "faster": 4, "fast": 3, "medium": 2,
              "slow": 1, "slower": 0, "veryslow": 0}
+# x264 keeps input frames of its own for its lookahead, and fed from another thread (as the
+# video pipeline does) it held several times the lookahead's length: at 4K with the presets'
+# 10-frame lookahead about a GB of frames (docs/sizes.md). Frames larger than 1080p get a short
+# lookahead instead: the same picture at the same --crf, a slightly larger file.
+LARGE_FRAME_PIXELS = 1920 * 1088
+LARGE_FRAME_LOOKAHEAD = 5
 # GIFs are for sharing: full-HD GIFs run to hundreds of MB, and each frame has 256 colours anyway.
 GIF_LONG_SIDE = 480
 
@@ -398,6 +404,8 @@ class VideoWriter:
             self._note(f"--crf applies to {', '.join(sorted(CRF_CODECS))}; ignored for {codec}")
         if preset and codec in {"libx264", "libx265"}:
             options["preset"] = preset
+        if codec == "libx264" and w * h > LARGE_FRAME_PIXELS:
+            options["rc-lookahead"] = str(LARGE_FRAME_LOOKAHEAD)
         if codec == "libvpx-vp9":
             # b=0 makes the CRF a constant quality rather than a cap on a default bitrate;
             # row-mt lets VP9 use every core the net leaves free.

@@ -27,6 +27,17 @@ if TYPE_CHECKING:
     from ..runtime.stylizer import Stylizer
 
 
+# Decoded and stylised frames wait between the threads at full size: eight of them per queue
+# would be 1.6 GB at 8K (100 MB a frame). Each queue holds at most this much (and at least two
+# frames, so that decoding and encoding still overlap inference); 1080p keeps all eight.
+QUEUE_BYTES = 64 * 2**20
+
+
+def queue_frames(width: int, height: int, most: int) -> int:
+    """Frames a queue between the threads holds for frames of width x height (at most ``most``)."""
+    return max(2, min(most, QUEUE_BYTES // max(1, width * height * 3)))
+
+
 @dataclass
 class VideoStats:
     frames: int          # frames written
@@ -74,7 +85,8 @@ class VideoJob:
                              crf=crf, preset=preset, rotation=info.rotation, audio=self.reader.audio_copy(),
                              gif_long_side=gif_long_side)
         with writer:
-            interrupted = _FileRun(self.reader, writer, stylizer, batch, queue_size, progress).run()
+            frames = queue_frames(info.width, info.height, queue_size)
+            interrupted = _FileRun(self.reader, writer, stylizer, batch, frames, progress).run()
             output = writer.close(interrupted=interrupted)
         seconds = time.perf_counter() - t0
         return VideoStats(writer.frames, info.frames, seconds, writer.frames / seconds if seconds else 0.0,
@@ -100,7 +112,8 @@ class _FileRun:
         self.reader, self.writer, self.stylizer, self.batch = reader, writer, stylizer, batch
         self.stop = threading.Event()
         self.decoded: queue.Queue = queue.Queue(maxsize=queue_size)
-        self.stylized: queue.Queue = queue.Queue(maxsize=queue_size)
+        # Its items are lists of ``batch`` frames: as many frames wait here as in ``decoded``.
+        self.stylized: queue.Queue = queue.Queue(maxsize=max(2, queue_size // batch))
         self.progress = progress
 
     def run(self) -> bool:

@@ -1,9 +1,12 @@
 """Frame in, frame out: BGR uint8 HxWx3 at the boundary, any size, optional colour preservation.
 
 Pre-processing, the engine run and post-processing are separate pure steps. Frames are resized
-to ``size`` (long side) for speed, stretched up when smaller than the nets can take
-(:data:`MIN_SIDE`), reflection-padded to the graph's multiple of 4 (reflection, not zeros, so no
-dark border seeps in), stylised, cropped back and returned at the input size.
+to ``size`` (long side) when one is given; without one, frames larger than the working size
+(:data:`~livestyle.runtime.upsample.WORK_SIZE`) are brought down to it, so that memory stays
+bounded and strokes keep a painting's scale. Frames smaller than the nets can take are stretched
+up (:data:`MIN_SIDE`), reflection-padded to the graph's multiple of 4 (reflection, not zeros, so
+no dark border seeps in), stylised, cropped back and returned at the input size: enlarged with
+the photo's own detail (``upsample.py``), shrunk by averaging.
 
 :class:`Stylizer` is the contract every stylisation family codes against; :class:`GraphStylizer`
 runs one graph (the fixed-style nets). Two-graph families live in ``split.py`` and ``adain.py``,
@@ -26,6 +29,7 @@ from ..errors import InputError
 from ..imageops import resize_long_side, to_bgr
 from .engine import Engine
 from .memory import check_fits
+from .upsample import WORK_SIZE, detail_upsample
 
 SIZE_MULTIPLE = 4
 # ONNX Runtime refuses a reflection pad that is not smaller than the side it pads. The Johnson and
@@ -41,6 +45,7 @@ class Prepared:
     tensor: np.ndarray          # [3, H', W'] float32 RGB 0..255, H', W' multiples of 4
     work_hw: tuple[int, int]    # size before padding
     input_hw: tuple[int, int]   # size of the frame the caller gave
+    work_bgr: np.ndarray | None = None   # the frame as the net sees it (BGR uint8, work_hw)
 
 
 def bgr_frame(frame: np.ndarray) -> np.ndarray:
@@ -52,16 +57,26 @@ def bgr_frame(frame: np.ndarray) -> np.ndarray:
     return to_bgr(frame)
 
 
+def work_long_side(hw: tuple[int, int], size: int | None, max_size: int | None) -> int | None:
+    """The long side a frame of ``hw`` is stylised at: ``size`` when given (shrinking or
+    enlarging), else ``max_size`` for frames larger than that; None: the frame's own size."""
+    if size:
+        return size
+    return max_size if max_size and max(hw) > max_size else None
+
+
 def prepare(frame_bgr: np.ndarray, size: int | None, multiple: int = SIZE_MULTIPLE,
-            min_side: int = MIN_SIDE) -> Prepared:
+            min_side: int = MIN_SIDE, max_size: int | None = None) -> Prepared:
+    """``size``: the long side to stylise at; without it, ``max_size`` caps the long side."""
     frame_bgr = bgr_frame(frame_bgr)
     h, w = frame_bgr.shape[:2]
-    work = resize_long_side(frame_bgr, size, enlarge=cv2.INTER_LINEAR) if size else frame_bgr
+    long_side = work_long_side((h, w), size, max_size)
+    work = resize_long_side(frame_bgr, long_side, enlarge=cv2.INTER_LINEAR) if long_side else frame_bgr
     if min(work.shape[:2]) < min_side:
         # Each short side on its own, not the aspect: a 1x4000 strip grows to 32x4000, not 32x128000.
         grown = (max(work.shape[1], min_side), max(work.shape[0], min_side))
         work = cv2.resize(work, grown, interpolation=cv2.INTER_LINEAR)
-    wh_ = work.shape[:2]
+    wh_, work_bgr = work.shape[:2], work
     pad_h, pad_w = (-wh_[0]) % multiple, (-wh_[1]) % multiple
     if pad_h or pad_w:
         # BORDER_REFLECT_101 needs the image to be larger than the pad; tiny frames fall back.
@@ -72,21 +87,36 @@ def prepare(frame_bgr: np.ndarray, size: int | None, multiple: int = SIZE_MULTIP
     rgb = np.empty((3, *work.shape[:2]), np.float32)
     for c, plane in enumerate(reversed(cv2.split(work))):
         rgb[c] = plane
-    return Prepared(rgb, wh_, (h, w))
+    return Prepared(rgb, wh_, (h, w), work_bgr)
 
 
-def finish(output_rgb: np.ndarray, prepared: Prepared) -> np.ndarray:
-    """[3, H', W'] float RGB 0..255 -> BGR uint8 at the caller's size."""
+def to_work_bgr(output_rgb: np.ndarray, prepared: Prepared) -> np.ndarray:
+    """[3, H', W'] float RGB 0..255 -> BGR uint8 at the working size (padding cropped off)."""
     h, w = prepared.work_hw
     planes = np.clip(output_rgb[:, :h, :w], 0, 255)
     np.rint(planes, out=planes)
     planes = planes.astype(np.uint8)
-    out = cv2.merge([planes[2], planes[1], planes[0]])   # 8x faster than a strided transpose
-    if (h, w) != prepared.input_hw:
-        ih, iw = prepared.input_hw
-        shrink = ih < h or iw < w   # averaging, so a tiny result is the mean of what was painted
-        out = cv2.resize(out, (iw, ih), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
-    return out
+    return cv2.merge([planes[2], planes[1], planes[0]])   # 8x faster than a strided transpose
+
+
+def restore_size(out: np.ndarray, prepared: Prepared, frame_bgr: np.ndarray | None = None) -> np.ndarray:
+    """A working-size result (BGR uint8) at the caller's size. Enlarging with ``frame_bgr`` (the
+    caller's frame as BGR uint8) adds back the photo's detail the working size could not hold
+    (``upsample.detail_upsample``); without it the result is only interpolated."""
+    h, w = out.shape[:2]
+    ih, iw = prepared.input_hw
+    if (h, w) == (ih, iw):
+        return out
+    if ih < h or iw < w:   # averaging, so a tiny result is the mean of what was painted
+        return cv2.resize(out, (iw, ih), interpolation=cv2.INTER_AREA)
+    if frame_bgr is not None and prepared.work_bgr is not None:
+        return detail_upsample(out, prepared.work_bgr, frame_bgr)
+    return cv2.resize(out, (iw, ih), interpolation=cv2.INTER_LINEAR)
+
+
+def finish(output_rgb: np.ndarray, prepared: Prepared, frame_bgr: np.ndarray | None = None) -> np.ndarray:
+    """[3, H', W'] float RGB 0..255 -> BGR uint8 at the caller's size (see :func:`restore_size`)."""
+    return restore_size(to_work_bgr(output_rgb, prepared), prepared, frame_bgr)
 
 
 def stream_frames(stylizer, frames: Iterable[np.ndarray]) -> Iterator[np.ndarray]:
@@ -128,6 +158,10 @@ class Stylizer:
     # Frames the net runs at once in ``stylize_stream`` (the factory sets it for video files on a
     # CPU, with the cores shared out between them). 1: frame after frame, all cores on each.
     frames_in_flight = 1
+    # Long side frames are stylised at when no ``size`` is given: larger ones are brought down to
+    # it and their result back up with the photo's detail (runtime/upsample.py). None: every
+    # frame at its own size, however large.
+    max_size: int | None = WORK_SIZE
 
     def __init__(self, name: str, size: int | None = None, preserve_color: str | None = None,
                  blender: FrameBlender | None = None, model_name: str | None = None):
@@ -191,7 +225,7 @@ class Stylizer:
     def _start_frame(self, frame: np.ndarray, net: ThreadPoolExecutor | None = None, lanes: int = 1):
         """The net's output for one frame (or its future, run on ``net``), and what turns it into
         the finished frame. Motions are submitted in frame order: the blender's state needs it."""
-        prepared = prepare(frame, self.size, self.size_multiple)
+        prepared = self.prepare(frame)
         self._check_memory(prepared.tensor.shape[1:], lanes)
         motion = None
         if self.blender is not None and self.blend_space == "output":
@@ -205,6 +239,10 @@ class Stylizer:
         if motion is not None:
             output = self.blender.apply(output, motion.result())
         return self._deliver(output, prepared, frame)
+
+    def prepare(self, frame: np.ndarray) -> Prepared:
+        """One frame made ready for this stylizer's graph, at its working size."""
+        return prepare(frame, self.size, self.size_multiple, max_size=self.max_size)
 
     def _check_memory(self, hw: tuple[int, int], frames: int) -> None:
         """Refuse a frame too large for the free memory with a size that fits (once per shape:
@@ -223,7 +261,7 @@ class Stylizer:
         return self.stylize_batch([frame_bgr])[0]
 
     def stylize_batch(self, frames: list[np.ndarray]) -> list[np.ndarray]:
-        prepared = [prepare(f, self.size, self.size_multiple) for f in frames]
+        prepared = [self.prepare(f) for f in frames]
         outputs: list[np.ndarray | None] = [None] * len(frames)
         # Frames of one size run as one batch; mixed sizes (rare) run in groups.
         groups: dict[tuple, list[int]] = {}
@@ -237,11 +275,14 @@ class Stylizer:
         return outputs  # type: ignore[return-value]
 
     def _deliver(self, output: np.ndarray, prepared: Prepared, frame: np.ndarray) -> np.ndarray:
-        """The net's (blended) output as the caller's frame: size and format back, colour kept."""
-        result = finish(output, prepared)
+        """The net's (blended) output as the caller's frame: size and format back, colour kept.
+
+        Colour is kept at the working size, against the frame as the net saw it (cheaper on a
+        large frame, and the detail brought back on enlarging then follows the kept colours)."""
+        result = to_work_bgr(output, prepared)
         if self.preserve_color is not None:
-            result = apply_preserve_color(self.preserve_color, result, bgr_frame(frame))
-        return result
+            result = apply_preserve_color(self.preserve_color, result, prepared.work_bgr)
+        return restore_size(result, prepared, bgr_frame(frame))
 
     def reset(self) -> None:
         """Forget temporal history (call between clips and when the style changes)."""
