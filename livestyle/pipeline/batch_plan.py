@@ -28,6 +28,7 @@ from ..errors import InputError, ModelError, OutputError
 from ..fileio import sha256_file, write_atomically
 from ..media.images import IMAGE_SUFFIXES
 from ..media.video import CONTAINERS, VideoReader
+from ..runtime.upsample import WORK_SIZE
 from .chunks import ChunkSpan, can_join, count_frames, drop_short_tail, keyframes, plan_chunks, warmup_frames
 
 VIDEO_SUFFIXES = frozenset(CONTAINERS)
@@ -156,6 +157,11 @@ def picture_facts(options: dict) -> dict:
     facts = {k: options.get(k) for k in PICTURE_OPTIONS}
     facts["style_images"] = [_style_image_digest(item) for item in options.get("style_images") or []]
     facts["nets"] = net_digests(options)
+    # Without --size, frames over the runtime's working size are stylised at it and enlarged:
+    # a new default working size paints other strokes.
+    facts["work_size"] = WORK_SIZE if options.get("size") is None else None
+    # Under --model auto the device picks the full or the light net.
+    facts["device"] = options.get("device") if options.get("model", "auto") == "auto" else None
     facts["livestyle"] = __version__
     return facts
 
