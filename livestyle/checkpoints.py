@@ -3,7 +3,7 @@
 Training checkpoints add optimiser state, the step and the loss history so ``--resume`` continues
 exactly. Every file read goes through :func:`load_torch_file` so a corrupt file gives one clear line.
 This is where weight files become nets: :func:`build_model` for livestyle's own checkpoints,
-:func:`load_vgg16` for the shared VGG-16 (the loss network and the AdaIN encoder), so that
+:func:`load_vgg16` for the VGG-16 (the loss network and the AdaIN encoder), so that
 ``models/`` stays free of file I/O.
 """
 
@@ -76,13 +76,30 @@ def build_model(ckpt: dict) -> torch.nn.Module:
     return net.eval()
 
 
-def load_vgg16(weights_path, layers: tuple[str, ...]):
-    """The shared VGG-16 (``paths.vgg_weights``) returning the named ReLU ``layers``, frozen, in eval mode.
+def load_vgg16(weights_path, layers: tuple[str, ...], torchvision_ok: bool = True):
+    """A VGG-16 returning the named ReLU ``layers``, frozen, in eval mode, from the shared folder's
+    file (``paths.vgg_weights``) or torchvision's ImageNet file (``paths.TORCHVISION_VGG16``).
 
     One loader for every use: the training losses, Gatys, the quality meter and the AdaIN encoder.
+    ``torchvision_ok=False`` refuses torchvision's file, for a net trained on the shared one's
+    features (the AdaIN decoder): those are on another scale.
     """
-    from .models.vgg import VGG16Features
+    from .models.vgg import VGG16Features, features_state_dict, is_torchvision_state_dict
+    from .paths import TORCHVISION_VGG16, VGG16_WEIGHTS
 
+    state = load_torch_file(weights_path, what="VGG-16 weights")
+    if not isinstance(state, dict):
+        raise ModelError(f"{weights_path} is not a VGG-16 state dict; use {TORCHVISION_VGG16} or the "
+                         f"shared folder's {VGG16_WEIGHTS.name}")
+    if not torchvision_ok and is_torchvision_state_dict(state):
+        raise ModelError(f"{weights_path} is torchvision's VGG-16, whose features are on another scale than "
+                         f"those the AdaIN decoder was trained on: give the shared folder's {VGG16_WEIGHTS.name}, "
+                         "or use the light net (--model fast), which needs no VGG-16")
     net = VGG16Features(tuple(dict.fromkeys(layers)))  # a layer named twice is computed once
-    net.load_shared_state_dict(load_torch_file(weights_path, what="VGG-16 weights"))
+    try:
+        net.load_shared_state_dict(state)
+    except (RuntimeError, ValueError, AttributeError) as exc:
+        found = ", ".join(list(features_state_dict(state))[:3])
+        raise ModelError(f"{weights_path} does not hold VGG-16 conv weights (keys {found}, ...); use "
+                         f"{TORCHVISION_VGG16} or the shared folder's {VGG16_WEIGHTS.name}") from exc
     return net.eval()

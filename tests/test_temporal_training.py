@@ -129,7 +129,7 @@ def train(out, content, steps, extra=()):
     args = ["train", "johnson", "--style-image", str(SHARED / "styles/mosaic.jpg"), "--name", "mosaic",
             "--content-dir", str(content), "-o", str(out), "--steps", str(steps), "--batch-size", "2",
             "--image-size", "48", "--style-size", "96", "--checkpoint-every", "4", "--sample-every", "100",
-            "--device", "cpu", "--log-every", "1", *extra]
+            "--device", "cpu", "--log-every", "1", "--variant", "full", *extra]
     assert main(args) == 0
     return json.loads((out / "history.json").read_text())
 

@@ -1,5 +1,7 @@
 #!/usr/bin/env python
-"""Export a style net to ONNX (parity-checked, with manifest). Same as ``livestyle export``.
+"""Export a style net to ONNX (parity-checked, with manifest) for shipping with livestyle: the same
+as ``livestyle export``, except that a ``--checkpoint`` goes into livestyle's own models folder
+(``exported/``, or ``$LIVESTYLE_EXPORTED``) as with ``--ship``, not into the user's.
 
 Examples:
   python tools/export.py --style udnie_engstrom --fp16
@@ -10,4 +12,7 @@ import sys
 from livestyle.cli.main import main
 
 if __name__ == "__main__":
-    sys.exit(main(["export", *sys.argv[1:]]))
+    args = sys.argv[1:]
+    if "--checkpoint" in args and not {"--ship", "-o", "--output"} & set(args):
+        args.append("--ship")
+    sys.exit(main(["export", *args]))

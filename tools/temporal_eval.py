@@ -287,7 +287,7 @@ def encoded_main(args, shared: Path) -> None:
         if reference:
             runs.append(Render("reference", reference, 0.0))
         for clip in clips:
-            scores = evaluate_clip(clip, runs, workdir / style, size=args.size, start=args.start,
+            scores = evaluate_clip(clip, runs, workdir / style, size=args.size or None, start=args.start,
                                    duration=args.duration, rulers=rulers, meter=meter, style_frames=style_frames,
                                    style_size=args.style_size, shared_dir=args.shared_dir,
                                    reuse=args.reuse)
@@ -320,7 +320,9 @@ def main() -> None:
     enc.add_argument("--encoded", action="store_true", help="score livestyle video's encoded output instead")
     enc.add_argument("--clip", action="append", help="a shared clip's name or a video file; repeatable "
                      "(default: the shared clips)")
-    enc.add_argument("--size", type=int, default=480, help="livestyle video --size (below the clip's resolution)")
+    enc.add_argument("--size", type=int, default=480,
+                     help="livestyle video --size (below the clip's resolution); 0: no --size, the CLI's "
+                          "own default, what a user who sets nothing gets")
     enc.add_argument("--duration", type=float, default=2.5,
                      help="seconds of each clip (at least 60 frames at 24 fps and up)")
     enc.add_argument("--start", type=float, default=0.0, help="where in each clip to begin, seconds")

@@ -6,7 +6,22 @@ import argparse
 from pathlib import Path
 
 from ..devices import PRECISIONS
+from ..paths import TORCHVISION_VGG16, VGG16_WEIGHTS
 from .common import HelpFormatter, add_shared_dir, bounded_float, non_negative_float, non_negative_int, positive_int, unit_float
+
+# Defaults of the options left at None in the parser: those of every run, then train johnson
+# --variant realtime's recipe. The recipe is the one that fine-tuned the shipped fast nets on their
+# paintings (docs/training.md: lr 5e-4 after a 50-step ramp, cosine to 1e-5, EMA 0.99, batch 4,
+# temporal loss 10, content at relu3_3), in a time budget that ends within a sitting on a CPU;
+# its style weight and photo count are measured in docs/own-style.md.
+DEFAULTS = {"batch_size": 8, "warmup": 0, "lr_schedule": "constant", "min_lr": 0.0, "ema": 0.0,
+            "checkpoint_every": 500, "sample_every": 500, "log_every": 50, "time_budget": None,
+            "max_photos": None, "style_weight": [20.0], "content_layer": "relu2_2", "temporal_weight": 0.0,
+            "warm_start": "none"}
+REALTIME = {"batch_size": 4, "lr": 5e-4, "warmup": 50, "lr_schedule": "cosine", "min_lr": 1e-5, "ema": 0.99,
+            "checkpoint_every": 100, "sample_every": 100, "log_every": 10, "time_budget": 25.0,
+            "max_photos": 500, "style_weight": 2.0, "content_layer": "relu3_3", "temporal_weight": 10.0,
+            "warm_start": "auto"}
 
 
 def add_parser(p: argparse.ArgumentParser) -> None:
@@ -18,12 +33,23 @@ def add_parser(p: argparse.ArgumentParser) -> None:
                    help="style painting; repeat to train several nets in one pass (shared content work)")
     j.add_argument("--name", action="append", help="style name per --style-image (default: file stem)")
     j.add_argument("--style-weight", type=float, action="append",
-                   help="style weight; one value for all, or one per --style-image (default 20)")
-    j.add_argument("--variant", choices=("full", "fast", "both"), default="full",
-                   help="full = paper-sized net; fast = light CPU net; both trains the two")
+                   help="style weight; one value for all, or one per --style-image (default "
+                        f"{REALTIME['style_weight']:g} with --variant realtime, 20 otherwise)")
+    j.add_argument("--variant", choices=("realtime", "full", "fast", "both"), default="realtime",
+                   help="realtime = the design of the shipped <style>_fast nets (video and cam in real time "
+                        "on a CPU), warm-started from the shipped net closest to the painting and trained "
+                        "for --time-budget minutes, saved as <name>.pt; full = Johnson et al.'s paper-sized "
+                        "net (hours on a CPU); fast = a thin CPU net (<name>_fast.pt); "
+                        "both = full and fast side by side")
+    j.add_argument("--warm-start", metavar="auto|none|STYLE|FILE.pt",
+                   help="start from a trained net: auto = of the shipped nets with the variant's design, "
+                        "the one whose output is closest to the painting (lowest training loss on a few "
+                        "crops); none = from scratch; or a style name or a Johnson checkpoint (its design "
+                        "is kept); default auto with --variant realtime, none otherwise")
     j.add_argument("--content-weight", type=float, default=1.0, help="weight of the content (photo) loss")
-    j.add_argument("--content-layer", choices=("relu2_2", "relu3_3"), default="relu2_2",
-                   help="VGG-16 layer of the content loss (Johnson et al. use relu2_2)")
+    j.add_argument("--content-layer", choices=("relu2_2", "relu3_3"),
+                   help="VGG-16 layer of the content loss (Johnson et al. use relu2_2; default "
+                        f"{REALTIME['content_layer']} with --variant realtime, relu2_2 otherwise)")
     j.add_argument("--tv-weight", type=float, default=0.3, help="weight of the total-variation (smoothness) loss")
     j.add_argument("--style-size", type=positive_int, default=512, help="long side of the style image")
     j.add_argument("--style-layer-weights", type=_layer_weights, default={}, metavar="LAYER=W,...",
@@ -44,9 +70,10 @@ def add_parser(p: argparse.ArgumentParser) -> None:
                    help="fraction of training crops smoothed into flat shading with sharp edges (an "
                         "edge-preserving filter), as rendered animation is, so the net paints its planes "
                         "(udnie: no gain on big_buck_bunny, docs/training.md)")
-    j.add_argument("--temporal-weight", type=non_negative_float, default=0.0, metavar="W",
+    j.add_argument("--temporal-weight", type=non_negative_float, metavar="W",
                    help="weight of the temporal loss on synthetic motion of the training photos, which "
-                        "trains steadier video (0 = off; docs/temporal.md)")
+                        "trains steadier video (0 = off; docs/temporal.md; default "
+                        f"{REALTIME['temporal_weight']:g} with --variant realtime, 0 otherwise)")
     j.add_argument("--temporal-mode", choices=("warp", "noise", "both"), default="warp",
                    help="warp = photo moved along a random smooth flow (ReReVST); noise = photo plus "
                         "sensor noise (MCCNet); both = the sum")
@@ -68,6 +95,15 @@ def add_parser(p: argparse.ArgumentParser) -> None:
     la.add_argument("--content-weight", type=float, default=1.0, help="weight of the loss against the AdaIN target")
     la.add_argument("--distill-weight", type=float, default=5.0,
                     help="weight of the feature-distillation loss (student taps vs VGG relu1_1..relu4_1)")
+    la.add_argument("--gram-weight", type=non_negative_float, default=0.0,
+                    help="weight of a Gram style loss on the teacher's taps (channel correlations, which "
+                         "mean/std leave out)")
+    la.add_argument("--structure-weight", type=non_negative_float, default=0.0,
+                    help="weight of the Laplacian of the grey output against the photo's at half size "
+                         "(keeps eyes, edges and lettering; Li et al. 2017)")
+    la.add_argument("--skip", action="store_true",
+                    help="add the 1/4-resolution structure skip to the decoder (models/light_adain.py); a net "
+                         "without it warm-starts one with it")
     la.add_argument("--stage", choices=("joint", "decoder"), default="joint",
                     help="joint = encoder, heads and decoder together; decoder = encoder frozen")
     _common(la)
@@ -94,11 +130,15 @@ def add_parser(p: argparse.ArgumentParser) -> None:
 
 
 def _layer_weights(text: str) -> dict[str, float]:
-    from ..training.losses import parse_layer_weights
+    from ..errors import MissingExtraError
+    from ..extras import need
 
     try:
+        need("training", "torch")   # parsing runs before run(), and the parser lives beside the losses
+        from ..training.losses import parse_layer_weights
+
         return parse_layer_weights(text)
-    except ValueError as err:
+    except (ValueError, MissingExtraError) as err:
         raise argparse.ArgumentTypeError(str(err)) from None
 
 
@@ -120,31 +160,54 @@ def _decay(text: str) -> float:
 
 
 def _common(p: argparse.ArgumentParser) -> None:
+    # Options whose default is None here take it from _defaults (train johnson's realtime variant
+    # has a recipe of its own); the help texts say both.
     p.add_argument("--content-dir", type=Path, action="append",
-                   help="folder(s) of training photos (default: <shared>/content/train)")
+                   help="folder(s) of training photos, searched recursively; each is scaled to 432 px on "
+                        "its long side when loaded (default: <shared>/content/train)")
+    p.add_argument("--max-photos", type=positive_int, metavar="N",
+                   help="train on at most N of the photos, spread over the folder(s) (default: "
+                        f"{REALTIME['max_photos']} with train johnson --variant realtime, all otherwise)")
     p.add_argument("-o", "--output", type=Path, required=True, help="output folder for checkpoints")
     p.add_argument("--steps", type=positive_int, default=20000, help="optimiser steps in all (a resumed run counts on)")
-    p.add_argument("--batch-size", type=positive_int, default=8, help="photos per step")
+    p.add_argument("--time-budget", type=non_negative_float, metavar="MINUTES",
+                   help="training time of the run: stop with a checkpoint when it is spent; a cosine "
+                        "--lr-schedule falls over it; a resumed run counts on, so give a larger one to go "
+                        f"on (default: {REALTIME['time_budget']:g} with train johnson --variant realtime, "
+                        "none otherwise; 0 = none)")
+    p.add_argument("--batch-size", type=positive_int, help="photos per step (default 8; 4 with --variant realtime)")
     p.add_argument("--image-size", type=positive_int, default=256, help="training crop size")
-    p.add_argument("--lr", type=float, help="Adam learning rate (default: 1e-3 johnson and distill, 1e-4 adain, 5e-4 adain-light)")
-    p.add_argument("--warmup", type=non_negative_int, default=0, metavar="STEPS",
-                   help="ramp the learning rate up linearly over this many steps (use with --init-from)")
-    p.add_argument("--lr-schedule", choices=("constant", "cosine"), default="constant",
+    p.add_argument("--lr", type=float, help="Adam learning rate (default: 1e-3 johnson and distill, 5e-4 johnson "
+                   "--variant realtime, 1e-4 adain, 5e-4 adain-light)")
+    p.add_argument("--warmup", type=non_negative_int, metavar="STEPS",
+                   help="ramp the learning rate up linearly over this many steps (use with --init-from; "
+                        f"default 0, {REALTIME['warmup']} with --variant realtime)")
+    p.add_argument("--lr-schedule", choices=("constant", "cosine"),
                    help="after the ramp: hold --lr, or lower it along a half cosine to --min-lr at "
-                        "--steps (a resumed run keeps its place on the curve if --steps stays the same)")
-    p.add_argument("--min-lr", type=non_negative_float, default=0.0, metavar="LR",
-                   help="where --lr-schedule cosine ends")
-    p.add_argument("--ema", type=_decay, default=0.0, metavar="DECAY",
+                        "--steps or at the end of --time-budget, whichever comes first (a resumed run keeps "
+                        "its place on the curve if they stay the same; default constant, cosine with "
+                        "--variant realtime)")
+    p.add_argument("--min-lr", type=non_negative_float, metavar="LR",
+                   help=f"where --lr-schedule cosine ends (default 0, {REALTIME['min_lr']:g} with --variant realtime)")
+    p.add_argument("--ema", type=_decay, metavar="DECAY",
                    help="save an exponential moving average of the weights instead of the last step's "
-                        "(e.g. 0.99: about the last 100 steps; 0 = off); can be switched on at --resume")
-    p.add_argument("--checkpoint-every", type=positive_int, default=500, help="steps between checkpoints")
-    p.add_argument("--sample-every", type=positive_int, default=500, help="steps between sample images")
-    p.add_argument("--log-every", type=positive_int, default=50, help="steps per loss-history row")
+                        "(e.g. 0.99: about the last 100 steps; 0 = off); can be switched on at --resume "
+                        f"(default 0, {REALTIME['ema']:g} with --variant realtime)")
+    p.add_argument("--checkpoint-every", type=positive_int,
+                   help=f"steps between checkpoints (default 500, {REALTIME['checkpoint_every']} with --variant realtime)")
+    p.add_argument("--sample-every", type=positive_int,
+                   help="steps between sample images (sample_<step>.jpg: training crops above, the net's "
+                        f"output below; default 500, {REALTIME['sample_every']} with --variant realtime)")
+    p.add_argument("--log-every", type=positive_int,
+                   help=f"steps per loss-history row (default 50, {REALTIME['log_every']} with --variant realtime)")
     p.add_argument("--time-limit", type=float, help="stop cleanly (with a checkpoint) after this many seconds")
     p.add_argument("--resume", action="store_true", help="continue from OUTPUT/train_state.pt")
     p.add_argument("--init-from", type=Path, metavar="DIR",
                    help="warm-start from model checkpoints (<name>.pt) of an earlier run; fresh optimiser")
-    p.add_argument("--vgg-weights", type=Path, help="VGG-16 weights (default: <shared>/weights/vgg/...)")
+    p.add_argument("--vgg-weights", type=Path,
+                   help="VGG-16 weights: the shared folder's file or torchvision's ImageNet "
+                        f"{TORCHVISION_VGG16} as it is (default: <shared>/{VGG16_WEIGHTS}, else "
+                        f"{TORCHVISION_VGG16} in torchvision's download cache, ~/.cache/torch/hub/checkpoints)")
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
                    help="auto = CUDA when present, else CPU")
     p.add_argument("--precision", choices=PRECISIONS, default="auto",
@@ -185,17 +248,22 @@ def _average(args: argparse.Namespace) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..extras import need
+
+    need("training", "torch")
     if args.family == "average":
         return _average(args)
     import torch
 
     from ..devices import keep_freed_cpu_memory, pick_device
-    from ..errors import InputError
-    from ..paths import shared_dir, vgg_weights
-    from ..training.data import ImageBank
+    from ..errors import InputError, OutputError
+    from ..paths import loss_vgg_weights, shared_dir
+    from ..training.data import CONTENT_LONG_SIDE, ImageBank
     from ..training.loop import LoopConfig, run_training
 
-    lr = args.lr or {"adain": 1e-4, "adain-light": 5e-4}.get(args.family, 1e-3)
+    realtime = args.family == "johnson" and args.variant == "realtime"
+    _defaults(args, realtime)
+    lr = args.lr or {"adain": 1e-4, "adain-light": 5e-4}.get(args.family, REALTIME["lr"] if realtime else 1e-3)
     if args.min_lr > lr:
         raise InputError(f"--min-lr {args.min_lr:g} is above the learning rate {lr:g}; give a lower one")
     device = pick_device(args.device)
@@ -205,15 +273,23 @@ def run(args: argparse.Namespace) -> int:
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True
     shared = shared_dir(args.shared_dir)
-    vgg = vgg_weights(args.vgg_weights, shared)
+    # the distillation needs no VGG-16; the others fail here, before the photos are loaded
+    vgg = None if args.family == "distill" else loss_vgg_weights(args.vgg_weights, shared)
     content_dirs = args.content_dir or [shared / "content/train"]
+    if not args.content_dir and not content_dirs[0].is_dir():
+        raise InputError(f"no training photos: {content_dirs[0]} not found; pass --content-dir FOLDER "
+                         "(a few hundred varied photos will do)")
     _refuse_output_among_inputs(args.output, [*content_dirs, *(getattr(args, "style_dir", None) or []),
                                               *(getattr(args, "style_image", None) or [])])
-    content = ImageBank.from_folders(content_dirs, "content")
+    if args.output.exists() and not args.output.is_dir():
+        raise OutputError(f"-o {args.output} is a file; give a folder for the checkpoints")
+    content = ImageBank.from_folders(content_dirs, "content", max_side=CONTENT_LONG_SIDE, limit=args.max_photos)
+    print(f"{len(content)} training photos from {', '.join(map(str, content_dirs))}")
     loop = LoopConfig(steps=args.steps, lr=lr, warmup_steps=args.warmup, average_decay=args.ema,
                       schedule=args.lr_schedule, min_lr=args.min_lr,
                       checkpoint_every=args.checkpoint_every,
                       sample_every=args.sample_every, log_every=args.log_every, time_limit_s=args.time_limit,
+                      time_budget_s=args.time_budget * 60 if args.time_budget else None,
                       precision=args.precision)
 
     if args.family == "johnson":
@@ -222,7 +298,7 @@ def run(args: argparse.Namespace) -> int:
         names = args.name or [p.stem for p in args.style_image]
         if len(names) != len(args.style_image):
             raise InputError("give one --name per --style-image (or none)")
-        weights = args.style_weight or [20.0]
+        weights = args.style_weight
         if len(weights) not in (1, len(args.style_image)):
             raise InputError("give one --style-weight, or one per --style-image")
         variants = ("full", "fast") if args.variant == "both" else (args.variant,)
@@ -250,8 +326,11 @@ def run(args: argparse.Namespace) -> int:
         settings = LightAdaINSettings(image_size=args.image_size, batch_size=args.batch_size,
                                       style_weight=args.style_weight, content_weight=args.content_weight,
                                       distill_weight=args.distill_weight, stage=args.stage,
+                                      gram_weight=args.gram_weight, structure_weight=args.structure_weight,
                                       ema_decay=args.ema, seed=args.seed)
-        task = LightAdaINTask(content, styles, vgg, settings, device)
+        from ..models.light_adain import LightAdaINConfig
+
+        task = LightAdaINTask(content, styles, vgg, settings, device, config=LightAdaINConfig(skip=args.skip))
     else:
         from ..training.adain import HELD_OUT_STYLES, AdaINSettings, AdaINTask
 
@@ -265,9 +344,68 @@ def run(args: argparse.Namespace) -> int:
         print(f"warm start from {args.init_from}: {', '.join(task.init_from(args.init_from)) or 'nothing matched'}")
     elif args.resume and args.family == "johnson":
         task.recall_warm_starts(args.output)
+    elif args.family == "johnson" and args.warm_start != "none":
+        _warm_start(task, args.warm_start, args.shared_dir)
+    if loop.time_budget_s:
+        print(f"training for {args.time_budget:g} minutes of --time-budget (Ctrl-C stops sooner, with a "
+              f"checkpoint); sample images and checkpoints go to {args.output}")
     run_training(task, args.output, loop, device, resume=args.resume)
     print(f"checkpoints in {args.output}")
+    if realtime:
+        first = task.jobs[0].key
+        print(f"to use it: livestyle export --checkpoint {args.output / (first + '.pt')}, then --style {first}")
     return 0
+
+
+def _defaults(args: argparse.Namespace, realtime: bool) -> None:
+    """Fill the options left unset with the run's defaults (train johnson --variant realtime's recipe
+    where it has one), and check what depends on them."""
+    from ..errors import InputError
+
+    if getattr(args, "warm_start", None) is not None and args.init_from:
+        raise InputError("give --init-from or --warm-start, not both")
+    for name, value in DEFAULTS.items():
+        if getattr(args, name, "absent") is None:
+            setattr(args, name, REALTIME[name] if realtime else value)
+    if args.family == "johnson":
+        if not isinstance(args.style_weight, list):
+            args.style_weight = [args.style_weight]
+        if args.init_from:
+            args.warm_start = "none"
+
+
+def _warm_start(task, choice: str, shared_dir) -> None:
+    """--warm-start for each net of a johnson run: auto (the closest shipped net of its design), a
+    style name or a checkpoint."""
+    from ..errors import InputError
+    from ..models.johnson import TransformerConfig
+    from ..runtime import registry
+    from ..training.johnson import VARIANTS
+
+    for job in task.jobs:
+        if choice == "auto":
+            design = VARIANTS[job.variant]
+            candidates = {s.name: registry.weights_for(s) for s in registry.list_styles(shared_dir)
+                          if s.kind == "johnson" and s.origin == registry.SHIPPED_ORIGIN
+                          and TransformerConfig.from_dict(s.meta.get("architecture") or {}) == design}
+            if not candidates:
+                print(f"{job.key}: no shipped net has the {job.variant} design; training from scratch")
+                continue
+            best, scores = task.start_from_closest(job.key, candidates)
+            others = ", ".join(f"{n} {v:.3g}" for n, v in sorted(scores.items(), key=lambda kv: kv[1]))
+            print(f"{job.key}: warm start from {best}, the closest of the shipped nets to the painting "
+                  f"(training loss {others})")
+            continue
+        path = Path(choice)
+        if path.suffix != ".pt":
+            info = registry.resolve_style(choice, shared_dir)
+            if info.kind != "johnson":
+                raise InputError(f"--warm-start {choice}: not a livestyle Johnson net; give one of theirs or a .pt")
+            path = registry.weights_for(info)
+        elif not path.is_file():
+            raise InputError(f"--warm-start checkpoint not found: {path}")
+        task.start_from_closest(job.key, {choice: path})
+        print(f"{job.key}: warm start from {choice}")
 
 
 def _distill_task(args, content, device):

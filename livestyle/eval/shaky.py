@@ -6,6 +6,14 @@ removes only 13-30% of the flicker there). A clip is cut from a video (its own m
 still photo: each output frame is the source seen through a window of ``crop`` times its size,
 whose centre and roll follow a smooth random path plus per-frame jitter, resampled bilinearly so
 that sub-pixel motion is real motion, as it is in a camera.
+
+A real hand-held camera also smears: while the shutter is open (``exposure``, a share of the
+frame interval) the window keeps moving, so each frame is the average of the views along the
+path from the previous frame's position, and with a rolling shutter (``readout``) each row is
+seen a little later than the one above it, which bends the picture as it moves. A phone's
+sensor adds fresh noise to every frame (``noise``), which a still photo as the source lacks.
+All three change what the blender's flow and photometric gate see from frame to frame; all are
+off by default, so a clip made without them is made again the same.
 """
 
 from __future__ import annotations
@@ -34,10 +42,18 @@ class Shake:
     drift_frames: float = 12.0   # smoothness: the path's Gaussian correlation length in frames
     jitter: float = 1.5          # per-frame tremor, N(0, jitter) px per axis
     roll: float = 0.8            # smooth roll's standard deviation in degrees
+    exposure: float = 0.0        # shutter open for this share of the frame interval: motion blur
+    readout: float = 0.0         # rolling shutter: the last row is read this share of an interval after the first
+    noise: float = 0.0           # sensor noise, N(0, noise) grey levels per pixel and channel, fresh every frame
 
     def __post_init__(self):
         if not 0.2 <= self.crop < 1.0:
             raise InputError(f"crop must be in [0.2, 1), got {self.crop}")
+        if not (0.0 <= self.exposure <= 1.0 and 0.0 <= self.readout <= 1.0 and self.exposure + self.readout <= 1.0):
+            raise InputError(f"exposure and readout must be in [0, 1] with a sum of at most 1, "
+                             f"got {self.exposure} and {self.readout}")
+        if self.noise < 0:
+            raise InputError(f"noise must be at least 0 grey levels, got {self.noise}")
 
 
 def smooth_noise(rng: np.random.Generator, count: int, correlation: float) -> np.ndarray:
@@ -66,12 +82,49 @@ def window_size(source_hw: tuple[int, int], crop: float) -> tuple[int, int]:
     return int(w * crop) // 2 * 2, int(h * crop) // 2 * 2
 
 
+def window_matrix(source_hw: tuple[int, int], out_wh: tuple[int, int], dx: float, dy: float,
+                  roll: float) -> np.ndarray:
+    """2x3 inverse map: output pixel (u, v) looks at the source point centre + offset + R(roll) (u - u0, v - v0)."""
+    h, w = source_hw
+    out_w, out_h = out_wh
+    rotation = cv2.getRotationMatrix2D((out_w / 2, out_h / 2), roll, 1.0)
+    rotation[:, 2] += ((w - out_w) / 2 + dx, (h - out_h) / 2 + dy)
+    return rotation
+
+
+def smeared_view(source: np.ndarray, out_wh: tuple[int, int], before: np.ndarray, now: np.ndarray,
+                 shake: Shake) -> np.ndarray:
+    """The window's view while it moves from path point ``before`` to ``now`` (dx, dy, roll), with
+    the shutter open for the last ``exposure`` of the interval and rows read ``readout`` apart."""
+    out_w, out_h = out_wh
+    h, w = source.shape[:2]
+    rows = np.arange(out_h, dtype=np.float64)[:, None]
+    # Row v's exposure ends at 1 - readout * (1 - v / last row): the bottom row at the frame's time.
+    end = 1.0 - shake.readout * (1.0 - rows / max(out_h - 1, 1))
+    travel = float(np.hypot(*(now[:2] - before[:2])) + np.radians(abs(now[2] - before[2])) * max(out_wh))
+    samples = int(np.clip(np.ceil(2.0 * travel * shake.exposure), 1, 24))
+    u = np.arange(out_w, dtype=np.float64)[None, :]
+    total = np.zeros((out_h, out_w, *source.shape[2:]), np.float32)
+    for k in range(samples):
+        at = end - shake.exposure * (1.0 - (k + 0.5) / samples)   # [rows, 1] share of the interval
+        dx, dy, roll = (before[i] + at * (now[i] - before[i]) for i in range(3))
+        a, b = np.cos(np.radians(roll)), np.sin(np.radians(roll))
+        cx, cy = out_w / 2, out_h / 2
+        map_x = a * u + b * rows + (1 - a) * cx - b * cy + (w - out_w) / 2 + dx
+        map_y = -b * u + a * rows + b * cx + (1 - a) * cy + (h - out_h) / 2 + dy
+        total += cv2.remap(source, map_x.astype(np.float32), map_y.astype(np.float32), cv2.INTER_LINEAR,
+                           borderMode=cv2.BORDER_REFLECT)
+    return np.clip(total / samples + 0.5, 0, 255).astype(source.dtype)
+
+
 def shaky_frames(sources: Iterable[np.ndarray], count: int, shake: Shake = Shake(),
                  seed: int = 0) -> Iterator[np.ndarray]:
     """``count`` BGR frames seen through the moving window; ``sources`` yields the source frames
     (the same image over and over for a still)."""
     path = None
     made = 0
+    # Its own stream, so the same seed gives the same path with or without noise.
+    grain = np.random.default_rng([seed, 1])
     for source in sources:
         if made == count:
             return
@@ -79,13 +132,15 @@ def shaky_frames(sources: Iterable[np.ndarray], count: int, shake: Shake = Shake
         out_w, out_h = window_size((h, w), shake.crop)
         if path is None:
             path = shake_path(count, ((w - out_w) / 2, (h - out_h) / 2), shake, seed)
-        dx, dy, roll = path[made]
-        # Output pixel (u, v) looks at the source point centre + offset + R(roll) (u - u0, v - v0):
-        # an inverse map, so warpAffine samples the source once, bilinearly.
-        rotation = cv2.getRotationMatrix2D((out_w / 2, out_h / 2), roll, 1.0)
-        rotation[:, 2] += ((w - out_w) / 2 + dx, (h - out_h) / 2 + dy)
-        yield cv2.warpAffine(source, rotation, (out_w, out_h), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
-                             borderMode=cv2.BORDER_REFLECT)
+        if shake.exposure or shake.readout:
+            view = smeared_view(source, (out_w, out_h), path[max(made - 1, 0)], path[made], shake)
+        else:
+            # An inverse map, so warpAffine samples the source once, bilinearly.
+            view = cv2.warpAffine(source, window_matrix((h, w), (out_w, out_h), *path[made]), (out_w, out_h),
+                                  flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_REFLECT)
+        if shake.noise:
+            view = np.clip(view + grain.normal(0.0, shake.noise, view.shape) + 0.5, 0, 255).astype(view.dtype)
+        yield view
         made += 1
     if made < count:
         raise InputError(f"the source ended after {made} frames; ask for at most {made}")

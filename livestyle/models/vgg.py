@@ -1,8 +1,10 @@
 """VGG-16 feature extractor used as the loss network (Johnson, Gatys) and the AdaIN encoder.
 
-The weights in ../shared are the original Caffe VGG-16 with the Caffe preprocessing folded into
-conv1_1, so the net takes torchvision-normalised RGB. Activations stay on the Caffe scale (much
-larger than torchvision's VGG), which is why losses.py normalises every layer's loss.
+Two weight files fit it. The one in ../shared is the original Caffe VGG-16 with the Caffe
+preprocessing folded into conv1_1, so the net takes torchvision-normalised RGB, keys ``'0.weight'``...
+torchvision's ImageNet file (``vgg16-397923af.pth``) has keys ``'features.0.weight'``... and the
+classifier. Both take the same input; activations of the Caffe net are on a much larger scale than
+torchvision's, which is why losses.py makes every layer's loss relative.
 """
 
 from __future__ import annotations
@@ -37,6 +39,24 @@ def _vgg16_features(last_index: int) -> nn.Sequential:
     return nn.Sequential(*layers[: last_index + 1])
 
 
+TORCHVISION_PREFIX = "features."
+
+
+def is_torchvision_state_dict(state_dict: dict) -> bool:
+    """Whether a VGG-16 state dict is torchvision's (``features.N.*`` and ``classifier.*`` keys)."""
+    return any(k.startswith(TORCHVISION_PREFIX) for k in state_dict)
+
+
+def features_state_dict(state_dict: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """The conv layers as ``'<index>.weight'`` / ``'<index>.bias'`` of torchvision's ``features``:
+    the shared file's keys as they are, torchvision's with ``features.`` stripped and the
+    classifier left out."""
+    if not is_torchvision_state_dict(state_dict):
+        return dict(state_dict)
+    n = len(TORCHVISION_PREFIX)
+    return {k[n:]: v for k, v in state_dict.items() if k.startswith(TORCHVISION_PREFIX)}
+
+
 class VGG16Features(nn.Module):
     """Frozen VGG-16 that returns the named ReLU activations for RGB input in 0..1."""
 
@@ -53,8 +73,9 @@ class VGG16Features(nn.Module):
         self.requires_grad_(False)
 
     def load_shared_state_dict(self, state_dict: dict[str, torch.Tensor]) -> None:
-        """Load the ../shared checkpoint (keys ``'<index>.weight'``), keeping only the layers used."""
-        keep = {k: v.float() for k, v in state_dict.items() if int(k.split(".")[0]) < len(self.features)}
+        """Load either weight file (:func:`features_state_dict`), keeping only the layers used."""
+        features = features_state_dict(state_dict)
+        keep = {k: v.float() for k, v in features.items() if int(k.split(".")[0]) < len(self.features)}
         self.features.load_state_dict(keep)
 
     def forward(self, rgb01: torch.Tensor) -> dict[str, torch.Tensor]:

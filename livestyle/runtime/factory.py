@@ -85,15 +85,18 @@ def create_adain_stylizer(style_images: list, style_weights: list[float] | None 
                           model: str = "auto", streaming: bool = False,
                           frames_in_flight: int = 1) -> AdaINStylizer:
     """``model='fast'`` runs livestyle's own light net (shipped, real time on a CPU), ``'full'`` the
-    decoder on the VGG-16 encoder (the quality reference; needs the shared folder). ``'auto'``
-    follows the fixed styles' rule: the light net for streams on a CPU, and wherever the VGG-16
-    is absent (a plain install); the VGG-based net otherwise."""
+    decoder on the VGG-16 encoder (the quality reference; needs the shared folder and PyTorch to
+    build its graphs). ``'auto'`` follows the fixed styles' rule: the light net for streams on a
+    CPU, and wherever the VGG-16 or PyTorch is absent (a plain install); the VGG-based net
+    otherwise."""
     styles = read_style_images(style_images)  # bad paths fail before any graph is built
     if model == "auto":
+        from ..extras import have
         from ..paths import vgg_weights
 
         streaming_on_cpu = _variant("auto", device, streaming) == "fast"
-        model = "fast" if streaming_on_cpu or not vgg_weights(None, shared_dir).is_file() else "full"
+        model = ("fast" if streaming_on_cpu or not vgg_weights(None, shared_dir).is_file() or not have("torch")
+                 else "full")
     light = None if model == "full" else registry.light_adain_graphs(fp16=fp16)
     if light is None and model == "fast":
         raise InputError("this install ships no light arbitrary-style net; use --model full "

@@ -17,6 +17,10 @@ from ..imageops import resize_long_side
 from ..media.images import list_images, read_image
 
 
+# Long side training photos are scaled down to when loaded: the shipped nets trained on photos of
+# 288x432, and a folder of full-size phone photos would otherwise fill the memory (12 MP each) and
+# show the net objects far smaller than in any frame it paints.
+CONTENT_LONG_SIDE = 432
 # Gaussian sigma range (px at the training size) of ImageBank.batch's defocus blur: from a slightly
 # soft frame to a background as out of focus as the wall behind the fox in fox.mp4 at 480 px.
 DEFOCUS_SIGMA = (1.0, 4.0)
@@ -47,10 +51,15 @@ class ImageBank:
             raise InputError(f"none of the {len(paths)} {what} images could be read")
 
     @classmethod
-    def from_folders(cls, folders, what: str, exclude: tuple[str, ...] = (), max_side: int | None = None):
+    def from_folders(cls, folders, what: str, exclude: tuple[str, ...] = (), max_side: int | None = None,
+                     limit: int | None = None):
+        """The images in ``folders`` (searched recursively); ``limit``: at most that many, spread
+        evenly over the sorted list, so a large photo library is not all decoded for a short run."""
         paths: list[Path] = []
         for folder in folders:
             paths += [p for p in list_images(folder) if p.stem not in exclude]
+        if limit and len(paths) > limit:
+            paths = [paths[i] for i in np.linspace(0, len(paths) - 1, limit).round().astype(int)]
         return cls(paths, what, max_side)
 
     def __len__(self) -> int:

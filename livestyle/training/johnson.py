@@ -19,14 +19,18 @@ import torch
 
 from ..checkpoints import atomic_save, make_checkpoint
 from ..errors import InputError
-from ..models.johnson import FAST_CONFIG, FULL_CONFIG, TransformerNet
+from ..models.johnson import DEEP8_CONFIG, FAST_CONFIG, FULL_CONFIG, TransformerNet
 from .data import ImageBank, load_style_image
 from .samples import write_sample_grid
 from .losses import (CONTENT_LAYER, coarse_luminance, content_loss, gram_style_loss, gram_targets,
                      load_loss_network, total_variation)
 from .temporal_loss import MODES as TEMPORAL_MODES, SyntheticMotion, motion_probe
 
-VARIANTS = {"full": FULL_CONFIG, "fast": FAST_CONFIG}
+# realtime: the design of the shipped ``<style>_fast`` nets (distill.STUDENTS["deep8"]), so a net
+# trained with it runs in video and cam as fast as they do; its checkpoint is named after the style
+# alone (``mine.pt``, used as ``--style mine``) and records the variant as "fast", as theirs do.
+VARIANTS = {"realtime": DEEP8_CONFIG, "full": FULL_CONFIG, "fast": FAST_CONFIG}
+RECORDED_VARIANT = {"realtime": "fast"}
 
 
 @dataclass
@@ -69,7 +73,7 @@ class StyleJob:
 
     @property
     def key(self) -> str:
-        return self.name if self.variant == "full" else f"{self.name}_{self.variant}"
+        return self.name if self.variant in ("full", "realtime") else f"{self.name}_{self.variant}"
 
 
 def warm_start_record(path: Path, meta: dict) -> dict:
@@ -80,6 +84,16 @@ def warm_start_record(path: Path, meta: dict) -> dict:
         if meta.get(key):
             record[key] = meta[key]
     return record
+
+
+def _check_crop_fits(config, image_size: int, what: str) -> None:
+    """A net with a reflected border (TransformerConfig.border) cannot reflect more than a crop holds,
+    and a crop whose side its strides do not divide comes back another size."""
+    if config.border and image_size <= config.border:
+        raise InputError(f"{what} reflects a {config.border} px border around each crop: use --image-size "
+                         f"above {config.border}")
+    if image_size % config.stride:
+        raise InputError(f"{what} downsamples by {config.stride}: use an --image-size that is a multiple of it")
 
 
 class JohnsonTask:
@@ -98,6 +112,8 @@ class JohnsonTask:
             raise InputError(f"the coarse-structure loss needs a weight >= 0 and a cell of 1 to "
                              f"{settings.image_size // 16} px at --image-size {settings.image_size}, "
                              f"got {settings.structure_weight} and {settings.structure_cell}")
+        for job in jobs:
+            _check_crop_fits(VARIANTS[job.variant], settings.image_size, f"--variant {job.variant}")
         self.jobs, self.content, self.settings, self.device = jobs, content, settings, device
         self.motion = SyntheticMotion()
         self.style_weights = style_weights or [settings.style_weight] * len(jobs)
@@ -109,23 +125,52 @@ class JohnsonTask:
             for job in jobs:
                 style = load_style_image(job.style_image, settings.style_size).to(device) / 255.0
                 self.style_targets.append(gram_targets(self.vgg(style)))
-        self._sample = self.content.batch(settings.seed + 7919, 0, 2, settings.image_size).to(device)
+        self._sample = self.content.batch(settings.seed + 7919, 0, 4, settings.image_size).to(device)
 
     def init_from(self, folder: Path) -> list[str]:
         """Warm start from ``<key>.pt`` files; where they came from is kept in the saved meta.
         The checkpoint's architecture wins over the variant's default, so a fast net of another
         design (a ``train distill --student light`` student) is fine-tuned as it is."""
-        from ..checkpoints import build_model, load_checkpoint
-
         loaded = []
         for key in self.nets:
             path = Path(folder) / f"{key}.pt"
             if path.is_file():
-                ckpt = load_checkpoint(path, "johnson")
-                self.nets[key] = build_model(ckpt).float().train().to(self.device)
-                self.warm_starts[key] = warm_start_record(path, ckpt.get("meta", {}))
+                self._warm_start(key, path)
                 loaded.append(key)
         return loaded
+
+    def _warm_start(self, key: str, path: Path) -> None:
+        from ..checkpoints import build_model, load_checkpoint
+
+        ckpt = load_checkpoint(path, "johnson")
+        net = build_model(ckpt).float().train().to(self.device)
+        _check_crop_fits(net.config, self.settings.image_size, f"the net in {Path(path).name}")
+        self.nets[key] = net
+        self.warm_starts[key] = warm_start_record(path, ckpt.get("meta", {}))
+
+    @torch.no_grad()
+    def start_from_closest(self, key: str, candidates: dict[str, Path]) -> tuple[str, dict[str, float]]:
+        """Warm-start net ``key`` from whichever of ``candidates`` (name -> Johnson checkpoint) has
+        the lowest training loss for its painting on a few training crops (no temporal term):
+        the net whose output already looks most like the painting has the least left to learn.
+        Returns the choice and every candidate's loss."""
+        from ..checkpoints import build_model, load_checkpoint
+
+        s = self.settings
+        i = next(i for i, job in enumerate(self.jobs) if job.key == key)
+        x = self.content.batch(s.seed + 104729, 0, 4, s.image_size, scale=(s.crop_min, 1.0)).to(self.device)
+        content_feats = self.vgg(x / 255.0)
+        scores = {}
+        for name, path in candidates.items():
+            y01 = build_model(load_checkpoint(path, "johnson")).float().eval().to(self.device)(x) / 255.0
+            feats = self.vgg(y01)
+            loss = (s.content_weight * content_loss(feats, content_feats, s.content_layer)
+                    + self.style_weights[i] * gram_style_loss(feats, self.style_targets[i], s.style_layer_weights)
+                    + s.tv_weight * total_variation(y01))
+            scores[name] = float(loss)
+        best = min(scores, key=scores.get)
+        self._warm_start(key, candidates[best])
+        return best, scores
 
     def recall_warm_starts(self, out_dir: Path) -> None:
         """On --resume: the architecture and warm-start record of the checkpoints this run wrote
@@ -191,7 +236,8 @@ class JohnsonTask:
         for i, job in enumerate(self.jobs):
             net = self.nets[job.key]
             last = history[-1] if history else {}
-            meta = {"style_name": job.name, "variant": job.variant, "style_image": job.style_image.name,
+            meta = {"style_name": job.name, "variant": RECORDED_VARIANT.get(job.variant, job.variant),
+                    "style_image": job.style_image.name,
                     "steps": step, "settings": {**asdict(self.settings), "style_weight": self.style_weights[i]},
                     "final_losses": {k.split("/", 1)[1]: v for k, v in last.items() if k.startswith(job.key + "/")}}
             if job.key in self.warm_starts:

@@ -49,6 +49,8 @@ class TrainingTask(Protocol):
 
 
 LR_SCHEDULES = ("constant", "cosine")
+# The most of a time budget the learning-rate ramp may take (LoopConfig.time_budget_s).
+WARMUP_BUDGET_SHARE = 0.1
 
 
 @dataclass
@@ -72,6 +74,10 @@ class LoopConfig:
     sample_every: int = 500
     log_every: int = 50
     time_limit_s: float | None = None  # stop (after a checkpoint) before a job's wall clock runs out
+    # Training time of the whole run (resumed sessions add up, as steps do): the run stops when it
+    # is spent, and a cosine schedule falls with the time spent as well as with the steps, so a
+    # run planned in minutes ends at ``min_lr`` whatever this machine's speed.
+    time_budget_s: float | None = None
     # 'auto', 'fp32' or 'bf16' (autocast; the weights and optimiser stay fp32): devices.training_precision
     precision: str = "auto"
     extra: dict = field(default_factory=dict)
@@ -82,16 +88,32 @@ class LoopConfig:
             raise InputError(f"learning-rate schedule '{self.schedule}' is not one of {', '.join(LR_SCHEDULES)}")
 
 
-def learning_rate(config: LoopConfig, step: int) -> float:
+def learning_rate(config: LoopConfig, step: int, trained_s: float = 0.0) -> float:
     """The rate for the step that follows ``step`` finished steps (a pure function of the step, so
-    a resumed run continues the ramp and the decay exactly)."""
+    a resumed run continues the ramp and the decay exactly; with a time budget, also of the
+    training time ``trained_s`` spent so far: the decay follows whichever is further along)."""
     if step + 1 < config.warmup_steps:
-        return config.lr * (step + 1) / config.warmup_steps
+        ramp = (step + 1) / config.warmup_steps
+        if config.time_budget_s:   # a slow machine would otherwise spend its whole budget ramping up
+            ramp = max(ramp, trained_s / (WARMUP_BUDGET_SHARE * config.time_budget_s))
+        if ramp < 1.0:
+            return config.lr * ramp
     if config.schedule == "constant":
         return config.lr
     start = max(config.warmup_steps - 1, 0)
     progress = min(1.0, (step - start) / max(config.steps - start, 1))
+    if config.time_budget_s:
+        progress = max(progress, min(1.0, trained_s / config.time_budget_s))
     return config.min_lr + (config.lr - config.min_lr) * 0.5 * (1.0 + math.cos(math.pi * progress))
+
+
+def _estimated_total(config: LoopConfig, step: int, steps_per_s: float | None, trained_s: float) -> int:
+    """Where a budgeted run will stop at ``steps_per_s``: the progress bar's total, so that the ETA
+    it works out at the same rate is the end of the budget."""
+    if not config.time_budget_s or not steps_per_s:
+        return config.steps
+    left = max(config.time_budget_s - trained_s, 0.0)
+    return min(config.steps, step + int(left * steps_per_s) + 1)
 
 
 def run_training(task: TrainingTask, out_dir: Path, config: LoopConfig, device: torch.device,
@@ -119,6 +141,9 @@ def run_training(task: TrainingTask, out_dir: Path, config: LoopConfig, device: 
         optimizer.load_state_dict(state["optimizer"])
         step, history = state["step"], state["history"]
         torch.set_rng_state(state["torch_rng"])
+        trained_before = state.get("trained_s", 0.0)
+    else:
+        trained_before = 0.0
     # Starts from the (loaded) weights, so averaging can be switched on when a run is resumed.
     average = WeightAverage(modules, config.average_decay) if config.average_decay > 0 else None
     if average and resume and "average" in state:
@@ -127,7 +152,16 @@ def run_training(task: TrainingTask, out_dir: Path, config: LoopConfig, device: 
 
     amp = training_precision(device.type, config.precision) == "bf16"
     started = time.monotonic()
-    bar = tqdm(total=config.steps, initial=step, unit="step", disable=not progress, dynamic_ncols=True)
+    first_step = step
+
+    def trained_s() -> float:
+        return trained_before + time.monotonic() - started
+
+    def budget_spent() -> bool:
+        return bool(config.time_budget_s) and trained_s() >= config.time_budget_s
+
+    bar = tqdm(total=_estimated_total(config, step, None, trained_before), initial=step, unit="step",
+               disable=not progress, dynamic_ncols=True)
     running: dict[str, float] = {}
     saved_step, keep_last_checkpoint = step, False
 
@@ -137,14 +171,21 @@ def run_training(task: TrainingTask, out_dir: Path, config: LoopConfig, device: 
         atomic_save({"family": task.family, "step": step, "history": history,
                      "modules": {n: m.state_dict() for n, m in modules.items()},
                      "optimizer": optimizer.state_dict(), "torch_rng": torch.get_rng_state(),
+                     "trained_s": trained_s(),
                      **({"average": average.state_dict()} if average else {})},
                     state_path)
         with saved_weights():
             task.save_models(out_dir, step, history)
         (out_dir / "history.json").write_text(json.dumps(history, indent=1))
 
+    def write_samples() -> None:
+        for m in modules.values():
+            m.eval()
+        with saved_weights():
+            task.write_samples(out_dir, step)
+
     try:
-        while step < config.steps:
+        while step < config.steps and not budget_spent():
             for m in modules.values():
                 m.train()
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
@@ -154,7 +195,7 @@ def run_training(task: TrainingTask, out_dir: Path, config: LoopConfig, device: 
             optimizer.zero_grad(set_to_none=True)
             losses["total"].backward()
             for group in optimizer.param_groups:
-                group["lr"] = learning_rate(config, step)
+                group["lr"] = learning_rate(config, step, trained_s())
             optimizer.step()
             if average:
                 average.update()
@@ -176,15 +217,22 @@ def run_training(task: TrainingTask, out_dir: Path, config: LoopConfig, device: 
                 if on_log:
                     on_log(row)
             bar.update(1)
+            if config.time_budget_s and not bar.disable:
+                # tqdm's own smoothed rate, so that its ETA is the budget's end
+                rate = bar.format_dict.get("rate") or (step - first_step) / (time.monotonic() - started)
+                bar.total = _estimated_total(config, step, rate, trained_s())
+                bar.refresh()
             if step % config.sample_every == 0:
-                for m in modules.values():
-                    m.eval()
-                with saved_weights():
-                    task.write_samples(out_dir, step)
+                write_samples()
             if step % config.checkpoint_every == 0:
                 checkpoint()
             if config.time_limit_s and time.monotonic() - started > config.time_limit_s:
                 break
+        if step > first_step and step % config.sample_every:
+            write_samples()   # what the net it stops with paints
+        if budget_spent() and progress:
+            tqdm.write(f"time budget of {config.time_budget_s / 60:g} min spent at step {step}; "
+                       "--resume with a larger --time-budget goes on")
     except TrainingDiverged:
         keep_last_checkpoint = True
         raise
