@@ -3,7 +3,7 @@
 The sequence measurements (tools/temporal_eval.py's default mode) run the split graphs by hand on
 24 frames shrunk into a 640x360 box. A user gets something else: the CLI's defaults (its fast
 net on a CPU, ``--size`` below the clip's resolution, upscaled back), x264 compression, the whole
-frame. Issue 18 measured the difference (fox: 0.22 in docs/temporal.md, 0.43-0.49 on the file).
+frame. The two can differ by a factor of two (docs/temporal.md compares them on fox).
 Here the CLI itself renders each run, the file is decoded, and every consecutive pair is scored
 with Lai et al.'s warping error under two flow rulers computed on the decoded input: DIS (the
 blender's algorithm, finer) and Farneback (independent of the blender). Runs are compared with a
