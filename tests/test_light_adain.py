@@ -183,9 +183,9 @@ def test_light_net_restyles_toward_the_painting(tmp_path):
     assert stylizer.arbitrary_net == "adain_light"
     out = stylizer(photo)
     assert out.shape == photo.shape and out.dtype == np.uint8
-    # Measured: 0.72 of the photo's distance for the shipped net (0.7 passed with the step-9,199
-    # net, which kept less of the photo: content loss 1.818 against 1.764 on brushstrokes).
-    assert _color_distance(out, painting) < 0.8 * _color_distance(photo, painting)
+    # Measured: 0.88 of the photo's distance for the shipped net. Its structure skip keeps some of
+    # the photo's colour (docs/quality.md); the net before, without it, reached 0.72.
+    assert _color_distance(out, painting) < 0.9 * _color_distance(photo, painting)
     assert out.std() > 15  # not a grey wash
 
 

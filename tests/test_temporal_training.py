@@ -70,7 +70,9 @@ def test_grid_sample_warp_is_the_runtime_warp():
     theirs = warp(image.transpose(2, 0, 1), flow[0].permute(1, 2, 0).numpy())
     inside = valid[0, 0].numpy()
     assert 0.3 < inside.mean() < 1.0
-    np.testing.assert_allclose(ours[0].numpy()[:, inside], theirs[:, inside], atol=1e-4)
+    # OpenCV 4's remap samples at 1/32 px (fixed point): up to about 1e-3 of the image's range here;
+    # a different flow convention would be off by whole pixels.
+    np.testing.assert_allclose(ours[0].numpy()[:, inside], theirs[:, inside], atol=2e-3)
     shifted = torch.zeros(1, 2, 40, 56)
     shifted[:, 0] = 3.0
     _, valid = warp_with_flow(torch.zeros(1, 3, 40, 56), shifted)

@@ -5,7 +5,6 @@ Shared by the temporal blender (``runtime/temporal.py``) and the stability measu
 
 Conventions: a flow is [h, w, 2] float32 (dx, dy) at the *source* frame's pixels, pointing to
 where each pixel is in the other frame; warping samples the other frame there (backward warp).
-A camera motion is a 2x3 matrix A taking a source pixel (x, y) to A @ (x, y, 1) in the other frame.
 """
 
 from __future__ import annotations
@@ -120,77 +119,6 @@ def resampling_blur(flow: np.ndarray) -> np.ndarray:
         frac = flow[..., axis] - np.floor(flow[..., axis])
         total += frac * (1.0 - frac)
     return 2.0 * total
-
-
-# Camera motion (``camera_motion``): corners of the source tracked into the other frame by
-# pyramidal Lucas-Kanade and fitted with a similarity (shift, roll, zoom) by RANSAC. Three pyramid
-# levels of a 15 px window follow 60+ grid pixels; corners within RANSAC_PX of the fit are the
-# camera's, the rest (things moving on their own) are left to the dense flow. A fit needs
-# CAMERA_MIN_POINTS corners agreeing and at least CAMERA_MIN_SHARE of those tracked: a scene that
-# moves in many directions has no one camera motion.
-CAMERA_CORNERS, CAMERA_CORNER_SPACING, CAMERA_LK_WINDOW, CAMERA_LK_LEVELS = 200, 12, 15, 3
-CAMERA_RANSAC_PX, CAMERA_MIN_POINTS, CAMERA_MIN_SHARE = 0.75, 20, 0.3
-
-
-CAMERA_MODELS = {"similarity": cv2.estimateAffinePartial2D, "affine": cv2.estimateAffine2D}
-CAMERA_MODEL = "similarity"
-
-
-def camera_motion(src: np.ndarray, dst: np.ndarray, model: str | None = None) -> np.ndarray | None:
-    """2x3 similarity taking ``src``'s pixels to where they are in ``dst`` (uint8 grey frames of
-    one size), or None where too few tracked corners agree on one."""
-    corners = cv2.goodFeaturesToTrack(src, CAMERA_CORNERS, 0.01, CAMERA_CORNER_SPACING, blockSize=7)
-    if corners is None or len(corners) < CAMERA_MIN_POINTS:
-        return None
-    moved, found, _ = cv2.calcOpticalFlowPyrLK(src, dst, corners, None, winSize=(CAMERA_LK_WINDOW,) * 2,
-                                               maxLevel=CAMERA_LK_LEVELS)
-    found = found.ravel() == 1
-    if found.sum() < CAMERA_MIN_POINTS:
-        return None
-    fit = CAMERA_MODELS[model or CAMERA_MODEL]
-    matrix, inliers = fit(corners[found], moved[found], method=cv2.RANSAC, ransacReprojThreshold=CAMERA_RANSAC_PX,
-                          refineIters=10)
-    if matrix is None:
-        return None
-    agree = int(inliers.sum())
-    if agree < CAMERA_MIN_POINTS or agree < CAMERA_MIN_SHARE * found.sum():
-        return None
-    return matrix.astype(np.float32)
-
-
-def largest_shift(matrix: np.ndarray, size_hw: tuple[int, int]) -> float:
-    """How far ``matrix`` moves the farthest-moved corner of a frame of ``size_hw``, in pixels."""
-    h, w = size_hw
-    corners = np.array([[0, 0, 1], [w - 1, 0, 1], [0, h - 1, 1], [w - 1, h - 1, 1]], np.float32)
-    moved = corners @ matrix.T
-    return float(np.sqrt(((moved - corners[:, :2]) ** 2).sum(1)).max())
-
-
-def affine_flow(matrix: np.ndarray, size_hw: tuple[int, int]) -> np.ndarray:
-    """The flow [h, w, 2] of the camera motion ``matrix``: A @ (x, y, 1) - (x, y)."""
-    xs, ys = _pixel_grid(*size_hw)
-    (a, b, c), (d, e, f) = matrix.astype(np.float32)
-    flow = np.empty((*size_hw, 2), np.float32)
-    flow[..., 0] = (a - 1.0) * xs + b * ys + c
-    flow[..., 1] = d * xs + (e - 1.0) * ys + f
-    return flow
-
-
-def align(values: np.ndarray, matrix: np.ndarray) -> np.ndarray:
-    """[h, w] ``values`` of the other frame moved onto the source's pixels along ``matrix``."""
-    h, w = values.shape
-    return cv2.warpAffine(values, matrix, (w, h), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
-                          borderMode=cv2.BORDER_REPLICATE)
-
-
-def compose_flow(matrix: np.ndarray, camera: np.ndarray, residual: np.ndarray) -> np.ndarray:
-    """The whole flow of a pixel that moves by ``residual`` in the frame aligned along ``matrix``
-    (whose flow is ``camera``): it lands at A @ (x + r, 1), i.e. camera(x) + A_2x2 @ r."""
-    (a, b, _), (d, e, _) = matrix
-    out = camera.copy()
-    out[..., 0] += a * residual[..., 0] + b * residual[..., 1]
-    out[..., 1] += d * residual[..., 0] + e * residual[..., 1]
-    return out
 
 
 def consistency_mask(flow: np.ndarray, flow_back: np.ndarray) -> np.ndarray:

@@ -35,9 +35,8 @@ import cv2
 import numpy as np
 
 from ..errors import InputError
-from .flow import (DIS_PRESETS, affine_flow, align, camera_motion, compose_flow, consistency_mask, dis_flow,
-                   flow_size, grey_small, largest_shift, make_dis, motion_boundary_mask, resampling_blur,
-                   resize_flow, squared_length, warp)
+from .flow import (DIS_PRESETS, consistency_mask, dis_flow, flow_size, grey_small, make_dis, motion_boundary_mask,
+                   resampling_blur, resize_flow, squared_length, warp)
 
 DEFAULT_STABILITY = 0.8
 FLOW_MODES = ("dis", "none")
@@ -93,15 +92,6 @@ CUT_RELIABLE_FRACTION = 0.35
 # 6.7x to 13x lower than per-frame for 0.8 -> 0.89. The photometric gate still drops the history
 # where the picture changes (lighting, something entering), so a still background does not lag.
 STILL_STABILITY_POWER = 0.5
-# Camera shake: the camera's own motion (a similarity fitted to tracked corners, flow.camera_motion)
-# is taken out before DIS, which then only estimates what moves on its own, and pixels that move
-# with the camera follow the fitted motion exactly. Below CAMERA_MIN_SHIFT grid pixels at the
-# frame's corners the camera counts as still and the still-pixel rule above applies as it is.
-DEFAULT_CAMERA = False
-CAMERA_MIN_SHIFT = 0.25
-# Pixels that move with the camera average as long as still ones (their history lines up as
-# exactly), when this is True.
-CAMERA_STEADY_IS_STILL = False
 
 
 def _shape(x) -> object:
@@ -175,46 +165,26 @@ def photometric_gate(grey: np.ndarray, warped_prev: np.ndarray,
 
 def reliability(grey: np.ndarray, prev_grey: np.ndarray, flow_mode: str,
                 dis: cv2.DISOpticalFlow | None = None,
-                dis_check: cv2.DISOpticalFlow | None = None, check: bool = True, camera: bool = True
-                ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None, Camera | None]:
-    """Mask in 0..1 at the flow grid (1 = history reliable), the flow current -> previous, where
-    the frame did not move at all (``still_pixels``; None without flow), and the camera motion
-    the flow was built on (None: no camera motion found or ``camera=False``).
+                dis_check: cv2.DISOpticalFlow | None = None, check: bool = True
+                ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+    """Mask in 0..1 at the flow grid (1 = history reliable), the flow current -> previous, and
+    where the frame did not move at all (``still_pixels``; None without flow).
 
     ``dis`` estimates the flow the history moves along, ``dis_check`` (default: ``dis``) the
     backward flow of the forward-backward occlusion check; ``check=False`` leaves that check out
     (occlusions are then caught by the photometric gate alone). With ``flow_mode='none'`` (still
-    cameras) nothing is warped and only the frame difference gates. With ``camera`` a hand-held
-    camera's motion is taken out first (``Camera``) and DIS only estimates what is left.
+    cameras) nothing is warped and only the frame difference gates.
     """
     if flow_mode == "none":
-        return photometric_gate(grey, prev_grey), None, None, None
+        return photometric_gate(grey, prev_grey), None, None
     dis = dis or make_dis()
-    prev_f = prev_grey.astype(np.float32)
-    moved = estimate_camera(grey, prev_grey, prev_f) if camera else None
-    if moved is None:
-        flow = dis_flow(grey, prev_grey, dis)
-    else:
-        flow = compose_flow(moved.matrix, moved.flow, dis_flow(grey, moved.aligned_u8, dis))
+    flow = dis_flow(grey, prev_grey, dis)
     ok = motion_boundary_mask(flow)
     if check:
         ok &= consistency_mask(flow, dis_flow(prev_grey, grey, dis_check or dis))
+    prev_f = prev_grey.astype(np.float32)
     warped_prev = warp(prev_f, flow)
-    if moved is not None:
-        # Where the camera's motion explains the frame as well as the dense flow, the pixel moves
-        # with the camera: the rigid motion, fitted to corners all over the frame, is far more
-        # precise than DIS on a patch, whose error would move the strokes there every frame.
-        steady = still_pixels(flow - moved.flow, grey, moved.aligned, warped_prev)
-        flow = np.where(steady[..., None], moved.flow, flow)
-        warped_prev = np.where(steady, moved.aligned, warped_prev)
-        ok |= steady
-        moved = Camera(moved.matrix, moved.flow, moved.aligned, moved.aligned_u8, steady)
     still = still_pixels(flow, grey, prev_grey, warped_prev)
-    if moved is not None:
-        # Where both explain the frame (flat patches) the camera's motion is the true one; zero
-        # motion is left for what the camera's does not explain (a still background behind a
-        # tracked subject).
-        still &= ~moved.steady
     # Noise-driven jitter fails the consistency and boundary checks, yet where nothing moves the
     # history lines up exactly: still pixels are reliable (the photometric gate still applies).
     flow = flow * ~still[..., None]
@@ -222,29 +192,7 @@ def reliability(grey: np.ndarray, prev_grey: np.ndarray, flow_mode: str,
     ok |= still
     # One flow-grid pixel of margin: features see a neighbourhood, so a half-occluded pixel counts.
     ok = cv2.erode(ok.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(np.float32)
-    return ok * photometric_gate(grey, warped_prev), flow, still, moved
-
-
-@dataclass(frozen=True)
-class Camera:
-    """The camera's motion between two frames at the flow grid (current -> previous)."""
-
-    matrix: np.ndarray                  # 2x3 similarity, flow.camera_motion
-    flow: np.ndarray                    # its flow [h, w, 2]
-    aligned: np.ndarray                 # the previous grey frame moved onto the current one, float32
-    aligned_u8: np.ndarray              # the same as uint8, for DIS
-    steady: np.ndarray | None = None    # True where the pixel moves with the camera (set by reliability)
-
-
-def estimate_camera(grey: np.ndarray, prev_grey: np.ndarray, prev_f: np.ndarray,
-                    min_shift: float = CAMERA_MIN_SHIFT) -> Camera | None:
-    """The camera's motion grey -> prev_grey, or None where none was found or it moves no part of
-    the frame by ``min_shift`` grid pixels (a still camera: the still-pixel rule is exact there)."""
-    matrix = camera_motion(grey, prev_grey)
-    if matrix is None or largest_shift(matrix, grey.shape) < min_shift:
-        return None
-    aligned = align(prev_f, matrix)
-    return Camera(matrix, affine_flow(matrix, grey.shape), aligned, cv2.convertScaleAbs(aligned))
+    return ok * photometric_gate(grey, warped_prev), flow, still
 
 
 def blend_weight(mask: np.ndarray, still: np.ndarray | None, stability: float,
@@ -301,9 +249,6 @@ class BlendStats:
     reliable: float = 0.0      # mean of M at the flow grid
     cut: bool = False          # the history was dropped as a scene cut
     first: bool = True         # no history (first frame, after reset or a size change)
-    still: float = 0.0         # share of the flow grid where nothing moved
-    steady: float = 0.0        # share that moved with the camera (0 without a camera motion)
-    camera: float = 0.0        # the camera motion's largest shift, flow-grid pixels (0: none taken out)
 
 
 @dataclass(frozen=True)
@@ -317,16 +262,6 @@ class Motion:
     mask: np.ndarray | None = None       # 0..1 at the flow grid; None: no previous frame to use
     flow: np.ndarray | None = None       # current -> previous at the flow grid; None: no flow mode
     still: np.ndarray | None = None      # True where nothing moved (flow grid); None: no flow mode
-    camera: Camera | None = None         # the camera motion taken out; None: none
-
-
-def motion_stats(motion: Motion) -> BlendStats:
-    """What ``motion`` says about the frame, as the stats of a blend that used its history."""
-    camera = motion.camera
-    return BlendStats(float(motion.mask.mean()), cut=False, first=False,
-                      still=float(motion.still.mean()) if motion.still is not None else 0.0,
-                      steady=float(camera.steady.mean()) if camera is not None else 0.0,
-                      camera=largest_shift(camera.matrix, motion.mask.shape) if camera is not None else 0.0)
 
 
 class TemporalBlender:
@@ -346,8 +281,7 @@ class TemporalBlender:
     def __init__(self, stability: float = DEFAULT_STABILITY, flow: str = "dis",
                  flow_long_side: int = FLOW_LONG_SIDE, cut_fraction: float = CUT_RELIABLE_FRACTION,
                  keep_detail: bool = DEFAULT_KEEP_DETAIL, flow_preset: str = FLOW_PRESET,
-                 check_preset: str = CHECK_PRESET, still_stability: float | None = None,
-                 camera: bool = DEFAULT_CAMERA):
+                 check_preset: str = CHECK_PRESET, still_stability: float | None = None):
         if not 0.0 <= float(stability) <= 1.0:
             raise InputError(f"stability must be in 0..1, got {stability}")
         if still_stability is None:
@@ -366,8 +300,6 @@ class TemporalBlender:
         self.still_stability = float(still_stability)
         self.flow_long_side, self.cut_fraction = flow_long_side, cut_fraction
         self.keep_detail = keep_detail
-        self.camera = bool(camera) and flow == "dis"
-        self.steady_is_still = CAMERA_STEADY_IS_STILL
         self.stats = BlendStats()
         # One solver per blender, reused: motions are made one at a time, in order.
         self.flow_preset, self.check_preset = flow_preset, check_preset
@@ -393,9 +325,9 @@ class TemporalBlender:
         prev_grey, self._prev_grey = self._prev_grey, grey
         if prev_grey is None or prev_grey.shape != grey.shape:
             return Motion(grey)
-        mask, flow, still, camera = reliability(grey, prev_grey, self.flow_mode, self._dis, self._dis_check,
-                                                check=self.check_preset != "none", camera=self.camera)
-        return Motion(grey, mask, flow, still, camera)
+        mask, flow, still = reliability(grey, prev_grey, self.flow_mode, self._dis, self._dis_check,
+                                        check=self.check_preset != "none")
+        return Motion(grey, mask, flow, still)
 
     def apply(self, features: np.ndarray, motion: Motion) -> np.ndarray:
         """``features`` of the frame ``motion`` describes, blended with the warped history."""
@@ -404,14 +336,10 @@ class TemporalBlender:
         prev = self._prev_features
         if motion.mask is None or prev is None or prev.shape != features.shape:
             return self._remember(features, BlendStats())
-        stats = motion_stats(motion)
-        if stats.reliable < self.cut_fraction:
-            stats.cut = True
-            return self._remember(features, stats)
-        still = motion.still
-        if self.steady_is_still and still is not None and motion.camera is not None:
-            still = still | motion.camera.steady
-        weight = blend_weight(motion.mask, still, self.stability, self.still_stability)
+        reliable = float(motion.mask.mean())
+        if reliable < self.cut_fraction:
+            return self._remember(features, BlendStats(reliable, cut=True, first=False))
+        weight = blend_weight(motion.mask, motion.still, self.stability, self.still_stability)
         feat_hw = features.shape[1:]
         if weight.shape != feat_hw:
             interp = cv2.INTER_AREA if feat_hw[0] < weight.shape[0] else cv2.INTER_LINEAR
@@ -424,7 +352,7 @@ class TemporalBlender:
         out = blend(current, history, weight)
         if self.keep_detail:
             out = restore_detail(out, current)
-        self._remember(out, stats, owned=True)
+        self._remember(out, BlendStats(reliable, cut=False, first=False), owned=True)
         return out.astype(features.dtype, copy=False)
 
     def _remember(self, features: np.ndarray, stats: BlendStats, owned: bool = False) -> np.ndarray:
