@@ -30,7 +30,7 @@ def add_device(p: argparse.ArgumentParser, fp16: bool = True) -> None:
     if fp16:
         p.add_argument("--fp16", action="store_true", help="half precision (fastest on GPUs)")
         p.add_argument("--int8", action="store_true",
-                       help="8-bit graphs calibrated on photos (fastest on CPUs; fixed styles only)")
+                       help="8-bit graphs calibrated on photos (faster full nets on CPUs with VNNI; fixed styles only)")
 
 
 def whole_number(text: str, minimum: int = 1) -> int:
@@ -96,7 +96,7 @@ def add_stylizer_options(p: argparse.ArgumentParser, temporal: bool = True) -> N
     g.add_argument("--model", choices=("auto", "full", "fast"), default="auto",
                    help="fixed styles: full = Johnson net, fast = its light distilled student (real time "
                         "on a CPU, where one is shipped); auto = fast for video/cam on a CPU (and on a GPU where "
-                        "its manifest says it measured better on video: udnie), else full. "
+                        "its manifest marks it better on video), else full. "
                         "--style-image: fast = livestyle's light arbitrary-style net (shipped), full = "
                         "the decoder on the VGG-16 encoder (quality reference; needs the shared folder), "
                         "auto = fast for video/cam on a CPU or without the shared folder, else full")

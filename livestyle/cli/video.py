@@ -28,7 +28,7 @@ def seconds_arg(text: str) -> float:
 DEFAULT_PRESET = "veryfast"
 # Frames the net runs at once on a CPU (each on its share of the cores). A file's frames can wait
 # for each other, unlike a camera's, so throughput counts rather than one frame's latency:
-# 1.63x Magenta 26 end to end against 1.48x one frame at a time (docs/performance.md).
+# two frames in flight give more frames/s end to end than one at a time (docs/performance.md).
 # --batch N batches frames into one call instead.
 FRAMES_IN_FLIGHT = 2
 

@@ -110,8 +110,8 @@ def create_adain_stylizer(style_images: list, style_weights: list[float] | None 
                            threads=threads if share else None)
 
     # Encoder and decoder run one after the other in two sessions, each with its own thread pool:
-    # idle threads of one spinning for work starve the other's. Measured at 640x360 on 2 cores,
-    # light net: 47-70 ms per frame spinning, 31-38 ms not, so these two never spin.
+    # idle threads of one spinning for work starve the other's and slow every frame
+    # (docs/performance.md), so these two never spin.
     stylizer = AdaINStylizer(graph("style", "style_stats"), graph("encoder", "stylize_features", True),
                              graph("decoder", "decode", True), size=size,
                              preserve_color=preserve_color, alpha=alpha, blender=blender,

@@ -82,8 +82,8 @@ def prepare(frame_bgr: np.ndarray, size: int | None, multiple: int = SIZE_MULTIP
         # BORDER_REFLECT_101 needs the image to be larger than the pad; tiny frames fall back.
         mode = cv2.BORDER_REFLECT_101 if min(wh_) > max(pad_h, pad_w) else cv2.BORDER_REPLICATE
         work = cv2.copyMakeBorder(work, 0, pad_h, 0, pad_w, mode)
-    # Plane by plane: one strided float conversion of the interleaved frame took 12x as long
-    # (1.9 vs 0.16 ms at 640x360), which is frame time in video and cam.
+    # Plane by plane: one strided float conversion of the interleaved frame is many times
+    # slower, and this runs on every frame of video and cam.
     rgb = np.empty((3, *work.shape[:2]), np.float32)
     for c, plane in enumerate(reversed(cv2.split(work))):
         rgb[c] = plane
@@ -96,7 +96,7 @@ def to_work_bgr(output_rgb: np.ndarray, prepared: Prepared) -> np.ndarray:
     planes = np.clip(output_rgb[:, :h, :w], 0, 255)
     np.rint(planes, out=planes)
     planes = planes.astype(np.uint8)
-    return cv2.merge([planes[2], planes[1], planes[0]])   # 8x faster than a strided transpose
+    return cv2.merge([planes[2], planes[1], planes[0]])   # much faster than a strided transpose
 
 
 def restore_size(out: np.ndarray, prepared: Prepared, frame_bgr: np.ndarray | None = None) -> np.ndarray:
@@ -199,8 +199,8 @@ class Stylizer:
 
         The same results as calling the stylizer on each frame in turn, with the work pipelined:
         while the net runs on frame t, a second thread estimates frame t's motion and a third
-        blends frame t-1 with the history and converts it back (``finish``, colour). On two cores
-        the net leaves gaps the blend fills: 4-8% more frames/s end to end (docs/performance.md).
+        blends frame t-1 with the history and converts it back (``finish``, colour). On a small CPU
+        the net leaves gaps the blend fills, so the stream gains frames/s (docs/performance.md).
         With ``frames_in_flight`` > 1 the net also runs on that many frames at once, each on its
         share of the cores: small convolutions scale badly over threads, frames scale well.
         """
