@@ -93,6 +93,22 @@ def test_few_steps_lower_the_loss_and_resume_is_exact(tmp_path, tiny_sets, terms
 
 
 @needs_shared
+def test_held_out_paintings_stay_out_of_training_and_are_recorded(tmp_path, tiny_sets, capsys):
+    _train(tmp_path / "a", tiny_sets, 1, ["--hold-out", "candy", "--hold-out", "udnie"])
+    held = load_checkpoint(tmp_path / "a/adain_light.pt")["meta"]["held_out_styles"]
+    assert {"candy", "udnie", "brushstrokes"} <= set(held)
+    content, styles = tiny_sets
+    base = ["train", "adain-light", "--content-dir", str(content), "--style-dir", str(styles), "--steps", "1",
+            "--device", "cpu"]
+    assert main([*base, "-o", str(tmp_path / "b"), "--hold-out", "kandy"]) == 2
+    assert "no such painting" in capsys.readouterr().err
+    # Holding out every painting leaves nothing to train on: the exclusion really applies.
+    assert main([*base, "-o", str(tmp_path / "c"), "--hold-out", "candy", "--hold-out", "udnie",
+                 "--hold-out", "mosaic"]) == 2
+    assert "style images" in capsys.readouterr().err
+
+
+@needs_shared
 def test_decoder_stage_leaves_the_encoder_alone(tmp_path, tiny_sets):
     _train(tmp_path / "a", tiny_sets, 2)
     before = load_checkpoint(tmp_path / "a/adain_light.pt")["state_dict"]

@@ -91,6 +91,9 @@ def add_parser(p: argparse.ArgumentParser) -> None:
                         "distilled from VGG-16 + small decoder (runs without VGG)", formatter_class=HelpFormatter)
     la.add_argument("--style-dir", type=Path, action="append", help="folder(s) of paintings "
                     "(default: <shared>/styles, held-out paintings excluded)")
+    la.add_argument("--hold-out", action="append", default=[], metavar="NAME",
+                    help="also keep this painting (file name without extension) out of training, to score "
+                         "the net on it later; repeatable (training/adain.py's HELD_OUT_STYLES always are)")
     la.add_argument("--style-weight", type=float, default=2.5, help="weight of the mean/std style loss")
     la.add_argument("--content-weight", type=float, default=1.0, help="weight of the loss against the AdaIN target")
     la.add_argument("--distill-weight", type=float, default=5.0,
@@ -321,13 +324,21 @@ def run(args: argparse.Namespace) -> int:
         from ..training.adain import HELD_OUT_STYLES
         from ..training.light_adain import LightAdaINSettings, LightAdaINTask
 
-        styles = ImageBank.from_folders(args.style_dir or [shared / "styles"], "style",
-                                        exclude=HELD_OUT_STYLES, max_side=512)
+        from ..media.images import list_images
+
+        style_dirs = args.style_dir or [shared / "styles"]
+        known = {p.stem for folder in style_dirs if Path(folder).is_dir() for p in list_images(folder)}
+        unknown = sorted(set(args.hold_out) - known)
+        if unknown:
+            raise InputError(f"--hold-out {', '.join(unknown)}: no such painting in {', '.join(map(str, style_dirs))} "
+                             "(give the file name without its extension)")
+        held_out = HELD_OUT_STYLES + tuple(n for n in args.hold_out if n not in HELD_OUT_STYLES)
+        styles = ImageBank.from_folders(style_dirs, "style", exclude=held_out, max_side=512)
         settings = LightAdaINSettings(image_size=args.image_size, batch_size=args.batch_size,
                                       style_weight=args.style_weight, content_weight=args.content_weight,
                                       distill_weight=args.distill_weight, stage=args.stage,
                                       gram_weight=args.gram_weight, structure_weight=args.structure_weight,
-                                      ema_decay=args.ema, seed=args.seed)
+                                      ema_decay=args.ema, seed=args.seed, held_out=held_out)
         from ..models.light_adain import LightAdaINConfig
 
         task = LightAdaINTask(content, styles, vgg, settings, device, config=LightAdaINConfig(skip=args.skip))

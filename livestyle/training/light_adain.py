@@ -58,6 +58,8 @@ class LightAdaINSettings:
     structure_weight: float = 0.0
     ema_decay: float = 0.0
     seed: int = 0
+    # Paintings never trained on (file stems), so that quality can be judged on unseen art.
+    held_out: tuple[str, ...] = HELD_OUT_STYLES
 
 
 def rotate_hue(rgb01: torch.Tensor, angles: torch.Tensor) -> torch.Tensor:
@@ -193,7 +195,7 @@ class LightAdaINTask:
 
     def save_models(self, out_dir: Path, step: int, history: list[dict]) -> list[Path]:
         last = history[-1] if history else {}
-        meta = {"steps": step, "settings": asdict(self.settings), "held_out_styles": list(HELD_OUT_STYLES),
+        meta = {"steps": step, "settings": asdict(self.settings), "held_out_styles": list(self.settings.held_out),
                 "teacher": "VGG-16 (Simonyan & Zisserman 2014, CC BY 4.0) from the shared folder; "
                            "training-time teacher and loss network only",
                 "final_losses": {k: v for k, v in last.items()
