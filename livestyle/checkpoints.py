@@ -2,7 +2,8 @@
 
 Training checkpoints add optimiser state, the step and the loss history so ``--resume`` continues
 exactly. Every file read goes through :func:`load_torch_file` so a corrupt file gives one clear line.
-This is where weight files become nets: :func:`build_model` for livestyle's own checkpoints,
+This is where weight files become nets: :func:`build_model` for livestyle's own checkpoints (by
+their family, ``livestyle/families/``),
 :func:`load_vgg16` for the VGG-16 (the loss network and the AdaIN encoder), so that
 ``models/`` stays free of file I/O.
 """
@@ -15,6 +16,7 @@ from typing import Any
 import torch
 
 from .errors import ModelError
+from .families import canonical_arch, family
 from .fileio import write_atomically
 
 FORMAT = "livestyle-checkpoint/1"
@@ -48,26 +50,18 @@ def load_checkpoint(path, arch: str | None = None) -> dict:
     ckpt = load_torch_file(path)
     if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
         raise ModelError(f"{path} is not a livestyle checkpoint (no '{FORMAT}' header)")
-    if arch is not None and ckpt["arch"] != arch:
+    # Older checkpoints may record an earlier name of their family: read them as today's.
+    ckpt["arch"] = canonical_arch(ckpt["arch"])
+    if arch is not None and ckpt["arch"] != canonical_arch(arch):
         raise ModelError(f"{path} holds a '{ckpt['arch']}' model, expected '{arch}'")
     return ckpt
 
 
 def build_model(ckpt: dict) -> torch.nn.Module:
-    """Rebuild the net a checkpoint describes and load its weights (fp16 weights become fp32)."""
-    from .models.adain import AdaINDecoder
-    from .models.johnson import TransformerConfig, TransformerNet
-    from .models.light_adain import LightAdaINConfig, LightAdaINNet
-
+    """Rebuild the net a checkpoint describes (its family's ``build``, livestyle/families/) and load
+    its weights (fp16 weights become fp32)."""
     arch = ckpt["arch"]
-    if arch == "johnson":
-        net: torch.nn.Module = TransformerNet(TransformerConfig.from_dict(ckpt["config"]))
-    elif arch == "adain_decoder":
-        net = AdaINDecoder()
-    elif arch == "light_adain":
-        net = LightAdaINNet(LightAdaINConfig.from_dict(ckpt["config"]))
-    else:
-        raise ModelError(f"unknown architecture '{arch}' in checkpoint")
+    net = family(arch).build(ckpt.get("config") or {})
     try:
         net.load_state_dict({k: v.float() for k, v in ckpt["state_dict"].items()})
     except RuntimeError as exc:

@@ -3,7 +3,7 @@
 The stylizer tests run the VGG-based net (``--model full``): the decoder committed in
 ``exported/`` on the shared VGG-16 encoder, so they need the shared folder (the encoder is
 third-party and never shipped). The CLI and bad-input rows run the default, livestyle's light
-net; tests/test_light_adain.py covers that net on its own.
+net; tests/test_adain_light.py covers that net on its own.
 """
 
 from __future__ import annotations

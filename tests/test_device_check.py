@@ -149,11 +149,11 @@ def test_torch_engine_arbitrary_graphs_chain_like_the_whole_net(tmp_path):
     import torch
 
     from livestyle.checkpoints import atomic_save, make_checkpoint
-    from livestyle.models.light_adain import LightAdaINNet
+    from livestyle.models.adain_light import AdaINLightNet
 
     torch.manual_seed(0)
-    net = LightAdaINNet().eval()
-    ckpt = make_checkpoint("light_adain", net.config.to_dict(), net.state_dict())
+    net = AdaINLightNet().eval()
+    ckpt = make_checkpoint("adain_light", net.config.to_dict(), net.state_dict())
     path = atomic_save(ckpt, tmp_path / "light.pt")
     image = _photo()[:, :, :96, :128]
     stats = TorchEngine.from_checkpoint(path, method="style_stats", device="cpu").run({"image": image})[0]

@@ -158,9 +158,9 @@ def test_light_designs_put_instance_norms_where_they_say_and_keep_the_frame_size
     import torch
 
     from livestyle.export.onnx import export_image_net
-    from livestyle.models.johnson import LIGHT_CONFIG, TransformerNet
+    from livestyle.models.johnson import SLIM_CONFIG, TransformerNet
 
-    net = TransformerNet(replace(LIGHT_CONFIG, norm=norm)).eval()
+    net = TransformerNet(replace(SLIM_CONFIG, norm=norm)).eval()
     assert sum(isinstance(m, torch.nn.InstanceNorm2d) for m in net.modules()) == count
     x = torch.rand(1, 3, 68, 92) * 255
     with torch.no_grad():
@@ -171,22 +171,22 @@ def test_light_designs_put_instance_norms_where_they_say_and_keep_the_frame_size
 
 
 def test_a_stride_8_student_pads_frames_to_8_and_gives_them_back_whole(tmp_path):
-    """LIGHT8_CONFIG downsamples three times: its graph records size_multiple 8 in the manifest
+    """SLIM8_CONFIG downsamples three times: its graph records size_multiple 8 in the manifest
     entry, and the stylizer pads any frame to it (a 4-multiple like 68 would lose a row at 1/8)."""
     import torch
 
     from livestyle.export.onnx import export_image_net
-    from livestyle.models.johnson import LIGHT8_CONFIG, TransformerConfig, TransformerNet
+    from livestyle.models.johnson import SLIM8_CONFIG, TransformerConfig, TransformerNet
     from livestyle.runtime.engine import Engine
     from livestyle.runtime.stylizer import GraphStylizer
 
-    net = TransformerNet(LIGHT8_CONFIG).eval()
+    net = TransformerNet(SLIM8_CONFIG).eval()
     assert net.config.stride == 8 and TransformerNet().config.stride == 4
     with pytest.raises(ValueError, match="multiple of 8"):
         TransformerNet(TransformerConfig(widths=(8, 8, 8, 8), border=4))
-    facts = export_image_net(net, tmp_path / "light8.onnx", fp16=False, shared=None)
+    facts = export_image_net(net, tmp_path / "slim8.onnx", fp16=False, shared=None)
     assert facts["inputs"]["image"]["size_multiple"] == 8 and facts["parity_max_abs_diff"] <= 1.0
-    stylizer = GraphStylizer(Engine(tmp_path / "light8.onnx", device="cpu"), "light8",
+    stylizer = GraphStylizer(Engine(tmp_path / "slim8.onnx", device="cpu"), "slim8",
                              size_multiple=facts["inputs"]["image"]["size_multiple"])
     frame = (np.random.default_rng(0).random((68, 101, 3)) * 255).astype(np.uint8)
     out = stylizer.stylize_batch([frame])[0]

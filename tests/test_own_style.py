@@ -165,3 +165,31 @@ def test_a_crop_size_the_realtime_design_cannot_take_is_refused_before_any_work(
     err = capsys.readouterr().err
     assert code == 2 and message in err and "--image-size" in err
     assert not (tmp_path / "run").exists()
+
+
+def test_a_style_retrained_under_its_name_gets_a_new_fp16_graph(tmp_path, monkeypatch):
+    """--fp16 builds a style's half-precision graph from its checkpoint on first use; after the
+    style is retrained and exported again under the same name, the old graph is not reused."""
+    import onnxruntime as ort
+
+    from livestyle.checkpoints import atomic_save, make_checkpoint
+    from livestyle.export.johnson import publish_checkpoint
+    from livestyle.models.johnson import THIN_CONFIG, TransformerNet
+    from livestyle.runtime import registry
+
+    monkeypatch.setenv("LIVESTYLE_MODELS", str(tmp_path / "models"))
+    monkeypatch.setenv("LIVESTYLE_CACHE", str(tmp_path / "cache"))
+    image = np.random.default_rng(0).uniform(0, 255, (1, 3, 32, 32)).astype(np.float32)
+    outputs = []
+    for seed in (0, 1):   # the first training, then a retraining under the same name
+        torch.manual_seed(seed)
+        net = TransformerNet(THIN_CONFIG)
+        ckpt = atomic_save(make_checkpoint("johnson", THIN_CONFIG.to_dict(), net.state_dict(), {"steps": seed}),
+                           tmp_path / "runs" / "mine.pt")
+        publish_checkpoint(ckpt, tmp_path / "models" / "mine.onnx", "mine")
+        half = registry.onnx_for(registry.resolve_style("mine"), fp16=True)
+        session = ort.InferenceSession(str(half), providers=["CPUExecutionProvider"])
+        outputs.append((half, session.run(None, {session.get_inputs()[0].name: image})[0]))
+    (first, out_a), (second, out_b) = outputs
+    assert first != second and first.is_file() and second.is_file()
+    assert np.abs(out_a - out_b).max() > 1.0

@@ -154,22 +154,22 @@ def test_warm_start_is_recorded_in_the_checkpoint(tmp_path, tiny_content):
 
 @needs_shared
 def test_perceptual_fine_tune_keeps_a_light_students_design(tmp_path, tiny_content):
-    """--variant fast --init-from a `distill --student light` folder fine-tunes that net as it is
+    """--variant fast --init-from a `distill --student slim` folder fine-tunes that net as it is
     (norms in the encoder only, one border), and --resume rebuilds it too."""
     from livestyle.checkpoints import load_checkpoint
-    from livestyle.models.johnson import LIGHT_CONFIG, TransformerConfig
+    from livestyle.models.johnson import SLIM_CONFIG, TransformerConfig
     assert main(["train", "distill", "--teacher", "mosaic", "--content-dir", str(tiny_content), "-o",
                  str(tmp_path / "d"), "--steps", "2", "--batch-size", "2", "--image-size", "48", "--bank-size", "16",
-                 "--student", "light", "--checkpoint-every", "2", "--sample-every", "100", "--device", "cpu"]) == 0
+                 "--student", "slim", "--checkpoint-every", "2", "--sample-every", "100", "--device", "cpu"]) == 0
     train(tmp_path / "ft", tiny_content, 2, ["--variant", "fast", "--init-from", str(tmp_path / "d")])
     ckpt = load_checkpoint(tmp_path / "ft/mosaic_fast.pt", "johnson")
-    assert TransformerConfig.from_dict(ckpt["config"]) == LIGHT_CONFIG
+    assert TransformerConfig.from_dict(ckpt["config"]) == SLIM_CONFIG
     teacher_steps = load_checkpoint(exported_dir() / "mosaic.pt", "johnson")["meta"]["steps"]
     assert ckpt["meta"]["warm_start"]["distilled_from"] == "mosaic"
     assert ckpt["meta"]["warm_start"]["teacher_steps"] == teacher_steps  # which teacher: the manifest says
     train(tmp_path / "ft", tiny_content, 4, ["--variant", "fast", "--resume"])
     ckpt = load_checkpoint(tmp_path / "ft/mosaic_fast.pt", "johnson")
-    assert ckpt["meta"]["steps"] == 4 and TransformerConfig.from_dict(ckpt["config"]) == LIGHT_CONFIG
+    assert ckpt["meta"]["steps"] == 4 and TransformerConfig.from_dict(ckpt["config"]) == SLIM_CONFIG
 
 
 def test_weight_average_follows_the_weights_and_swaps_back():
@@ -200,8 +200,8 @@ def _random_checkpoint(path, config, seed, steps):
 
 def test_averaged_checkpoint_is_the_mean_of_its_sources_and_builds(tmp_path, capsys):
     from livestyle.checkpoints import build_model, load_checkpoint
-    from livestyle.models.johnson import LIGHT_CONFIG, LIGHT8_CONFIG
-    paths = [_random_checkpoint(tmp_path / f"s{i}.pt", LIGHT_CONFIG, i, 100 * (i + 1)) for i in range(3)]
+    from livestyle.models.johnson import SLIM_CONFIG, SLIM8_CONFIG
+    paths = [_random_checkpoint(tmp_path / f"s{i}.pt", SLIM_CONFIG, i, 100 * (i + 1)) for i in range(3)]
     assert main(["train", "average", *map(str, paths), "-o", str(tmp_path / "avg.pt")]) == 0
     averaged = load_checkpoint(tmp_path / "avg.pt", "johnson")
     sources = [load_checkpoint(p, "johnson")["state_dict"] for p in paths]
@@ -215,7 +215,7 @@ def test_averaged_checkpoint_is_the_mean_of_its_sources_and_builds(tmp_path, cap
     assert averaged["meta"]["steps"] == 300
     assert build_model(averaged)(torch.rand(1, 3, 64, 64)).shape == (1, 3, 64, 64)  # a usable net, as export will build it
 
-    other = _random_checkpoint(tmp_path / "other.pt", LIGHT8_CONFIG, 0, 100)
+    other = _random_checkpoint(tmp_path / "other.pt", SLIM8_CONFIG, 0, 100)
     for args, message in (([paths[0]], "at least two"), ([paths[0], other], "different net"),
                           ([paths[0], paths[1]], "also an input")):
         out = paths[1] if message == "also an input" else tmp_path / "bad.pt"
@@ -559,7 +559,7 @@ def test_training_bad_input(tmp_path, capsys, case, shared):
 
 
 @needs_shared
-@pytest.mark.parametrize("student", ["fast", "light", "light8", "deep8"])
+@pytest.mark.parametrize("student", ["thin", "slim", "slim8", "deep8"])
 def test_distilled_student_learns_its_teacher_and_exports(tmp_path, tiny_content, student):
     out = tmp_path / "fast"
     assert main(["train", "distill", "--teacher", "mosaic", "--content-dir", str(tiny_content), "-o", str(out),
@@ -576,8 +576,8 @@ def test_distilled_student_learns_its_teacher_and_exports(tmp_path, tiny_content
     from livestyle.export.johnson import export_checkpoint
     entry = export_checkpoint(out / "mosaic_fast.pt", tmp_path / "mosaic_fast.onnx", shared=SHARED)
     assert entry["variant"] == "fast" and entry["parity_max_abs_diff"] <= 1.0
-    if student != "fast":   # what makes it fast in ONNX Runtime: one pad for the whole frame, no norm at
-        # full resolution but the edge conv's (light, light8) or none there (deep8: in the blocks at 1/8)
+    if student != "thin":   # what makes it fast in ONNX Runtime: one pad for the whole frame, no norm at
+        # full resolution but the edge conv's (slim, slim8) or none there (deep8: in the blocks at 1/8)
         import onnx
         ops = [n.op_type for n in onnx.load(str(tmp_path / "mosaic_fast.onnx")).graph.node]
         downsamplings = len(ckpt["config"]["widths"]) - 1

@@ -7,7 +7,7 @@ A design is WIDTHS:BLOCKS[:NORM] (one width per resolution: full, then after eac
 NORM one of models.johnson.NORM_PLACES, default the light student's); the rest is the light student's (separable 3x3 convs, instance norms in the encoder only, one 32 px
 border). Each graph is exported to ONNX and timed in ONNX Runtime on the CPU as the runtime runs
 it (no spinning threads); rounds take turns between the designs so a noisy machine slows them
-alike. Prints the median milliseconds per frame and the speed relative to LIGHT_CONFIG.
+alike. Prints the median milliseconds per frame and the speed relative to SLIM_CONFIG.
 """
 
 from __future__ import annotations
@@ -21,16 +21,16 @@ import numpy as np
 
 
 def parse_design(text: str):
-    from livestyle.models.johnson import LIGHT_CONFIG, NORM_PLACES
+    from livestyle.models.johnson import SLIM_CONFIG, NORM_PLACES
 
     widths, _, rest = text.partition(":")
     blocks, _, norm = rest.partition(":")
-    norm = norm or LIGHT_CONFIG.norm
+    norm = norm or SLIM_CONFIG.norm
     if norm not in NORM_PLACES:
         raise argparse.ArgumentTypeError(f"NORM must be one of {', '.join(NORM_PLACES)}, got {norm!r}")
     try:
-        return dataclasses.replace(LIGHT_CONFIG, widths=tuple(int(w) for w in widths.split(",")),
-                                   num_residual=int(blocks or LIGHT_CONFIG.num_residual), norm=norm)
+        return dataclasses.replace(SLIM_CONFIG, widths=tuple(int(w) for w in widths.split(",")),
+                                   num_residual=int(blocks or SLIM_CONFIG.num_residual), norm=norm)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(f"a design is WIDTHS:BLOCKS[:NORM] like 16,24,48,128:4, got {text!r}") from exc
 
@@ -53,7 +53,7 @@ def session_for(config, folder: Path, name: str, threads: int):
 
 def main() -> int:
     from livestyle.eval.bench import time_calls
-    from livestyle.models.johnson import LIGHT_CONFIG, TransformerNet
+    from livestyle.models.johnson import SLIM_CONFIG, TransformerNet
 
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--design", type=parse_design, action="append", required=True, help="WIDTHS:BLOCKS[:NORM], repeatable")
@@ -63,7 +63,7 @@ def main() -> int:
     p.add_argument("--threads", type=int, default=2, help="ONNX Runtime threads (default: 2)")
     args = p.parse_args()
     width, height = (int(v) for v in args.size.lower().split("x"))
-    designs = {"light (LIGHT_CONFIG)": LIGHT_CONFIG}
+    designs = {"light (SLIM_CONFIG)": SLIM_CONFIG}
     designs.update({f"{','.join(map(str, c.widths))}:{c.num_residual}:{c.norm}": c for c in args.design})
     frame = (np.random.default_rng(0).random((1, 3, height, width)) * 255).astype(np.float32)
     times: dict[str, list[float]] = {name: [] for name in designs}
@@ -73,7 +73,7 @@ def main() -> int:
             for name, session in sessions.items():
                 timing = time_calls(lambda: session.run(None, {"image": frame}), warmup=1, repeats=args.runs)
                 times[name].append(timing.mean_ms)
-    base = float(np.median(times["light (LIGHT_CONFIG)"]))
+    base = float(np.median(times["light (SLIM_CONFIG)"]))
     print(f"{'design (widths:blocks:norm)':40s} {'params':>8s} {'stride':>6s} {'ms/frame':>9s} {'vs light':>9s}")
     for name, config in designs.items():
         ms = float(np.median(times[name]))

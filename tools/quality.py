@@ -51,7 +51,7 @@ def light_checkpoint_method(style: Path, checkpoint: Path):
     """A light-net training checkpoint in PyTorch, as the runtime would run its graphs."""
     import torch
 
-    from livestyle.export.light_adain import load_light_net
+    from livestyle.export.adain_light import load_light_net
     from livestyle.media.images import read_image
     from livestyle.runtime.adain import AdaINStylizer, style_tensor
     from livestyle.runtime.stylizer import finish, prepare

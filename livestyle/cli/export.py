@@ -19,7 +19,10 @@ ARTWORK_NOTES = {
 def add_parser(p: argparse.ArgumentParser) -> None:
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--style", help="a registered style name (see 'livestyle styles')")
-    src.add_argument("--checkpoint", type=Path, help="a livestyle training checkpoint (.pt) to export")
+    src.add_argument("--checkpoint", type=Path,
+                     help="a livestyle training checkpoint (.pt) to export: a fixed style's, exported by "
+                          "name; an arbitrary-style net's is shipped into exported/ as --light-checkpoint "
+                          "and --adain-checkpoint do")
     src.add_argument("--adain-checkpoint", type=Path, metavar="DECODER.pt",
                      help="a trained AdaIN decoder: parity-check its graphs and ship it in exported/")
     src.add_argument("--light-checkpoint", type=Path, metavar="ADAIN_LIGHT.pt",
@@ -62,26 +65,16 @@ def run(args: argparse.Namespace) -> int:
     if args.output is not None:
         refuse_overwriting_inputs(args.output, [args.checkpoint, args.adain_checkpoint, args.light_checkpoint])
         check_writable(args.output, make_folders=True)  # before the export, which takes a while
-    if args.light_checkpoint:
+    ship_from = args.light_checkpoint or args.adain_checkpoint or _shipped_as_trained(args.checkpoint)
+    if ship_from:
         if args.output is not None:
-            raise InputError("-o does not apply to --light-checkpoint: its graphs and checkpoint are shipped "
-                             "into exported/; leave -o out")
-        from ..export.light_adain import publish_light_adain
-        from ..export.onnx import parity_images
+            raise InputError(f"-o does not apply to {ship_from}: its net is shipped into exported/ as it is; "
+                             "leave -o out")
+        from ..checkpoints import load_checkpoint
+        from ..families import family
 
-        entry = publish_light_adain(args.light_checkpoint, exported_dir(), parity_images(shared))
-        print(f"shipped {exported_dir() / entry['file']} and its graphs (parity: {entry['parity']})")
-        return 0
-    if args.adain_checkpoint:
-        if args.output is not None:
-            raise InputError("-o does not apply to --adain-checkpoint: the decoder is shipped into "
-                             "exported/ (its graphs are rebuilt in the user cache); leave -o out")
-        from ..export.adain import publish_adain_decoder
-        from ..export.onnx import parity_images
-        from ..paths import vgg_weights
-
-        entry = publish_adain_decoder(args.adain_checkpoint, exported_dir(), vgg_weights(None, shared),
-                                      parity_images(shared))
+        expected = "adain_light" if args.light_checkpoint else "adain_decoder" if args.adain_checkpoint else None
+        entry = family(load_checkpoint(ship_from, expected)["arch"]).ship(ship_from, exported_dir(), shared)
         print(f"shipped {exported_dir() / entry['file']} (parity: {entry['parity']})")
         return 0
     suffix = "_fp16" if args.fp16 else ""
@@ -110,6 +103,16 @@ def run(args: argparse.Namespace) -> int:
     print(f"wrote {out} ({entry['precision']}, opset {entry['opset']}, "
           f"max |ORT - PyTorch| = {entry['parity_max_abs_diff']} grey levels)")
     return 0
+
+
+def _shipped_as_trained(checkpoint: Path | None) -> Path | None:
+    """``checkpoint`` where its family ships trained nets as they are (``ship``), else None."""
+    if checkpoint is None or not checkpoint.is_file():
+        return None
+    from ..checkpoints import load_checkpoint
+    from ..families import family
+
+    return checkpoint if hasattr(family(load_checkpoint(checkpoint)["arch"]), "ship") else None
 
 
 def _style_image_note(checkpoint: Path) -> str:

@@ -21,7 +21,7 @@ COMMANDS = {
     "batch": "Stylise folders of videos and images on Ray, on this machine or a cluster; reruns resume.",
     "cam": "Stylise a live camera (window, virtual camera, browser stream or recording).",
     "paint": "Gatys optimisation: slow, best-quality stylisation of one photo.",
-    "train": "Train a Johnson fixed-style net or the AdaIN decoder.",
+    "train": "Train a net of one of livestyle's model families: a fixed style, or an arbitrary-style net.",
     "export": "Export a style to ONNX and check it against PyTorch.",
     "bench": "Benchmark the engine (ms/frame, FPS, memory) against a torch baseline.",
 }

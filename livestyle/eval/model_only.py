@@ -24,7 +24,7 @@ from ..errors import DeviceError
 from .bench import time_calls, torch_sync
 
 MiB = 1 << 20
-NET_KEYS = ("johnson_full", "johnson_fast", "light_adain", "vgg_adain")
+NET_KEYS = ("johnson_full", "johnson_fast", "adain_light", "vgg_adain")
 ALL_SIZES = "all"   # the size of a row that stands for every size (skips, start-up errors)
 EXPORT_HW = (64, 64)   # the example frame graphs are traced with (their H and W stay dynamic)
 
@@ -62,7 +62,7 @@ def synthetic_image(h: int, w: int, seed: int = 0) -> np.ndarray:
 @dataclass
 class Net:
     key: str
-    family: str                                # 'johnson' or 'arbitrary' (torch_engine.GRAPH_IO)
+    kind: str                                  # 'fixed' or 'arbitrary' (torch_engine.GRAPH_IO)
     build: Callable[[], tuple]                 # -> (nn.Module fp32 CPU, extra feeds {name: ndarray})
     onnx: Path | None = None                   # shipped graph: ORT rows and the parity reference
     note: str = ""
@@ -111,10 +111,10 @@ def shipped_nets(shared: Path | None, vgg_random: bool = False) -> tuple[list[Ne
 
     def light():
         from ..checkpoints import build_model, load_checkpoint
-        from ..models.light_adain import LightAdaINNet
+        from ..models.adain_light import AdaINLightNet
 
         trained = light_ckpt.is_file()
-        net = build_model(load_checkpoint(light_ckpt, "light_adain")) if trained else LightAdaINNet()
+        net = build_model(load_checkpoint(light_ckpt, "adain_light")) if trained else AdaINLightNet()
         net = net.float().eval()
         return net, _arbitrary_feeds(net.style_stats, shared)
 
@@ -132,14 +132,14 @@ def shipped_nets(shared: Path | None, vgg_random: bool = False) -> tuple[list[Ne
         net = AdaINContentNet(encoder, decoder).float().eval()
         return net, _arbitrary_feeds(AdaINStyleEncoder(net.encoder).eval(), shared)
 
-    nets = [Net("johnson_full", "johnson", johnson("mosaic"), exported / "mosaic.onnx", "mosaic"),
-            Net("johnson_fast", "johnson", johnson("mosaic_fast"), exported / "mosaic_fast.onnx",
+    nets = [Net("johnson_full", "fixed", johnson("mosaic"), exported / "mosaic.onnx", "mosaic"),
+            Net("johnson_fast", "fixed", johnson("mosaic_fast"), exported / "mosaic_fast.onnx",
                 "mosaic_fast")]
     light_note = "exported/adain_light.pt" if light_ckpt.is_file() else \
-        "exported/adain_light.pt not shipped yet: default LightAdaINNet with random weights (speed only)"
+        "exported/adain_light.pt not shipped yet: default AdaINLightNet with random weights (speed only)"
     if not light_ckpt.is_file():
-        notes.append(f"light_adain: {light_note}")
-    nets.append(Net("light_adain", "arbitrary", light, None, light_note))
+        notes.append(f"adain_light: {light_note}")
+    nets.append(Net("adain_light", "arbitrary", light, None, light_note))
     if have_vgg:
         nets.append(Net("vgg_adain", "arbitrary", vgg_adain, None,
                         "VGG-16 encoder + exported/adain_decoder.pt"))
@@ -219,10 +219,10 @@ def plan_backends(device: str, caps: Capabilities, compile: bool) -> list[tuple[
 
 
 class TorchRunner:
-    def __init__(self, net, family: str, backend: Backend, cuda_graphs: bool):
+    def __init__(self, net, kind: str, backend: Backend, cuda_graphs: bool):
         from ..runtime.torch_engine import GRAPH_IO, TorchEngine
 
-        names, outputs, clamp = GRAPH_IO[(family, "forward")]
+        names, outputs, clamp = GRAPH_IO[(kind, "forward")]
         self.engine = TorchEngine(net, names, outputs, device="cuda" if backend.on_gpu else "cpu",
                                   fp16=backend.precision == "fp16", compile=backend.compile, clamp=clamp,
                                   cuda_graphs=cuda_graphs and backend.on_gpu)
@@ -300,7 +300,7 @@ def export_net(net: Net, module, extra: dict, fp16: bool, path: Path) -> None:
     from ..export.onnx import StylizeGraph, export_graph, graph_spec
     from ..runtime.torch_engine import GRAPH_IO
 
-    names, outputs, clamp = GRAPH_IO[(net.family, "forward")]
+    names, outputs, clamp = GRAPH_IO[(net.kind, "forward")]
     graph = StylizeGraph(copy.deepcopy(module).float(), fp16, clamp=clamp).eval()
     if torch.cuda.is_available():   # half convolutions are a GPU thing; tracing them too
         graph = graph.cuda()
@@ -311,7 +311,7 @@ def export_net(net: Net, module, extra: dict, fp16: bool, path: Path) -> None:
 def make_runner(net: Net, module, extra: dict, backend: Backend, tmp: Path, threads: int | None,
                 cuda_graphs: bool):
     if backend.name.startswith("torch"):
-        return TorchRunner(copy.deepcopy(module), net.family, backend, cuda_graphs)
+        return TorchRunner(copy.deepcopy(module), net.kind, backend, cuda_graphs)
     # TensorRT takes the fp32 graph and picks half precision per layer itself (runtime/engine.py).
     half_graph = backend.precision == "fp16" and backend.name != "ort-tensorrt"
     path = net.onnx if not half_graph and net.onnx and net.onnx.is_file() else None
@@ -334,7 +334,7 @@ def reference_output(net: Net, module, feeds: dict) -> tuple[np.ndarray, str]:
     from ..export.onnx import StylizeGraph
     from ..runtime.torch_engine import GRAPH_IO
 
-    names, _, clamp = GRAPH_IO[(net.family, "forward")]
+    names, _, clamp = GRAPH_IO[(net.kind, "forward")]
     with torch.inference_mode():
         out = StylizeGraph(module, clamp=clamp).eval()(*[torch.from_numpy(feeds[n]) for n in names])
     return out.numpy(), "torch-cpu fp32"

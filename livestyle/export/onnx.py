@@ -20,7 +20,7 @@ import torch
 import torch.nn as nn
 
 from ..errors import ModelError, ParityError
-# export/light_adain.py takes ``sha256`` from here.
+# export/adain_light.py takes ``sha256`` from here.
 from ..fileio import sha256_file as sha256
 from ..fileio import write_atomically
 

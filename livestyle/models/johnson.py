@@ -3,8 +3,8 @@
 * :class:`TransformerNet` is what livestyle trains: instance norms, residual blocks and
   nearest-upsample + conv decoding (Odena et al. 2016: no checkerboard). A
   :class:`TransformerConfig` sets its shape; the named ones are ``FULL_CONFIG`` (Johnson et al.'s
-  net, reflection pads before each conv), ``FAST_CONFIG`` (thin, depthwise-separable, for CPUs)
-  and the distillation students ``LIGHT_CONFIG``, ``LIGHT8_CONFIG`` and ``DEEP8_CONFIG`` (one
+  net, reflection pads before each conv), ``THIN_CONFIG`` (thin, depthwise-separable, for CPUs)
+  and the distillation students ``SLIM_CONFIG``, ``SLIM8_CONFIG`` and ``DEEP8_CONFIG`` (one
   reflection border around the frame, fewer norms; the last two downsample to 1/8).
 * :class:`EngstromNet` reproduces lengstrom/fast-style-transfer exactly (zero 'SAME' padding,
   transposed convs, tanh output) so its published checkpoints load bit-for-bit.
@@ -65,24 +65,24 @@ class TransformerConfig:
 FULL_CONFIG = TransformerConfig()
 # About 1/8 of the full net's arithmetic: thinner, fewer blocks, separable 3x3 convs, sized for
 # real-time 640x360 video on a small CPU (timings in docs/performance.md).
-FAST_CONFIG = TransformerConfig(widths=(16, 32, 64), num_residual=4, edge_kernel=5, separable=True)
-# The fast net built like livestyle's light arbitrary-style net, for distillation students: zero
+THIN_CONFIG = TransformerConfig(widths=(16, 32, 64), num_residual=4, edge_kernel=5, separable=True)
+# The thin net built like livestyle's light arbitrary-style net, for distillation students: zero
 # padding inside one reflection border, 3x3 edge convs, instance norms in the encoder only. Its
-# graph runs faster than FAST_CONFIG's in ONNX Runtime on a CPU; with no norms at all it is faster
+# graph runs faster than THIN_CONFIG's in ONNX Runtime on a CPU; with no norms at all it is faster
 # still, but such a student stayed grey (speeds and held-out errors: docs/training.md, "Light
 # fixed-style students").
-LIGHT_CONFIG = TransformerConfig(widths=(16, 32, 64), num_residual=4, edge_kernel=3, separable=True,
+SLIM_CONFIG = TransformerConfig(widths=(16, 32, 64), num_residual=4, edge_kernel=3, separable=True,
                                  norm="instance-encoder", border=32)
-# The light student with a third downsampling: its residual blocks run at 1/8 with 96 channels,
-# so it has more weights and twice the reach of LIGHT_CONFIG, and its graph runs a little faster
+# The slim student with a third downsampling: its residual blocks run at 1/8 with 96 channels,
+# so it has more weights and twice the reach of SLIM_CONFIG, and its graph runs a little faster
 # (`tools/bench_designs.py`; docs/training.md, "A student that downsamples three times"). Udnie's
 # large planes and the relu4_3 Gram term are what the 1/4 student could not learn.
-LIGHT8_CONFIG = TransformerConfig(widths=(16, 32, 64, 96), num_residual=4, edge_kernel=3, separable=True,
+SLIM8_CONFIG = TransformerConfig(widths=(16, 32, 64, 96), num_residual=4, edge_kernel=3, separable=True,
                                   norm="instance-encoder", border=32)
-# light8 with its instance norms moved off the full-resolution edge conv into the downsampling convs
+# slim8 with its instance norms moved off the full-resolution edge conv into the downsampling convs
 # and the 1/8 blocks, where a norm's pass over the frame costs little, and 128 channels at 1/8:
-# every light8 udnie student stopped at about twice its teacher's style loss (docs/training.md,
-# "Norms where they are cheap"). A little slower than light8 (`tools/bench_designs.py`).
+# every slim8 udnie student stopped at about twice its teacher's style loss (docs/training.md,
+# "Norms where they are cheap"). A little slower than slim8 (`tools/bench_designs.py`).
 DEEP8_CONFIG = TransformerConfig(widths=(16, 32, 64, 128), num_residual=4, edge_kernel=3, separable=True,
                                  norm="instance-deep", border=32)
 
@@ -112,7 +112,7 @@ class ConvLayer(nn.Module):
 # Where each norm setting puts instance norms: the edge conv (full resolution), the stride-2
 # downsampling convs, the residual blocks (coarsest resolution) and the upsampling convs. Fewer
 # norms run faster in ONNX Runtime but learn a teacher that has them everywhere more slowly;
-# measured for the light students in docs/training.md (a teacher's instance norms adapt its strokes
+# measured for the slim students in docs/training.md (a teacher's instance norms adapt its strokes
 # to each frame's contrast, which a student without any cannot follow: its output stays grey).
 NORM_PLACES = {"instance": {"edge", "down", "res", "up"}, "instance-encoder": {"edge", "down"},
                "instance-deep": {"down", "res"}, "none": set()}

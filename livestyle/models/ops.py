@@ -54,7 +54,7 @@ def init_variance_preserving(module: nn.Module) -> None:
     and a ReLU follow them).
 
     PyTorch's default init shrinks the signal at each layer; through the ten-layer separable
-    decoder of models/light_adain.py an untrained net's output came out nearly flat grey, and the
+    decoder of models/adain_light.py an untrained net's output came out nearly flat grey, and the
     first few hundred steps barely moved the content loss.
     """
     for m in module.modules():

@@ -190,9 +190,9 @@ def net_files(options: dict) -> dict[str, Path]:
     files: dict[str, Path] = {}
     if options.get("style_images"):
         if fast:
-            for part, path in (registry.light_adain_graphs(fp16=False) or {}).items():
+            for part, path in (registry.adain_light_graphs(fp16=False) or {}).items():
                 files[f"adain_light/{part}"] = path
-            files["adain_light/checkpoint"] = registry.light_adain_checkpoint()
+            files["adain_light/checkpoint"] = registry.adain_light_checkpoint()
         if full:
             files["adain/decoder"] = exported_dir() / registry.ADAIN_DECODER_FILE
             files["adain/vgg16"] = vgg_weights(None, shared)

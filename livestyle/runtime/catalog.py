@@ -11,16 +11,9 @@ from __future__ import annotations
 from dataclasses import astuple, dataclass
 from pathlib import Path
 
+from ..families import family
 from . import registry
 from .registry import StyleInfo
-
-# TransformerConfig's defaults (models/johnson.py), for entries exported before the manifest
-# recorded every field; read here rather than imported, so this module needs no PyTorch.
-JOHNSON_DEFAULTS = {"widths": [32, 64, 128], "num_residual": 5, "edge_kernel": 9, "separable": False,
-                    "norm": "instance", "border": 0}
-NORMS = {"instance": "instance norms everywhere", "instance-encoder": "instance norms in the encoder only",
-         "instance-deep": "instance norms in the downsampling convs and blocks", "none": "no norms"}
-
 
 @dataclass(frozen=True)
 class NetRow:
@@ -61,23 +54,10 @@ def cells(row: NetRow) -> tuple[str, ...]:
 
 
 def _architecture(meta: dict) -> str:
-    arch = meta.get("architecture")
-    if meta.get("kind") == "adain" and not arch:
-        return "VGG-16 encoder to relu4_1 (from the shared folder, not shipped), AdaIN, a decoder mirroring it"
-    if meta.get("arch") == "light_adain":
-        widths = "/".join(str(w) for w in arch["widths"])
-        return (f"student encoder {widths} channels (VGG-16's relu1_1..relu4_1 at a quarter of its widths), "
-                f"AdaIN, separable decoder{', a structure skip at 1/4 resolution' if arch.get('skip') else ''}, "
-                f"{arch['border']} px reflected border")
-    cfg = {**JOHNSON_DEFAULTS, **(arch or {})}
-    widths = "/".join(str(w) for w in cfg["widths"])
-    scale = 2 ** (len(cfg["widths"]) - 1)
-    convs = "separable convs" if cfg["separable"] else "convs"
-    text = (f"{convs} {widths} channels, {cfg['num_residual']} residual blocks at 1/{scale}, "
-            f"{cfg['edge_kernel']}x{cfg['edge_kernel']} edge convs, {NORMS.get(cfg['norm'], cfg['norm'])}")
-    if cfg["border"]:
-        text += f", {cfg['border']} px reflected border"
-    return text
+    # Entries record their family's arch since the light net shipped; the older ones are Johnson
+    # nets or the AdaIN decoder, told apart by their kind.
+    arch = meta.get("arch") or ("adain_decoder" if meta.get("kind") == "adain" else "johnson")
+    return family(arch).describe(meta.get("architecture"))
 
 
 def _files(info: StyleInfo) -> list[Path]:

@@ -97,12 +97,12 @@ def create_adain_stylizer(style_images: list, style_weights: list[float] | None 
         streaming_on_cpu = _variant("auto", device, streaming) == "fast"
         model = ("fast" if streaming_on_cpu or not vgg_weights(None, shared_dir).is_file() or not have("torch")
                  else "full")
-    light = None if model == "full" else registry.light_adain_graphs(fp16=fp16)
+    light = None if model == "full" else registry.adain_light_graphs(fp16=fp16)
     if light is None and model == "fast":
         raise InputError("this install ships no light arbitrary-style net; use --model full "
                          "(needs the shared folder) or reinstall livestyle")
     graphs = light or registry.adain_graphs(fp16=fp16, shared=shared_dir)
-    checkpoint = registry.light_adain_checkpoint() if light else None
+    checkpoint = registry.adain_light_checkpoint() if light else None
     lanes, threads = _cpu_lanes(frames_in_flight, device)
 
     def graph(part: str, method: str, share: bool = False):

@@ -175,13 +175,17 @@ def onnx_for(style: StyleInfo, fp16: bool = False, int8: bool = False, shared: s
             raise ModelError(f"model file {path} for style '{style.name}' is missing; reinstall livestyle")
         if not fp16:
             return path
-        half = cache_dir() / "own" / f"{style.name}_fp16.onnx"
+        checkpoint = path.with_name(style.meta.get("checkpoint", path.stem + ".pt"))
+        if not checkpoint.is_file():
+            raise ModelError(f"--fp16 builds '{style.name}' from its checkpoint {checkpoint}, which is missing; "
+                             "run without --fp16 or export the style again")
+        # Keyed by the checkpoint's content: a style retrained under the same name gets a new graph.
+        half = cache_dir() / "own" / f"{style.name}-{_file_tag(checkpoint)}_fp16.onnx"
         if not half.is_file():
             need("--fp16 (its graphs are built from the PyTorch checkpoints on first use)", "torch", "onnx")
             from ..export.johnson import export_checkpoint
 
-            export_checkpoint(path.with_name(style.meta.get("checkpoint", path.stem + ".pt")), half,
-                              fp16=True)
+            export_checkpoint(checkpoint, half, fp16=True)
         return half
     target = cache_dir() / "engstrom" / f"{style.name}{'_fp16' if fp16 else ''}.onnx"
     if not target.is_file():
@@ -253,11 +257,11 @@ def adain_graphs(fp16: bool = False, shared: str | Path | None = None,
     return paths
 
 
-def light_adain_checkpoint() -> Path:
+def adain_light_checkpoint() -> Path:
     return exported_dir() / f"{LIGHT_ADAIN_NAME}.pt"
 
 
-def light_adain_graphs(fp16: bool = False) -> dict[str, Path] | None:
+def adain_light_graphs(fp16: bool = False) -> dict[str, Path] | None:
     """livestyle's own light arbitrary-style graphs (shipped in exported/, no shared folder needed);
     None when this install has none. fp16 graphs are exported from the shipped checkpoint into the
     user cache on first use, with their parity checks."""
@@ -267,16 +271,16 @@ def light_adain_graphs(fp16: bool = False) -> dict[str, Path] | None:
         return None
     if not fp16:
         return paths
-    checkpoint = light_adain_checkpoint()
+    checkpoint = adain_light_checkpoint()
     if not checkpoint.is_file():
         raise ModelError(f"the light net's checkpoint {checkpoint} is missing; reinstall livestyle")
-    half_folder = cache_dir() / "light_adain" / f"{_file_tag(checkpoint)}-fp16"
+    half_folder = cache_dir() / "adain_light" / f"{_file_tag(checkpoint)}-fp16"
     half = {k: half_folder / f for k, f in LIGHT_ADAIN_GRAPH_FILES.items()}
     if not all(p.is_file() for p in half.values()):
         need("--fp16 with --style-image (its graphs are built from the PyTorch checkpoint on first use)",
              "torch", "onnx")
-        from ..export.light_adain import export_light_adain
+        from ..export.adain_light import export_adain_light
         from ..export.onnx import parity_images
 
-        export_light_adain(checkpoint, half_folder, parity_images(None), fp16=True)
+        export_adain_light(checkpoint, half_folder, parity_images(None), fp16=True)
     return half

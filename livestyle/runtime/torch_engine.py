@@ -32,16 +32,16 @@ MAX_CAPTURED_SHAPES = 4        # a stream has one frame size; a few more cover s
 
 ARBITRARY_INPUTS = ("image", "style_mean", "style_std", "alpha")
 
-# The I/O of each exported graph (export/onnx.py, export/adain.py), by net family and method:
-# input names, output names, whether the output is an image (clamped to 0..255).
+# The I/O of each exported graph (export/onnx.py, export/adain.py), by the kind of net (a family's
+# KIND, livestyle/families/) and method: input names, output names, whether the output is an image
+# (clamped to 0..255).
 GRAPH_IO: dict[tuple[str, str], tuple[tuple[str, ...], tuple[str, ...], bool]] = {
-    ("johnson", "forward"): (("image",), ("stylized",), True),
+    ("fixed", "forward"): (("image",), ("stylized",), True),
     ("arbitrary", "forward"): (ARBITRARY_INPUTS, ("stylized",), True),
     ("arbitrary", "stylize_features"): (ARBITRARY_INPUTS, ("features",), False),
     ("arbitrary", "decode"): (("features",), ("stylized",), True),
     ("arbitrary", "style_stats"): (("image",), ("style_stats",), False),
 }
-ARCH_FAMILY = {"johnson": "johnson", "light_adain": "arbitrary"}
 
 
 class GraphModule(nn.Module):
@@ -126,16 +126,18 @@ class TorchEngine(GraphEngine):
     def from_checkpoint(cls, path: str | Path, method: str = "forward", **options) -> "TorchEngine":
         """A livestyle checkpoint (``exported/*.pt``) as the graph of the same name would run."""
         from ..checkpoints import build_model, load_checkpoint
+        from ..families import family as family_of
 
         ckpt = load_checkpoint(path)
-        family = ARCH_FAMILY.get(ckpt["arch"])
-        if family is None:
+        net_family = family_of(ckpt["arch"])
+        kind = net_family.KIND
+        if not getattr(net_family, "RUNS_ALONE", True):
             raise ModelError(f"{path} holds a '{ckpt['arch']}' net, which does not run on its own (the VGG "
                              "AdaIN decoder needs its encoder): build the net and pass it to TorchEngine")
-        io = GRAPH_IO.get((family, method))
+        io = GRAPH_IO.get((kind, method))
         if io is None:
             raise ModelError(f"a {ckpt['arch']} net has no '{method}' graph; "
-                             f"choose from {sorted(m for f, m in GRAPH_IO if f == family)}")
+                             f"choose from {sorted(m for k, m in GRAPH_IO if k == kind)}")
         if method == "style_stats":
             options.setdefault("fp16", False)   # once per style: the exported style graph is fp32 too
         inputs, outputs, clamp = io

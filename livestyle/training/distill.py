@@ -1,9 +1,10 @@
 """Fast CPU nets distilled from our full nets: a small student learns its teacher's output.
 
-The student (``STUDENTS``: ``fast``, thin separable convs; ``light``, the same with instance norms
-in the encoder only and one border instead of per-conv pads, which ONNX Runtime runs faster;
-``light8`` and ``deep8``, light with a third downsampling, see models/johnson.py) learns to
-reproduce the teacher's output.
+The student, one of the designs in ``STUDENTS`` (``thin``: thin separable convs; ``slim``: the same
+with instance norms in the encoder only and one border instead of per-conv pads, which ONNX Runtime
+runs faster; ``slim8`` and ``deep8``: slim with a third downsampling; models/johnson.py), learns to
+reproduce the teacher's output. A design is the net's shape; the shipped ``<style>_fast`` nets are
+the fast *variant* of a style, whatever design they have (today ``deep8``).
 Teacher outputs are computed once for a fixed bank of crops, so a training step costs only the
 student's forward and backward pass: no VGG, which is what makes training on a CPU practical.
 The loss is L1 on pixels plus L1 on image gradients, so strokes stay crisp instead of averaging out.
@@ -19,12 +20,12 @@ import torch
 import torch.nn.functional as F
 
 from ..checkpoints import atomic_save, build_model, load_checkpoint, make_checkpoint
-from ..models.johnson import DEEP8_CONFIG, FAST_CONFIG, LIGHT8_CONFIG, LIGHT_CONFIG, TransformerConfig, TransformerNet
+from ..models.johnson import DEEP8_CONFIG, SLIM8_CONFIG, SLIM_CONFIG, THIN_CONFIG, TransformerConfig, TransformerNet
 from .data import ImageBank
 from .samples import write_sample_grid
 
 CHUNK = 16
-STUDENTS = {"fast": FAST_CONFIG, "light": LIGHT_CONFIG, "light8": LIGHT8_CONFIG, "deep8": DEEP8_CONFIG}
+STUDENTS = {"thin": THIN_CONFIG, "slim": SLIM_CONFIG, "slim8": SLIM8_CONFIG, "deep8": DEEP8_CONFIG}
 
 
 @dataclass
@@ -54,7 +55,7 @@ class DistillTask:
     family = "distill"
 
     def __init__(self, teachers: dict[str, Path], content: ImageBank, settings: DistillSettings,
-                 device: torch.device, config: TransformerConfig = FAST_CONFIG, progress=None):
+                 device: torch.device, config: TransformerConfig = THIN_CONFIG, progress=None):
         self.settings, self.device = settings, device
         self.teacher_meta: dict[str, dict] = {}
         self.students: dict[str, TransformerNet] = {}

@@ -19,7 +19,7 @@ import torch
 
 from ..checkpoints import atomic_save, make_checkpoint
 from ..errors import InputError
-from ..models.johnson import DEEP8_CONFIG, FAST_CONFIG, FULL_CONFIG, TransformerNet
+from ..models.johnson import DEEP8_CONFIG, THIN_CONFIG, FULL_CONFIG, TransformerNet
 from .data import ImageBank, load_style_image
 from .samples import write_sample_grid
 from .losses import (CONTENT_LAYER, coarse_luminance, content_loss, gram_style_loss, gram_targets,
@@ -29,7 +29,7 @@ from .temporal_loss import MODES as TEMPORAL_MODES, SyntheticMotion, motion_prob
 # realtime: the design of the shipped ``<style>_fast`` nets (distill.STUDENTS["deep8"]), so a net
 # trained with it runs in video and cam as fast as they do; its checkpoint is named after the style
 # alone (``mine.pt``, used as ``--style mine``) and records the variant as "fast", as theirs do.
-VARIANTS = {"realtime": DEEP8_CONFIG, "full": FULL_CONFIG, "fast": FAST_CONFIG}
+VARIANTS = {"realtime": DEEP8_CONFIG, "full": FULL_CONFIG, "fast": THIN_CONFIG}
 RECORDED_VARIANT = {"realtime": "fast"}
 
 
@@ -130,7 +130,7 @@ class JohnsonTask:
     def init_from(self, folder: Path) -> list[str]:
         """Warm start from ``<key>.pt`` files; where they came from is kept in the saved meta.
         The checkpoint's architecture wins over the variant's default, so a fast net of another
-        design (a ``train distill --student light`` student) is fine-tuned as it is."""
+        design (a ``train distill --student slim`` student) is fine-tuned as it is."""
         loaded = []
         for key in self.nets:
             path = Path(folder) / f"{key}.pt"

@@ -134,7 +134,7 @@ def run_training(task: TrainingTask, out_dir: Path, config: LoopConfig, device: 
         if not state_path.is_file():
             raise InputError(f"--resume given but {state_path} does not exist; start without --resume")
         state = load_torch_file(state_path, what="training state")
-        if state.get("family") != task.family:
+        if _run_family(state.get("family")) != task.family:
             raise InputError(f"{state_path} is a '{state.get('family')}' run, not '{task.family}'")
         for name, module in modules.items():
             module.load_state_dict(state["modules"][name])
@@ -249,3 +249,14 @@ def _diverged(step: int, what: str, saved_step: int, lr: float) -> TrainingDiver
     where = f"the checkpoint of step {saved_step} is kept" if saved_step else "no checkpoint was written"
     return TrainingDiverged(f"training diverged at step {step}: the loss {what}; {where}. Go on with --resume "
                             f"and a lower --lr (this run: {lr:g}), or a lower --style-weight")
+
+
+def _run_family(recorded: str | None) -> str | None:
+    """The family a training state records, by today's name where it was renamed since."""
+    from ..errors import ModelError
+    from ..families import canonical_arch
+
+    try:
+        return canonical_arch(recorded) if recorded else recorded
+    except ModelError:   # a trainer's own name (distill, adain), not a checkpoint arch
+        return recorded

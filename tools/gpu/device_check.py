@@ -13,7 +13,7 @@ everything measured so far in ``--out``. The measuring itself is the package's
     python tools/gpu/device_check.py --tiny --device cpu --out /tmp/dc          # CPU self-test
 
 Rows (model-only: input already in device memory, output left there; batch 1):
-    nets      johnson_full (exported/mosaic.pt), johnson_fast (mosaic_fast.pt), light_adain
+    nets      johnson_full (exported/mosaic.pt), johnson_fast (mosaic_fast.pt), adain_light
               (exported/adain_light.pt, else random weights: timing only), vgg_adain (VGG-16 from
               --shared-dir + exported/adain_decoder.pt; skipped without the shared folder)
     backends  torch-cuda fp32/fp16 (channels-last, CUDA graphs; --compile adds torch.compile rows),

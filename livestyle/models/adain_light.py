@@ -1,6 +1,6 @@
 """livestyle's light arbitrary-style net: a small student encoder, AdaIN, a small decoder.
 
-The VGG-16 is only the teacher and the loss network while training (training/light_adain.py);
+The VGG-16 is only the teacher and the loss network while training (training/adain_light.py);
 nothing of it is needed to run this net, so its weights are wholly livestyle's own.
 
 Recipe (facts from the papers, our own code):
@@ -41,8 +41,8 @@ SKIP_WIDTH = 16   # channels of the 1/4-resolution structure skip
 
 
 @dataclass(frozen=True)
-class LightAdaINConfig:
-    """Architecture of a :class:`LightAdaINNet`; saved beside the weights in checkpoints."""
+class AdaINLightConfig:
+    """Architecture of a :class:`AdaINLightNet`; saved beside the weights in checkpoints."""
 
     widths: tuple[int, int, int, int] = (16, 32, 64, 128)
     # Reflection border around the frame, a multiple of DEPTH. Zero padding reaches about 4
@@ -55,7 +55,7 @@ class LightAdaINConfig:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, d: dict) -> "LightAdaINConfig":
+    def from_dict(cls, d: dict) -> "AdaINLightConfig":
         return cls(widths=tuple(d["widths"]), border=d.get("border", 32), skip=d.get("skip", False))
 
     @property
@@ -150,7 +150,7 @@ class DistillationHeads(nn.Module):
         return {name: head(t) for (name, _), head, t in zip(TEACHER_TAPS, self.heads, taps)}
 
 
-class LightAdaINNet(nn.Module):
+class AdaINLightNet(nn.Module):
     """Encoder + decoder; RGB 0..255 in and out, like every livestyle graph.
 
     The method names match :class:`~livestyle.models.adain.AdaINContentNet` so the export and
@@ -159,7 +159,7 @@ class LightAdaINNet(nn.Module):
     once-per-painting graph. Features carry the frame's reflection border; ``decode`` removes it.
     """
 
-    def __init__(self, config: LightAdaINConfig = LightAdaINConfig()):
+    def __init__(self, config: AdaINLightConfig = AdaINLightConfig()):
         super().__init__()
         if config.border % DEPTH:
             raise ValueError(f"border must be a multiple of {DEPTH}, got {config.border}")
@@ -226,7 +226,7 @@ class LightAdaINNet(nn.Module):
 class LightStyleEncoder(nn.Module):
     """Painting (RGB 0..255) -> channel mean and std of the student's deepest features."""
 
-    def __init__(self, net: LightAdaINNet):
+    def __init__(self, net: AdaINLightNet):
         super().__init__()
         self.net = net
 

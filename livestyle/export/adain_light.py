@@ -1,4 +1,4 @@
-"""Export and ship livestyle's light arbitrary-style net (models/light_adain.py).
+"""Export and ship livestyle's light arbitrary-style net (models/adain_light.py).
 
 Same three graphs as the VGG-based AdaIN path (export/adain.py), so one runtime runs both:
 ``style`` (painting -> student relu4_1 mean and std, once per painting), ``encoder`` (frame,
@@ -16,32 +16,32 @@ import numpy as np
 
 from ..checkpoints import build_model, load_checkpoint
 from ..fileio import sha256_file, write_atomically
-from ..models.light_adain import LightAdaINNet, LightStyleEncoder
+from ..models.adain_light import AdaINLightNet, LightStyleEncoder
 from .adain import export_arbitrary
 from .files import LIGHT_ADAIN_GRAPH_FILES as GRAPH_FILES
 from .files import LIGHT_ADAIN_NAME as NAME
 from .onnx import write_manifest_entry
 
-ARCH = "light_adain"
+ARCH = "adain_light"
 LICENCE = ("trained by livestyle (ours). Teacher and loss network during training only: VGG-16 "
            "(Simonyan & Zisserman 2014, Oxford VGG / Keras release, CC BY 4.0), not needed at run time")
 
 
-def load_light_net(checkpoint: Path) -> LightAdaINNet:
+def load_light_net(checkpoint: Path) -> AdaINLightNet:
     return build_model(load_checkpoint(checkpoint, ARCH)).float().eval()
 
 
-def export_light_adain(checkpoint: Path, out_dir: Path, images: list[np.ndarray], fp16: bool = False) -> dict:
+def export_adain_light(checkpoint: Path, out_dir: Path, images: list[np.ndarray], fp16: bool = False) -> dict:
     """Write the three graphs into ``out_dir`` after parity checks; returns their facts."""
     net = load_light_net(checkpoint)
     return export_arbitrary(net, LightStyleEncoder(net), out_dir, fp16, images, GRAPH_FILES)
 
 
-def publish_light_adain(checkpoint: Path, exported: Path, images: list[np.ndarray]) -> dict:
+def publish_adain_light(checkpoint: Path, exported: Path, images: list[np.ndarray]) -> dict:
     """Ship a trained light net: graphs (parity-checked) + fp16 checkpoint + manifest entry."""
     exported = Path(exported)
     ckpt = load_checkpoint(checkpoint, ARCH)
-    facts = export_light_adain(checkpoint, exported, images)
+    facts = export_adain_light(checkpoint, exported, images)
     target = exported / f"{NAME}.pt"
     if Path(checkpoint).resolve() != target.resolve():
         write_atomically(target, lambda tmp: shutil.copyfile(checkpoint, tmp))

@@ -1,4 +1,4 @@
-"""Training livestyle's light arbitrary-style net (models/light_adain.py) with VGG-16 as teacher.
+"""Training livestyle's light arbitrary-style net (models/adain_light.py) with VGG-16 as teacher.
 
 One task does both published stages at once, so every VGG-16 pass serves twice:
 * feature distillation (Collaborative Distillation, Wang et al. 2020): the student's taps, lifted
@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 from ..checkpoints import atomic_save, load_vgg16, make_checkpoint
-from ..models.light_adain import TEACHER_TAPS, DistillationHeads, LightAdaINConfig, LightAdaINNet
+from ..models.adain_light import TEACHER_TAPS, DistillationHeads, AdaINLightConfig, AdaINLightNet
 from ..models.ops import adain, channel_mean_std
 from .adain import HELD_OUT_STYLES
 from .data import ImageBank
@@ -32,13 +32,13 @@ from .losses import fp32_gram, relative_mse, structure_loss
 from .samples import write_sample_grid
 
 TEACHER_LAYERS = tuple(name for name, _ in TEACHER_TAPS)
-ARCH = "light_adain"
+ARCH = "adain_light"
 CHECKPOINT_NAME = "adain_light.pt"
 STAGES = ("joint", "decoder")
 
 
 @dataclass
-class LightAdaINSettings:
+class AdaINLightSettings:
     image_size: int = 192
     batch_size: int = 8
     style_weight: float = 2.5
@@ -109,17 +109,17 @@ def distillation_loss(lifted: dict[str, torch.Tensor], teacher: dict[str, torch.
     return total
 
 
-class LightAdaINTask:
+class AdaINLightTask:
     family = ARCH
 
     def __init__(self, content: ImageBank, styles: ImageBank, vgg_weights: Path,
-                 settings: LightAdaINSettings, device: torch.device,
-                 config: LightAdaINConfig = LightAdaINConfig()):
+                 settings: AdaINLightSettings, device: torch.device,
+                 config: AdaINLightConfig = AdaINLightConfig()):
         if settings.stage not in STAGES:
             raise ValueError(f"stage must be one of {STAGES}, got {settings.stage!r}")
         self.content, self.styles, self.settings, self.device = content, styles, settings, device
         self.teacher = load_vgg16(vgg_weights, TEACHER_LAYERS).to(device)
-        self.net = LightAdaINNet(config).to(device)
+        self.net = AdaINLightNet(config).to(device)
         self.heads = DistillationHeads(config.widths).to(device)
         self.warm_starts: list[dict] = []
         self._sample_c = content.batch(settings.seed + 7919, 0, 4, settings.image_size).to(device)

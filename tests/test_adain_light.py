@@ -13,18 +13,18 @@ import torch
 
 from livestyle.checkpoints import atomic_save, build_model, load_checkpoint, make_checkpoint
 from livestyle.cli.main import main
-from livestyle.models.light_adain import LightAdaINConfig, LightAdaINNet
-from livestyle.training.light_adain import augment_paintings, mix_pairs, rotate_hue
+from livestyle.models.adain_light import AdaINLightConfig, AdaINLightNet
+from livestyle.training.adain_light import augment_paintings, mix_pairs, rotate_hue
 
 from conftest import SHARED, needs_shared
 
 
 def test_light_net_is_small_and_keeps_the_frame_size():
-    net = LightAdaINNet().eval()
+    net = AdaINLightNet().eval()
     assert sum(p.numel() for p in net.parameters()) < 200_000  # real time on a laptop CPU
     x = torch.rand(1, 3, 72, 128) * 255
     mean, std = net.style_stats(torch.rand(1, 3, 64, 96) * 255)
-    assert mean.shape == (1, LightAdaINConfig().widths[-1], 1, 1)
+    assert mean.shape == (1, AdaINLightConfig().widths[-1], 1, 1)
     with torch.no_grad():
         y = net(x, mean, std, torch.ones(1))
     assert y.shape == x.shape
@@ -87,9 +87,9 @@ def test_few_steps_lower_the_loss_and_resume_is_exact(tmp_path, tiny_sets, terms
     resumed = _train(tmp_path / "b", tiny_sets, 12, ["--resume", *terms])
     assert [r["step"] for r in resumed] == list(range(1, 13))
     assert resumed[10]["total"] == pytest.approx(hist[10]["total"], rel=1e-4)
-    ckpt = load_checkpoint(tmp_path / "b/adain_light.pt", "light_adain")
+    ckpt = load_checkpoint(tmp_path / "b/adain_light.pt", "adain_light")
     assert ckpt["meta"]["steps"] == 12 and "VGG-16" in ckpt["meta"]["teacher"]
-    assert isinstance(build_model(ckpt), LightAdaINNet)
+    assert isinstance(build_model(ckpt), AdaINLightNet)
 
 
 @needs_shared
@@ -121,16 +121,16 @@ def test_decoder_stage_leaves_the_encoder_alone(tmp_path, tiny_sets):
 
 def _random_checkpoint(path: Path, skip: bool = False) -> Path:
     torch.manual_seed(0)
-    net = LightAdaINNet(LightAdaINConfig(skip=skip))
+    net = AdaINLightNet(AdaINLightConfig(skip=skip))
     if skip:   # a trained skip, not the zero one a warm start begins with
         torch.nn.init.normal_(net.decoder.skip.weight, std=0.1)
-    return atomic_save(make_checkpoint("light_adain", net.config.to_dict(), net.state_dict(), {"steps": 0}), path)
+    return atomic_save(make_checkpoint("adain_light", net.config.to_dict(), net.state_dict(), {"steps": 0}), path)
 
 
 def test_a_net_without_the_skip_warm_starts_one_with_it_unchanged():
     torch.manual_seed(0)
-    plain = LightAdaINNet()
-    skip = LightAdaINNet(LightAdaINConfig(skip=True))
+    plain = AdaINLightNet()
+    skip = AdaINLightNet(AdaINLightConfig(skip=True))
     missing, unexpected = skip.load_state_dict(plain.state_dict(), strict=False)
     assert not unexpected and set(missing) == {"decoder.skip.weight", "decoder.skip.bias", "skip_in.weight", "skip_in.bias"}
     x = torch.rand(1, 3, 64, 96) * 255
@@ -142,11 +142,11 @@ def test_a_net_without_the_skip_warm_starts_one_with_it_unchanged():
 
 @pytest.mark.parametrize("skip", [False, True], ids=["plain", "skip"])
 def test_export_matches_pytorch(tmp_path, skip):
-    from livestyle.export.light_adain import GRAPH_FILES, export_light_adain
+    from livestyle.export.adain_light import GRAPH_FILES, export_adain_light
     from livestyle.export.onnx import parity_images
 
     ckpt = _random_checkpoint(tmp_path / "net.pt", skip)
-    facts = export_light_adain(ckpt, tmp_path / "graphs", parity_images(SHARED if SHARED.is_dir() else None, 2, 128))
+    facts = export_adain_light(ckpt, tmp_path / "graphs", parity_images(SHARED if SHARED.is_dir() else None, 2, 128))
     assert all((tmp_path / "graphs" / f).is_file() for f in GRAPH_FILES.values())
     assert facts["chained_parity_max_abs_diff"] < 1.0 and facts["style_parity_rel"] < 1e-3
 
@@ -182,7 +182,7 @@ def test_the_light_net_ships_with_its_teacher_named():
     from livestyle.runtime import registry
 
     entry = json.loads((exported_dir() / "manifest.json").read_text())["models"]["adain_light"]
-    assert registry.light_adain_graphs() is not None
+    assert registry.adain_light_graphs() is not None
     assert "VGG-16" in entry["licence"] and "Simonyan" in entry["licence"] and entry["steps"] > 0
     assert entry["parity"]["chained_parity_max_abs_diff"] <= 1.0
     from livestyle.fileio import sha256_file
