@@ -1,5 +1,7 @@
-"""End-to-end frames/s of ``livestyle video`` beside stylizer-only frames/s, at 640x360 and 1280x720,
-and the capture-to-display latency of ``livestyle cam`` in frame times of the same stylizer.
+"""End-to-end frames/s of ``livestyle video`` beside stylizer-only frames/s, and ``cam``'s latency.
+
+Measured at 640x360 and 1280x720; the latency is ``livestyle cam``'s capture to display, in frame
+times of the same stylizer.
 
 The gap between the two columns is what decoding, colour conversion, encoding and the threads
 cost (or, when they overlap inference well, don't). Both run in the same process on the same

@@ -23,8 +23,9 @@ def seconds_arg(text: str) -> float:
     return value
 
 
-# Measured at 640x360 on 2 cores with the fast net: end to end 89% of the stylizer's rate with
-# x264 'medium', 105% with 'veryfast' (docs/performance.md).
+# x264 shares the CPU with the net: a slower preset competes with inference for the cores and
+# lowers frames/s end to end, while at the same --crf a faster one only makes the file larger
+# (measured: docs/performance.md).
 DEFAULT_PRESET = "veryfast"
 # Frames the net runs at once on a CPU (each on its share of the cores). A file's frames can wait
 # for each other, unlike a camera's, so throughput counts rather than one frame's latency:

@@ -149,9 +149,9 @@ def available_cpus() -> int:
 def _cpu_lanes(frames_in_flight: int, device: str) -> tuple[int, int | None]:
     """(frames at once, threads per net session): the cores shared out between the frames.
 
-    Small convolutions scale badly over threads (the light mosaic net at 640x360 on 2 cores: 12.0
-    f/s on one thread, 13-17 on two, 19.6-20.7 for two frames at once on one thread each), so on a
-    CPU a video runs frames side by side. None: the runtime's default (all cores).
+    Small convolutions scale badly over threads (two frames at once on one thread each give more
+    frames/s than one frame on all of them: docs/performance.md), so on a CPU a video runs frames
+    side by side. None: the runtime's default (all cores).
     """
     cpus = available_cpus()
     lanes = min(frames_in_flight, cpus) if choose_backend(device) == "ort-cpu" else 1

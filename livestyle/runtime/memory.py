@@ -13,8 +13,8 @@ import os
 from ..errors import InputError
 
 # Peak resident memory each stylised pixel adds on onnxruntime CPU (bytes per pixel of the padded
-# working frame), measured as max RSS of `livestyle image` at 1 and 2 megapixels (docs/performance.md)
-# and rounded up: Johnson full 850, fast 470, light arbitrary-style 430, VGG-16 AdaIN 1370.
+# working frame), measured as max RSS of `livestyle image` at 1 and 2 megapixels and rounded up
+# (docs/performance.md, "Memory per stylised pixel").
 BYTES_PER_PIXEL = {"full": 900, "fast": 500, "adain_light": 450, "adain": 1400}
 # Leave room for the decoded frames, the encoder and whatever else the machine runs.
 USABLE_FRACTION = 0.8

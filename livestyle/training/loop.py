@@ -25,8 +25,8 @@ from .averaging import WeightAverage
 
 STATE_FILE = "train_state.pt"
 # A logged loss this many times the median of the previous rows is a blow-up, not noise: a
-# warm-started net's loss rises 1.5x at most while Adam settles (docs/training.md), and a udnie
-# fine-tune at style weight 3 that collapsed to flat colour went from 3.4 to 445 within 50 steps.
+# warm-started net's loss rises 1.5x at most while Adam settles (docs/training.md), and a run
+# collapsing to flat colour rises more than a hundredfold within 50 steps (docs/lab/training-log.md).
 # The first rows of a run are not judged: a fresh net's loss swings by 20x from step to step.
 DIVERGENCE_FACTOR = 10.0
 DIVERGENCE_WINDOW = 4   # previous loss-history rows compared against
@@ -59,12 +59,11 @@ class LoopConfig:
     lr: float = 1e-3
     # Linear learning-rate ramp over the first steps. A fresh Adam moves every weight by about
     # ``lr`` per step whatever its gradient, which throws a warm-started net far off before the
-    # moment estimates settle (measured: udnie fine-tuned at 5e-4, style weight 2.5, without a
-    # ramp had 1.5x the style and content loss of its starting point after 100 steps).
+    # moment estimates settle (measured: docs/training.md, `--warmup`).
     warmup_steps: int = 0
     # 'constant' holds ``lr`` after the ramp; 'cosine' then lowers it along half a cosine to
-    # ``min_lr`` at ``steps``. Lowering the rate is what moved a plateaued fine-tune (udnie at
-    # 2.5e-4 -> 1.25e-4: style at 512 px 0.533 -> 0.474 in 356 steps, training.md).
+    # ``min_lr`` at ``steps``. Lowering the rate is what moved a plateaued fine-tune (halving it:
+    # docs/lab/training-log.md).
     schedule: str = "constant"   # one of LR_SCHEDULES
     min_lr: float = 0.0
     # Saved models are an exponential average of the weights with this decay (0: the last step's
