@@ -196,3 +196,12 @@ def test_the_slow_list_tool_reads_pytests_durations(tmp_path):
     from conftest import read_slow_list
     assert read_slow_list(listed) == ["tests/test_a.py::test_case[two words]", "tests/test_a.py::test_follower",
                                       "tests/test_a.py::test_wheel"]
+
+
+def test_code_and_help_say_why_not_which_issue():
+    """Issue numbers age into noise for a reader of the code: comments and help say the reason."""
+    import re
+
+    found = [f"{path.relative_to(REPO)}:{i}" for folder in (PACKAGE, REPO / "tools") for path in folder.rglob("*.py")
+             for i, line in enumerate(path.read_text().splitlines(), 1) if re.search(r"\bissue \d+", line, re.I)]
+    assert not found, found

@@ -269,6 +269,37 @@ def test_still_camera_is_recognised_as_still():
         assert m.mask.mean() > 0.95, f"only {m.mask.mean():.0%} of a still frame keeps its history"
 
 
+def shaky_sequence(seed: int, count: int = 10):
+    """A textured picture seen by a shaking camera (eval/shaky.py: random-walk wander, tremor,
+    roll), and a stand-in net that paints it with fine grain it re-rolls every frame."""
+    from livestyle.eval.shaky import Shake, shaky_frames
+
+    source = cv2.merge([texture(240, 320, seed + k) for k in range(3)])
+    frames = list(shaky_frames((source for _ in range(count)), count, Shake(jitter=3.0, roll=1.5), seed))
+    rng = np.random.default_rng(seed)
+    images = [np.ascontiguousarray(f[:, :, ::-1].transpose(2, 0, 1), dtype=np.float32) for f in frames]
+    painted = [np.clip(x + np.stack([cv2.GaussianBlur(rng.normal(0, 24, x.shape[1:]).astype(np.float32), (0, 0), 0.7)
+                                     for _ in range(3)]), 0, 255) for x in images]
+    return images, painted
+
+
+@pytest.mark.parametrize("seed", [0, 2])
+def test_blending_steadies_a_shaky_sequence(seed):
+    """Warping error along the input's flow on a hand-held sequence (every pixel moves every
+    frame): the blended output's is far below the per-frame output's."""
+    images, painted = shaky_sequence(seed)
+    blender = TemporalBlender(DEFAULT_STABILITY)
+    outputs = {"per-frame": painted, "blended": [blender(y, x) for y, x in zip(painted, images)]}
+    frames = [hwc01(x) for x in images]
+    errors = dict.fromkeys(outputs, 0.0)
+    for t in range(1, len(frames)):
+        flow = measurement_flow(frames[t], frames[t - 1])
+        mask = visible_mask(flow, measurement_flow(frames[t - 1], frames[t]))
+        for name, ys in outputs.items():
+            errors[name] += warping_error(hwc01(ys[t]), hwc01(ys[t - 1]), flow, mask)
+    assert errors["blended"] < 0.5 * errors["per-frame"], errors
+
+
 @needs_shared
 def test_streaming_stylizer_blends_its_output_by_default():
     """What `video`/`cam` build: the single mosaic graph with output-space blending, steadier than
@@ -367,7 +398,7 @@ def test_two_graph_split_matches_the_one_graph_net():
     assert diff.max() <= 1, f"split graphs differ from the one-graph net by up to {diff.max()} grey levels"
 
 
-# ------------------------------------------------------------------------------ what users see (issue 18)
+# ------------------------------------------------------------------------------ what users see
 
 
 @pytest.mark.parametrize("ruler", ["dis", "farneback"])
@@ -480,6 +511,24 @@ def test_shaky_path_is_smooth_with_a_tremor_and_repeatable():
     # and twice the jitter gives twice the tremor
     assert tremor(1.5) == pytest.approx(2 ** 0.5 * 1.5, rel=0.3)
     assert tremor(3.0) / tremor(1.5) == pytest.approx(2.0, rel=0.1)
+
+
+def test_shaky_clip_smears_bends_and_adds_grain_only_when_asked():
+    from livestyle.eval.shaky import Shake, shaky_frames
+
+    source = cv2.merge([texture(120, 160, k) for k in range(3)])
+    def frames(**kw):   # tremor alone: a path this short would sit at the margin
+        return list(shaky_frames((source for _ in range(4)), 4, Shake(jitter=4.0, drift=0.0, roll=0.0, **kw), seed=1))
+    plain, smeared, grainy = frames(), frames(exposure=0.8), frames(noise=3.0)
+    fine = lambda f: np.abs(cv2.Laplacian(f.astype(np.float32), cv2.CV_32F)).mean()  # noqa: E731
+    assert np.abs(plain[0].astype(np.float32) - smeared[0]).mean() < 0.1   # no motion before frame 0
+    assert all(fine(s) < 0.9 * fine(p) for p, s in zip(plain[1:], smeared[1:]))   # smeared along the shake
+    assert np.std(grainy[2].astype(np.float32) - plain[2]) == pytest.approx(3.0, rel=0.15)
+    bent = frames(readout=0.5)[2].astype(np.float32)
+    assert np.abs(bent - plain[2]).mean() > 5.0                  # rows read later see a moved window
+    for bad in ({"exposure": 1.5}, {"exposure": 0.6, "readout": 0.6}, {"noise": -1.0}):
+        with pytest.raises(InputError):
+            Shake(**bad)
 
 
 @needs_shared

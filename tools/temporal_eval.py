@@ -309,8 +309,8 @@ def main() -> None:
     ap.add_argument("--frames", type=int, default=24, help="frames per video clip")
     ap.add_argument("--only", action="append", help="only sequences whose name contains this")
     ap.add_argument("--still-frames", type=int, default=40,
-                    help="frames of the still noisy camera (0: skip); flicker is measured over the second half "
-                         "(12 until issue 18's still-pixel stability, measured from frame 4)")
+                    help="frames of the still noisy camera (0: skip); flicker is measured over the second half, "
+                         "the blend's steady state")
     ap.add_argument("--style-frames", type=int,
                     help="frames per sequence scored for style loss (0: skip; default 2, --encoded: 6)")
     ap.add_argument("--strip", type=Path, help="write a strip of the last 6 fox frames (input + first 4 methods)")

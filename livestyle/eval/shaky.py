@@ -1,8 +1,7 @@
 """Hand-held test clips: a crop window wandering along a random smooth path, with a tremor every frame.
 
 None of the shared clips shakes, yet a phone in the hand or a laptop on a knee moves the whole
-frame every frame, and a per-frame net re-rolls every stroke when it does (issue 18: the blend
-removes only 13-30% of the flicker there). A clip is cut from a video (its own motion kept) or a
+frame every frame, and a per-frame net re-rolls every stroke when it does. A clip is cut from a video (its own motion kept) or a
 still photo: each output frame is the source seen through a window of ``crop`` times its size,
 whose centre and roll follow a smooth random path plus per-frame jitter, resampled bilinearly so
 that sub-pixel motion is real motion, as it is in a camera.

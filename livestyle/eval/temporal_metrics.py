@@ -58,7 +58,8 @@ def grey_u8(rgb01: np.ndarray) -> np.ndarray:
 def measurement_flow(src01: np.ndarray, dst01: np.ndarray) -> np.ndarray:
     """Flow for the metric, src -> dst: DIS 'medium' at full resolution.
 
-    Finer than the runtime blender's flow (DIS 'medium' on a grid of at most 480 px), yet the same
+    Finer than the runtime blender's flow (DIS 'balanced', ``FLOW_PRESET`` in runtime/temporal.py,
+    on a grid of at most 480 px), yet the same
     algorithm, so on the clips a blender flow closer to this one is rewarded a little for agreeing
     with the ruler: the Sintel pairs (ground-truth flow) and marple8 (DeepFlow) are the unbiased
     checks, and docs/temporal.md reads them separately.

@@ -14,12 +14,13 @@ import functools
 import cv2
 import numpy as np
 
+from ..errors import InputError
+
 # DIS settings by name: OpenCV's presets, plus 'medium-norefine', medium without its variational
-# refinement, which is half of medium's time (6 of 12 ms at 480x270 on this 2-core CPU), and
-# 'balanced', medium's scales with patches every 4 px instead of 3, 12 gradient-descent and 3
-# refinement iterations instead of 25 and 5: 56% of medium's time (6.3 vs 11.0 ms at 480x270) for
-# 2% more warping error after blending (docs/temporal.md). 'medium' has about half the end-point
-# error of 'fast'.
+# refinement, which is about half of medium's time, and 'balanced', medium's scales with patches
+# every 4 px instead of 3, 12 gradient-descent and 3 refinement iterations instead of 25 and 5:
+# a little over half of medium's time for a little more warping error after blending (measured:
+# docs/temporal.md, docs/performance.md). 'medium' has about half the end-point error of 'fast'.
 DIS_PRESETS = {"ultrafast": (cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST, {}),
                "fast": (cv2.DISOPTICAL_FLOW_PRESET_FAST, {}),
                "balanced": (cv2.DISOPTICAL_FLOW_PRESET_MEDIUM,
@@ -50,7 +51,7 @@ def make_dis(preset: str = DIS_PRESET) -> cv2.DISOpticalFlow:
     """A DIS optical-flow solver at one of :data:`DIS_PRESETS`; reuse it: a fresh one allocates its
     buffers on the first call, which costs about as much as the flow itself."""
     if preset not in DIS_PRESETS:
-        raise ValueError(f"unknown DIS preset {preset!r}; use one of {', '.join(DIS_PRESETS)}")
+        raise InputError(f"unknown DIS preset {preset!r}; use one of {', '.join(DIS_PRESETS)}")
     base, overrides = DIS_PRESETS[preset]
     dis = cv2.DISOpticalFlow_create(base)
     for name, value in overrides.items():
