@@ -14,8 +14,8 @@ is 0 on motion boundaries and where the warped previous frame does not look like
 check fails: there the fresh result wins, so moving objects leave no trails.
 When most of the frame fails (a scene cut) the history is dropped instead of smeared in.
 
-``y`` can be the encoder's features [C, h, w] or the decoded RGB output [3, H, W]: the blender
-only needs the frame the values came from. Measured (docs/temporal.md), blending the *output*
+What it blends, ``values`` [C, h, w], can be the encoder's features or the decoded RGB output
+[3, H, W]: the blender only needs the frame they came from. Measured (docs/temporal.md), blending the *output*
 steadies far more (warping error 0.2-0.6x of per-frame vs 0.55-1.05x for features at 1/4
 resolution: a decoder is not shift-equivariant at sub-feature-pixel shifts, so warped features do
 not decode to warped strokes), which is why the stylizers blend their output by default.
@@ -104,12 +104,12 @@ def check_chw_image(image: np.ndarray) -> None:
         raise InputError(f"temporal blending needs the frame as [3, H, W] RGB, got {_shape(image)}")
 
 
-def check_features(features: np.ndarray, image: np.ndarray) -> None:
-    if not isinstance(features, np.ndarray) or features.ndim != 3 or features.size == 0:
-        raise InputError(f"temporal blending needs values [C, h, w], got {_shape(features)}")
+def check_values(values: np.ndarray, image: np.ndarray) -> None:
+    if not isinstance(values, np.ndarray) or values.ndim != 3 or values.size == 0:
+        raise InputError(f"temporal blending needs values [C, h, w], got {_shape(values)}")
     check_chw_image(image)
-    if image.shape[1] < features.shape[1] or image.shape[2] < features.shape[2]:
-        raise InputError(f"frame {image.shape[1:]} is smaller than its features {features.shape[1:]}")
+    if image.shape[1] < values.shape[1] or image.shape[2] < values.shape[2]:
+        raise InputError(f"frame {image.shape[1:]} is smaller than its values {values.shape[1:]}")
 
 
 def sharpen(values: np.ndarray, amount: np.ndarray | float, sigma: float = SHARPEN_SIGMA) -> np.ndarray:
@@ -203,12 +203,12 @@ def blend_weight(mask: np.ndarray, still: np.ndarray | None, stability: float,
     return mask * np.where(still, np.float32(still_stability), np.float32(stability))
 
 
-def blend(features: np.ndarray, warped_prev: np.ndarray, weight: np.ndarray) -> np.ndarray:
+def blend(values: np.ndarray, warped_prev: np.ndarray, weight: np.ndarray) -> np.ndarray:
     """(1 - w) * f + w * warped, with the history's weight w [h, w] broadcast over channels."""
     # In place on one new array: each temporary of a 640x360 output costs about a millisecond.
-    out = np.subtract(warped_prev, features, dtype=np.float32)
+    out = np.subtract(warped_prev, values, dtype=np.float32)
     out *= weight.astype(np.float32, copy=False)
-    out += features
+    out += values
     return out
 
 
@@ -270,7 +270,7 @@ class TemporalBlender:
     Call it on consecutive frames in order with the frame [3, H, W] (RGB 0..255) the values came
     from; ``reset()`` between clips or when the style changes. Works for any ratio of frame to
     value size (decoded output 1, Johnson features 4, AdaIN features 8). The result has the
-    dtype of ``features`` (an fp16 decoder gets fp16 back); the history is kept in float32, and a
+    dtype of ``values`` (an fp16 decoder gets fp16 back); the history is kept in float32, and a
     float32 result *is* the history: copy it before changing it in place.
 
     ``blender(values, image)`` is ``blender.apply(values, blender.motion(image))``; the two halves
@@ -309,12 +309,12 @@ class TemporalBlender:
         self.reset()
 
     def reset(self) -> None:
-        self._prev_features: np.ndarray | None = None
+        self._prev_values: np.ndarray | None = None
         self._prev_grey: np.ndarray | None = None
 
-    def __call__(self, features: np.ndarray, image: np.ndarray) -> np.ndarray:
-        check_features(features, image)
-        return self.apply(features, self.motion(image))
+    def __call__(self, values: np.ndarray, image: np.ndarray) -> np.ndarray:
+        check_values(values, image)
+        return self.apply(values, self.motion(image))
 
     def motion(self, image: np.ndarray) -> Motion:
         """Flow and reliability of ``image`` [3, H, W] against the frame before it."""
@@ -329,36 +329,36 @@ class TemporalBlender:
                                         check=self.check_preset != "none")
         return Motion(grey, mask, flow, still)
 
-    def apply(self, features: np.ndarray, motion: Motion) -> np.ndarray:
-        """``features`` of the frame ``motion`` describes, blended with the warped history."""
+    def apply(self, values: np.ndarray, motion: Motion) -> np.ndarray:
+        """``values`` of the frame ``motion`` describes, blended with the warped history."""
         if motion.grey is None:
-            return features
-        prev = self._prev_features
-        if motion.mask is None or prev is None or prev.shape != features.shape:
-            return self._remember(features, BlendStats())
+            return values
+        prev = self._prev_values
+        if motion.mask is None or prev is None or prev.shape != values.shape:
+            return self._remember(values, BlendStats())
         reliable = float(motion.mask.mean())
         if reliable < self.cut_fraction:
-            return self._remember(features, BlendStats(reliable, cut=True, first=False))
+            return self._remember(values, BlendStats(reliable, cut=True, first=False))
         weight = blend_weight(motion.mask, motion.still, self.stability, self.still_stability)
-        feat_hw = features.shape[1:]
-        if weight.shape != feat_hw:
-            interp = cv2.INTER_AREA if feat_hw[0] < weight.shape[0] else cv2.INTER_LINEAR
-            weight = cv2.resize(weight, (feat_hw[1], feat_hw[0]), interpolation=interp)
+        value_hw = values.shape[1:]
+        if weight.shape != value_hw:
+            interp = cv2.INTER_AREA if value_hw[0] < weight.shape[0] else cv2.INTER_LINEAR
+            weight = cv2.resize(weight, (value_hw[1], value_hw[0]), interpolation=interp)
         flow = motion.flow
         # Detail restoration gives back what resampling blurred too, so the history needs no sharpening.
         sharpen_amount = 0.0 if self.keep_detail else HISTORY_SHARPEN
-        history = prev if flow is None else warp_history(prev, resize_flow(flow, feat_hw), sharpen_amount)
-        current = features.astype(np.float32, copy=False)   # only read below
+        history = prev if flow is None else warp_history(prev, resize_flow(flow, value_hw), sharpen_amount)
+        current = values.astype(np.float32, copy=False)   # only read below
         out = blend(current, history, weight)
         if self.keep_detail:
             out = restore_detail(out, current)
         self._remember(out, BlendStats(reliable, cut=False, first=False), owned=True)
-        return out.astype(features.dtype, copy=False)
+        return out.astype(values.dtype, copy=False)
 
-    def _remember(self, features: np.ndarray, stats: BlendStats, owned: bool = False) -> np.ndarray:
+    def _remember(self, values: np.ndarray, stats: BlendStats, owned: bool = False) -> np.ndarray:
         # The blended result is the history, so stability compounds over frames (an exponential
         # average along motion paths), not just over one frame pair. A caller's array is copied
         # (it may change it); one made here (``owned``) is kept as it is.
-        self._prev_features = features if owned and features.dtype == np.float32 else features.astype(np.float32)
+        self._prev_values = values if owned and values.dtype == np.float32 else values.astype(np.float32)
         self.stats = stats
-        return features
+        return values
