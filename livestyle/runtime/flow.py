@@ -20,7 +20,7 @@ from ..errors import InputError
 # refinement, which is about half of medium's time, and 'balanced', medium's scales with patches
 # every 4 px instead of 3, 12 gradient-descent and 3 refinement iterations instead of 25 and 5:
 # a little over half of medium's time for a little more warping error after blending (measured:
-# docs/temporal.md, docs/performance.md). 'medium' has about half the end-point error of 'fast'.
+# docs/lab/temporal-log.md, docs/performance.md). 'medium' has about half the end-point error of 'fast'.
 DIS_PRESETS = {"ultrafast": (cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST, {}),
                "fast": (cv2.DISOPTICAL_FLOW_PRESET_FAST, {}),
                "balanced": (cv2.DISOPTICAL_FLOW_PRESET_MEDIUM,

@@ -43,7 +43,7 @@ FLOW_MODES = ("dis", "none")
 
 # Flow is estimated on grey frames at most this wide/high. How far the history can be trusted is
 # set by the flow's precision: with ground-truth flow the blend would leave 0.06-0.12x of the
-# per-frame warping error on the Sintel pairs, with DIS 0.4-0.6x (docs/temporal.md). A 480 px grid
+# per-frame warping error on the Sintel pairs, with DIS 0.4-0.6x (docs/lab/temporal-log.md). A 480 px grid
 # instead of 320 lowered the warping error on every sequence but marple8 (mean 0.46 -> 0.38,
 # mosaic_fast) and the ghosting, with the same still-camera flicker; its extra frame time was
 # within the machine's noise because the flow runs on its own thread while the net runs (640 px:
@@ -55,7 +55,7 @@ FLOW_LONG_SIDE = 480
 # boundaries catch occlusions). Measured on Sintel (ground-truth flow) and marple8, mosaic_fast:
 # without the check the warping error is the same (mean 0.439 vs 0.446 of per-frame, worst 0.559
 # vs 0.583) at a little more ghosting (0.052 vs 0.036 of the true change held back on revealed
-# pixels), and `video --style-image` ran 1.25x faster end to end (docs/temporal.md): the backward
+# pixels), and `video --style-image` ran 1.25x faster end to end (docs/lab/temporal-log.md): the backward
 # flow was a quarter of the blender's time. A coarser backward flow flags more pixels and steadies
 # less (fast: 0.492, ultrafast: 0.533). The forward flow is 'balanced', not 'medium': on the same
 # sequences with udnie_fast, warping error 0.515 vs 0.506 of per-frame (worst 0.704 both) for 44%
@@ -80,7 +80,7 @@ STILL_FLOW, STILL_MARGIN, STILL_WINDOW_SIGMA = 1.0, 0.5, 6.0
 # Detail restoration (on by default): fine detail below DETAIL_SIGMA grid pixels gets its local
 # energy (measured over DETAIL_WINDOW) back up to the current frame's, by at most DETAIL_MAX_GAIN.
 # Averaging frames washes out texture the net re-rolls every frame (candy_fast: Gram style loss
-# 1.21x of per-frame without it, 1.10x with it) for 5-13% more warping error (docs/temporal.md).
+# 1.21x of per-frame without it, 1.10x with it) for 5-13% more warping error (docs/lab/temporal-log.md).
 DEFAULT_KEEP_DETAIL = True
 DETAIL_SIGMA, DETAIL_WINDOW, DETAIL_MAX_GAIN = 1.0, 6.0, 1.5
 # Scene cut: the history is forgotten when less than this fraction of the frame is reliable.
