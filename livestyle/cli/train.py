@@ -17,7 +17,7 @@ from .common import HelpFormatter, add_shared_dir, non_negative_float, non_negat
 DEFAULTS = {"batch_size": 8, "warmup": 0, "lr_schedule": "constant", "min_lr": 0.0, "ema": 0.0,
             "checkpoint_every": 500, "sample_every": 500, "log_every": 50, "time_budget": None,
             "max_photos": None, "style_weight": [20.0], "content_layer": "relu2_2", "temporal_weight": 0.0,
-            "warm_start": "none"}
+            "warm_start": "none", "structure_weight": 0.0}
 
 
 def add_parser(p: argparse.ArgumentParser) -> None:

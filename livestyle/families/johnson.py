@@ -18,11 +18,13 @@ KIND = "fixed"
 # train johnson --variant realtime's recipe: the one that fine-tuned the shipped fast nets on their
 # paintings (docs/training.md: lr 5e-4 after a 50-step ramp, cosine to 1e-5, EMA 0.99, batch 4,
 # temporal loss 10, content at relu3_3), in a time budget that ends within a sitting on a CPU;
-# its style weight and photo count are measured in docs/own-style.md.
+# its style weight and photo count are measured in docs/own-style.md. The coarse-structure term is
+# on there because without it a warm-started net draws the painting's strokes across faces and
+# edges (docs/own-style.md, "Measured").
 REALTIME = {"batch_size": 4, "lr": 5e-4, "warmup": 50, "lr_schedule": "cosine", "min_lr": 1e-5, "ema": 0.99,
             "checkpoint_every": 100, "sample_every": 100, "log_every": 10, "time_budget": 25.0,
             "max_photos": 500, "style_weight": 2.0, "content_layer": "relu3_3", "temporal_weight": 10.0,
-            "warm_start": "auto"}
+            "warm_start": "auto", "structure_weight": 10.0}
 
 # TransformerConfig's defaults (models/johnson.py), for manifest entries that predate recording
 # every field; read here rather than imported, so the catalogue needs no PyTorch.
@@ -105,10 +107,11 @@ def add_johnson_options(p: argparse.ArgumentParser) -> None:
                    help="weights of single Gram style layers (relu1_2, relu2_2, relu3_3, relu4_3; the "
                         "rest stay 1): e.g. relu4_3=0.25 asks less for the painting's largest structures "
                         "(not enough to unlearn candy's blobs: docs/training.md)")
-    p.add_argument("--structure-weight", type=non_negative_float, default=0.0, metavar="W",
+    p.add_argument("--structure-weight", type=non_negative_float, metavar="W",
                    help="weight of a content loss on the grey output and photo averaged over CELL x CELL "
                         "px cells: large motifs (discs, stars) must follow the photo's shapes, finer "
-                        "texture and the palette stay free (0 = off)")
+                        "texture and the palette stay free (0 = off; default "
+                        f"{REALTIME['structure_weight']:g} with --variant realtime, 0 otherwise)")
     p.add_argument("--structure-cell", type=positive_int, default=4, metavar="CELL",
                    help="cell side in pixels of --structure-weight's averaging")
     add_crop_min(p)

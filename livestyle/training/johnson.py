@@ -107,13 +107,14 @@ class JohnsonTask:
         if not 0.0 < settings.crop_min <= 1.0:
             raise InputError(f"the smallest crop must be a fraction in (0, 1] of a photo's short side, "
                              f"got {settings.crop_min}")
+        # the design's own limit first: a crop it cannot take is the first thing to change
+        for job in jobs:
+            _check_crop_fits(VARIANTS[job.variant], settings.image_size, f"--variant {job.variant}")
         if settings.structure_weight < 0 or (settings.structure_weight > 0 and
                                              not 1 <= settings.structure_cell <= settings.image_size // 16):
             raise InputError(f"the coarse-structure loss needs a weight >= 0 and a cell of 1 to "
                              f"{settings.image_size // 16} px at --image-size {settings.image_size}, "
                              f"got {settings.structure_weight} and {settings.structure_cell}")
-        for job in jobs:
-            _check_crop_fits(VARIANTS[job.variant], settings.image_size, f"--variant {job.variant}")
         self.jobs, self.content, self.settings, self.device = jobs, content, settings, device
         self.motion = SyntheticMotion()
         self.style_weights = style_weights or [settings.style_weight] * len(jobs)
