@@ -24,7 +24,7 @@ KIND = "fixed"
 REALTIME = {"batch_size": 4, "lr": 5e-4, "warmup": 50, "lr_schedule": "cosine", "min_lr": 1e-5, "ema": 0.99,
             "checkpoint_every": 100, "sample_every": 100, "log_every": 10, "time_budget": 25.0,
             "max_photos": 500, "style_weight": 2.0, "content_layer": "relu3_3", "temporal_weight": 10.0,
-            "warm_start": "auto", "structure_weight": 10.0}
+            "warm_start": "auto", "structure_weight": 20.0}
 
 # TransformerConfig's defaults (models/johnson.py), for manifest entries that predate recording
 # every field; read here rather than imported, so the catalogue needs no PyTorch.
