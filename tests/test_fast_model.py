@@ -197,3 +197,35 @@ def test_a_stride_8_student_pads_frames_to_8_and_gives_them_back_whole(tmp_path)
     with torch.no_grad():
         expected = net(x).clamp(0, 255)[0].numpy().transpose(1, 2, 0)[:68, :101, ::-1]
     assert np.abs(out.astype(np.float32) - expected).max() <= 1.0
+
+
+@pytest.mark.parametrize("config_name", ["SLIM_CONFIG", "SLIM8_CONFIG", "DEEP8_CONFIG"])
+def test_the_decoder_skips_the_border_and_gives_the_frame_a_padded_decoder_gives(config_name):
+    """A bordered net's decoder runs unpadded on the frame plus the margin its convs eat: the same
+    frame, to float rounding, as zero-padded convs over the whole border cropped at the end."""
+    import torch
+    from torch import nn
+
+    from livestyle.models import johnson
+    from livestyle.models.johnson import ConvLayer, TransformerNet, UpsampleConvLayer
+
+    config = getattr(johnson, config_name)
+    torch.manual_seed(0)
+    net = TransformerNet(config).eval()
+    for conv in (m for m in net.modules() if isinstance(m, nn.Conv2d)):
+        nn.init.normal_(conv.weight, 0.0, 0.15)      # not the near-identity start: every pixel counts
+    w = config.widths
+    padded = nn.Sequential(*[UpsampleConvLayer(a, b, 3, config, pad="zero") for a, b in zip(w[::-1], w[-2::-1])],
+                           ConvLayer(w[0], 3, config.edge_kernel, pad="zero"))
+    padded.load_state_dict(net.decoder.state_dict())
+    x = torch.rand(2, 3, 72, 104) * 255
+    with torch.no_grad():
+        features = net.encode(x)
+        y = padded.eval()(features) * 255.0
+        b = config.border
+        expected = y[..., b:-b, b:-b]
+        out = net.decode(features)
+    assert out.shape == x.shape and expected.std() > 1.0
+    assert torch.allclose(out, expected, atol=1e-3), (out - expected).abs().max()
+    cells, extra = net.decoder_margin()
+    assert cells >= 1 and extra == 0     # it really skips border cells, and leaves nothing to crop

@@ -104,7 +104,8 @@ def test_detail_restoration_scales_every_channel_alike():
     current = np.stack([texture(96, 96, 3 + k).astype(np.float32) for k in range(3)])
     blended = np.stack([cv2.GaussianBlur(c, (0, 0), 0.8) for c in current])
     added = restore_detail(blended, current) - blended
-    detail = blended - np.stack([cv2.GaussianBlur(c, (0, 0), 1.0) for c in blended])
+    # Detail as restore_detail takes it: a Gaussian of sigma 1 over 5 taps.
+    detail = blended - np.stack([cv2.GaussianBlur(c, (5, 5), 1.0) for c in blended])
     strong = (np.abs(detail) > 2.0).all(axis=0)
     gains = added[:, strong] / detail[:, strong]
     assert strong.sum() > 100 and gains.max() > 0.05           # detail was restored...
@@ -548,3 +549,18 @@ def test_split_net_keeps_the_frame_size_of_a_stride_8_net():
     whole = stylizer(bgr)[:, :, ::-1].astype(np.float32)
     split = np.clip(out, 0, 255).transpose(1, 2, 0)
     assert np.abs(whole - split).mean() < 1.5
+
+
+def test_smooth_matches_a_wide_gaussian_at_a_fraction_of_the_grid():
+    """The wide windows are blurred on a smaller grid: within a small error of the full blur."""
+    from livestyle.runtime.temporal import smooth
+    rng = np.random.default_rng(3)
+    plane = cv2.GaussianBlur(rng.normal(0, 20, (270, 480)).astype(np.float32), (0, 0), 2.0)
+    plane[100:170, 200:300] += 15.0                                       # and a step edge
+    full = cv2.GaussianBlur(plane, (0, 0), 6.0)
+    fast = smooth(plane, 6.0)
+    assert fast.shape == plane.shape and fast.dtype == np.float32
+    inner = (slice(12, -12), slice(12, -12))
+    assert np.abs(fast - full)[inner].max() < 0.06 * np.abs(full).max()
+    assert np.abs(fast - full)[inner].mean() < 0.01 * np.abs(full).max()
+    assert np.array_equal(smooth(plane, 1.0), cv2.GaussianBlur(plane, (0, 0), 1.0))   # narrow: the plain blur

@@ -106,10 +106,13 @@ def warp(values: np.ndarray, flow: np.ndarray, interp: int = cv2.INTER_LINEAR) -
     map_x, map_y = sample_maps(flow)
     if values.ndim == 2:
         return cv2.remap(values, map_x, map_y, interp, borderMode=cv2.BORDER_REPLICATE)
+    # remap turns float maps into fixed-point ones (1/32 px) inside every call; converting them
+    # once gives the same pixels and saves that work on every channel after the first.
+    map_xy, map_frac = cv2.convertMaps(map_x, map_y, cv2.CV_16SC2)
     src = np.ascontiguousarray(values, dtype=np.float32)
     out = np.empty_like(src)
     for c in range(src.shape[0]):
-        cv2.remap(src[c], map_x, map_y, interp, dst=out[c], borderMode=cv2.BORDER_REPLICATE)
+        cv2.remap(src[c], map_xy, map_frac, interp, dst=out[c], borderMode=cv2.BORDER_REPLICATE)
     return out
 
 
