@@ -30,6 +30,32 @@ def test_light_net_is_small_and_keeps_the_frame_size():
     assert y.shape == x.shape
 
 
+@pytest.mark.parametrize("skip", [False, True])
+def test_the_decoder_skips_the_border_and_gives_the_frame_a_padded_decoder_gives(skip):
+    """The decoder's unpadded convs on the bordered features give the frame that zero-padded convs
+    over the whole border give once the border is cropped off, and compute less border doing it."""
+    from livestyle.models.adain_light import DEPTH, LightDecoder
+
+    torch.manual_seed(0)
+    net = AdaINLightNet(AdaINLightConfig(skip=skip)).eval()
+    for conv in (m for m in net.modules() if isinstance(m, torch.nn.Conv2d)):
+        torch.nn.init.normal_(conv.weight, 0.0, 0.2)
+    padded = LightDecoder(net.config.widths, skip).eval()
+    padded.load_state_dict(net.decoder.state_dict())
+    x = torch.rand(1, 3, 72, 104) * 255
+    mean, std = net.style_stats(torch.rand(1, 3, 64, 96) * 255)
+    with torch.no_grad():
+        features = net.stylize_features(x, mean, std, torch.ones(1))
+        deep = net.config.widths[3]
+        skip_in = torch.nn.functional.pixel_shuffle(features[:, deep:], 2) if skip else None
+        expected = net.without_border(padded(features[:, :deep], skip_in) * 255.0)
+        out = net.decode(features)
+    assert out.shape == x.shape and expected.std() > 0.1     # the picture varies: a real comparison
+    assert torch.allclose(out, expected, atol=1e-3), (out - expected).abs().max()
+    at_join, left = net.decoder.margin(net.config.border // DEPTH)
+    assert 0 <= left < net.config.border and at_join < net.config.border // 4   # less border computed
+
+
 def test_hue_rotation_keeps_luma_and_turns_colour():
     torch.manual_seed(0)
     img = torch.rand(2, 3, 8, 8) * 0.5 + 0.25

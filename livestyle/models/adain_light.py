@@ -67,8 +67,8 @@ class AdaINLightConfig:
 class SeparableConv(nn.Sequential):
     """Depthwise 3x3 (optionally strided), pointwise 1x1, optional ReLU."""
 
-    def __init__(self, cin: int, cout: int, stride: int = 1, relu: bool = True):
-        layers: list[nn.Module] = [nn.Conv2d(cin, cin, 3, stride, padding=1, groups=cin, bias=False),
+    def __init__(self, cin: int, cout: int, stride: int = 1, relu: bool = True, padding: int = 1):
+        layers: list[nn.Module] = [nn.Conv2d(cin, cin, 3, stride, padding=padding, groups=cin, bias=False),
                                    nn.Conv2d(cin, cout, 1)]
         if relu:
             layers.append(nn.ReLU(inplace=True))
@@ -118,24 +118,43 @@ SKIP_JOIN = 4   # the decoder layers before the skip joins: they end at 1/4 reso
 
 
 class LightDecoder(nn.Module):
-    """Mirror of the encoder: deepest features (and the optional 1/4 skip) -> RGB 0..1 (unclamped)."""
+    """Mirror of the encoder: deepest features (and the optional 1/4 skip) -> RGB 0..1 (unclamped).
 
-    def __init__(self, widths: tuple[int, int, int, int], skip: bool = False):
+    ``unpadded``: its convs take no padding, so each eats a pixel off every side (``margin``); a
+    net with a border hands it the frame with enough of the border around it (see
+    :meth:`AdaINLightNet.decode_unit`)."""
+
+    def __init__(self, widths: tuple[int, int, int, int], skip: bool = False, unpadded: bool = False):
         super().__init__()
         w1, w2, w3, w4 = widths
+        p = 0 if unpadded else 1
         self.body = nn.Sequential(
             # Depth where it is cheap (1/8 and 1/4 resolution); at full resolution one thin layer.
-            SeparableConv(w4, w4), SeparableConv(w4, w4), Upsample2x(),
-            SeparableConv(w4, w3), SeparableConv(w3, w3), Upsample2x(),
-            SeparableConv(w3, w2), SeparableConv(w2, w1), Upsample2x(),
-            SeparableConv(w1, 3, relu=False),
+            SeparableConv(w4, w4, padding=p), SeparableConv(w4, w4, padding=p), Upsample2x(),
+            SeparableConv(w4, w3, padding=p), SeparableConv(w3, w3, padding=p), Upsample2x(),
+            SeparableConv(w3, w2, padding=p), SeparableConv(w2, w1, padding=p), Upsample2x(),
+            SeparableConv(w1, 3, relu=False, padding=p),
         )
         self.skip = nn.Conv2d(SKIP_WIDTH, w3, 1) if skip else None
+        self.unpadded = unpadded
+
+    def margin(self, cells: int) -> tuple[int, int]:
+        """Given features with ``cells`` of border at 1/8: (border left at 1/4 where the skip joins,
+        border left around the output), in pixels of those resolutions."""
+        margin, at_join = cells, cells
+        for i, layer in enumerate(self.body):
+            if i == SKIP_JOIN:
+                at_join = margin
+            margin = 2 * margin if isinstance(layer, Upsample2x) else margin - (1 if self.unpadded else 0)
+        return at_join, margin
 
     def forward(self, features: torch.Tensor, skip: torch.Tensor | None = None) -> torch.Tensor:
         if self.skip is None:
             return self.body(features)
         x = self.body[:SKIP_JOIN](features)
+        cut = (skip.shape[-1] - x.shape[-1]) // 2    # the skip keeps its whole border
+        if cut:
+            skip = skip[..., cut:skip.shape[-2] - cut, cut:skip.shape[-1] - cut]
         return self.body[SKIP_JOIN:](x + self.skip(skip))
 
 
@@ -165,7 +184,12 @@ class AdaINLightNet(nn.Module):
             raise ValueError(f"border must be a multiple of {DEPTH}, got {config.border}")
         self.config = config
         self.encoder = LightEncoder(config.widths)
-        self.decoder = LightDecoder(config.widths, config.skip)
+        # Unpadded: the decoder has no norms, so each output pixel depends on a few features around
+        # it only, and valid convs never compute the border the frame does not need: the same
+        # frame as zero-padded convs over the whole border cropped at the end, for less work where
+        # the decoder is widest (full and half resolution). Crops between layers would do the
+        # same but take onnxruntime's convs out of their blocked layout and back, which costs as much.
+        self.decoder = LightDecoder(config.widths, config.skip, unpadded=config.border > 0)
         self.skip_in = nn.Conv2d(config.widths[2], SKIP_WIDTH, 1) if config.skip else None
         init_variance_preserving(self)
         # Start the output near mid-grey rather than black, where VGG features are weakest.
@@ -209,11 +233,15 @@ class AdaINLightNet(nn.Module):
 
     def decode_unit(self, features: torch.Tensor) -> torch.Tensor:
         """Features -> RGB 0..1 at the frame's size (training works in 0..1)."""
+        _, left = self.decoder.margin(self.config.border // DEPTH)
+        if left < 0:
+            raise ValueError(f"a border of {self.config.border} px is too narrow for the decoder")
         if not self.config.skip:
-            return self.without_border(self.decoder(features))
-        deep = self.config.widths[3]
-        skip = F.pixel_shuffle(features[:, deep:], 2)
-        return self.without_border(self.decoder(features[:, :deep], skip))
+            out = self.decoder(features)
+        else:
+            deep = self.config.widths[3]
+            out = self.decoder(features[:, :deep], F.pixel_shuffle(features[:, deep:], 2))
+        return out[..., left:out.shape[-2] - left, left:out.shape[-1] - left] if left else out
 
     def decode(self, features: torch.Tensor) -> torch.Tensor:
         return self.decode_unit(features) * 255.0
