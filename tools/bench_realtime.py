@@ -10,9 +10,11 @@ Rows, interleaved over ``--rounds`` so that load on a shared machine hits every 
 * ``livestyle video``: the command end to end on a 640x360 clip (decode, net, temporal blending at
   its default, encode), as the CLI builds it (frames side by side on the cores), and the same with
   ``--stability 0`` (what blending costs); ``--unpipelined`` adds it with one frame at a time and
-  with one stylizer call per frame (what the frame lanes and the pipelining buy).
+  with one stylizer call per frame (what the frame lanes and the pipelining buy);
+* ``--command-frames N``: the ``livestyle video`` command itself in a new process on an N-frame
+  640x360 clip, wall clock with the process start (how the speed goal is stated: N = 600).
 
-    python tools/bench_realtime.py --style mosaic --frames 60 --rounds 3
+    python tools/bench_realtime.py --style mosaic --frames 60 --rounds 3 --command-frames 600
     python tools/bench_realtime.py --style-image brushstrokes.jpg --frames 60 --rounds 3
 """
 
@@ -22,7 +24,10 @@ import cv2  # noqa: F401  (before av: the two ship different ffmpeg builds)
 
 import argparse
 import statistics
+import subprocess
+import sys
 import tempfile
+import time
 from pathlib import Path
 
 from livestyle.cli.common import positive_int
@@ -30,7 +35,7 @@ from livestyle.cli.video import DEFAULT_PRESET, FRAMES_IN_FLIGHT
 from livestyle.eval.bench import time_calls
 from livestyle.eval.magenta import Magenta26, MagentaArbitrary
 from livestyle.media.images import read_image
-from livestyle.media.video import VideoReader
+from livestyle.media.video import VideoReader, VideoWriter
 from livestyle.paths import shared_dir
 from livestyle.pipeline.file import stylize_video
 from livestyle.runtime.factory import create_stylizer
@@ -56,6 +61,31 @@ class OneCallPerFrame:
         self._stylizer.reset()
 
 
+def make_clip(source: Path, out: Path, frames: int) -> Path:
+    """``frames`` frames of ``source`` played forwards and backwards (no cut for the flow to meet)."""
+    with VideoReader(source) as reader:
+        fps, images = reader.info.fps, [f.image for f in reader]
+    period = max(2 * len(images) - 2, 1)
+    with VideoWriter(out, images[0].shape[1], images[0].shape[0], fps, preset=DEFAULT_PRESET) as writer:
+        for i in range(frames):
+            k = i % period
+            writer.write(images[k if k < len(images) else period - k])
+    return out
+
+
+def command_fps(clip: Path, out: Path, what: dict, args) -> float:
+    """Frames/s of ``livestyle video`` at its defaults, wall clock from process start to exit."""
+    style = ["--style", what["style"]] if "style" in what else ["--style-image", str(what["style_images"][0])]
+    cmd = [sys.executable, "-m", "livestyle", "video", str(clip), str(out), *style, "--model", args.model]
+    if args.shared_dir:
+        cmd += ["--shared-dir", args.shared_dir]
+    start = time.perf_counter()
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    seconds = time.perf_counter() - start
+    out.unlink()
+    return args.command_frames / seconds
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     which = p.add_mutually_exclusive_group()
@@ -68,6 +98,10 @@ def main() -> int:
                    help="add rows: video end to end with one frame in the net at a time, and with one "
                         "stylizer call per frame (no overlap of the blend with the next frame's net), "
                         "to measure what the frame lanes and the pipelining buy")
+    p.add_argument("--command-frames", type=int, default=0, metavar="N",
+                   help="add a row: the `livestyle video` command itself, as a user runs it (a new "
+                        "process, start-up included, wall clock) on an N-frame 640x360 clip made "
+                        "from the test clip (0: no such row; the speed goal takes 600)")
     p.add_argument("--model", choices=("auto", "full", "fast"), default="auto", help="as livestyle video --model")
     p.add_argument("--shared-dir")
     args = p.parse_args()
@@ -98,8 +132,15 @@ def main() -> int:
         videos["  the same, one call per frame"] = OneCallPerFrame(one_lane)
     prepared = [anchor.prepared_input(f) for f in frames]
     rows: dict[str, list[float]] = {anchor_row: [], "net only (640x360)": [], **{name: [] for name in videos}}
+    command_row = f"livestyle video, the command ({args.command_frames} frames)"
+    if args.command_frames:
+        rows[command_row] = []
     with tempfile.TemporaryDirectory() as tmp:
+        if args.command_frames:
+            long_clip = make_clip(clip, Path(tmp) / "clip.mp4", args.command_frames)
         for r in range(args.rounds):
+            if args.command_frames:
+                rows[command_row].append(command_fps(long_clip, Path(tmp) / f"cmd{r}.mp4", what, args))
             rows[anchor_row].append(frames_per_second(anchor.transform_only, prepared))
             net_only.reset()
             rows["net only (640x360)"].append(frames_per_second(net_only, frames))

@@ -21,10 +21,9 @@ resolution: a decoder is not shift-equivariant at sub-feature-pixel shifts, so w
 not decode to warped strokes), which is why the stylizers blend their output by default.
 
 Flow and masks are computed on small grey frames (480 px long side) with the toolkit in
-``flow.py``, and the stylizer estimates the flow on a second thread while the net runs. On two
-CPU cores the blend still costs a lot next to a light net: `livestyle video --style-image` at
-640x360 ran 18.2 f/s blended against 27.7 with ``--stability 0`` (tools/bench_realtime.py,
-docs/performance.md).
+``flow.py``, and the stylizer estimates the flow on a second thread while the net runs. On a
+small CPU the blend still costs a large share of a frame next to a light net, which is why every
+pass over the frame here is counted (what it costs: docs/performance.md).
 """
 
 from __future__ import annotations
