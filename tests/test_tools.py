@@ -152,3 +152,22 @@ def test_the_nets_page_is_what_the_manifest_says():
     for name in registry.fast_style_names():
         assert rows[name].teacher.startswith(f"`{registry.base_name(name)}`"), rows[name]
     assert all("missing" not in r.size and r.parity != "-" for r in rows.values())
+
+
+def test_quality_held_out_adds_the_paintings_a_scored_light_net_held_out(tmp_path):
+    """--held-out covers training/adain.py's paintings and those a --light-checkpoint records."""
+    from livestyle.checkpoints import atomic_save, make_checkpoint
+    from livestyle.models.adain_light import AdaINLightNet
+    from livestyle.training.adain import HELD_OUT_STYLES
+
+    spec = importlib.util.spec_from_file_location("quality_tool", TOOLS / "quality.py")
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    net = AdaINLightNet()
+    ckpt = make_checkpoint("adain_light", net.config.to_dict(), net.state_dict(),
+                           {"held_out_styles": ["goeritz", "antimonocromatismo"]})
+    atomic_save(ckpt, tmp_path / "net.pt")
+    args = type("Args", (), {"light_checkpoint": [tmp_path / "net.pt"], "light": False})
+    assert tool.held_out_names(args) == set(HELD_OUT_STYLES) | {"goeritz", "antimonocromatismo"}
+    args.light_checkpoint = []
+    assert tool.held_out_names(args) == set(HELD_OUT_STYLES)

@@ -96,14 +96,26 @@ def remembered(method):
     return run
 
 
-def style_paths(names: list[str], held_out: bool, shared: Path) -> list[Path]:
-    """--style-image names (a file in <shared>/styles, or a path), plus the held-out paintings."""
-    from livestyle.media.images import list_images
+def held_out_names(args) -> set[str]:
+    """Paintings held out of training: training/adain.py's, and each scored light net's own
+    (recorded in its checkpoint by ``train adain-light --hold-out``)."""
+    from livestyle.checkpoints import load_checkpoint
+    from livestyle.runtime.registry import adain_light_checkpoint
     from livestyle.training.adain import HELD_OUT_STYLES
 
+    nets = [*args.light_checkpoint, *([adain_light_checkpoint()] if args.light else [])]
+    names = set(HELD_OUT_STYLES)
+    for ckpt in nets:
+        names.update(load_checkpoint(ckpt).get("meta", {}).get("held_out_styles") or [])
+    return names
+
+
+def style_paths(names: list[str], held_out: set[str], shared: Path) -> list[Path]:
+    """--style-image names (a file in <shared>/styles, or a path), plus the held-out paintings."""
+    from livestyle.media.images import list_images
+
     paths = [Path(n) if Path(n).is_file() else shared / "styles" / n for n in names]
-    if held_out:
-        paths += [p for p in list_images(shared / "styles") if p.stem in HELD_OUT_STYLES and p not in paths]
+    paths += [p for p in list_images(shared / "styles") if p.stem in held_out and p not in paths]
     return paths
 
 
@@ -141,7 +153,8 @@ def main() -> None:
     ap.add_argument("--style-image", action="append", default=[],
                     help="file name in <shared>/styles, or a path; repeatable (a mean table follows)")
     ap.add_argument("--held-out", action="store_true",
-                    help="also every painting that no arbitrary-style net was trained on (training/adain.py)")
+                    help="also every painting held out of training: training/adain.py's, and those "
+                         "the scored light nets record as held out (--light, --light-checkpoint)")
     ap.add_argument("--net", action="append", default=[], help="style name or checkpoint; repeatable")
     ap.add_argument("--adain", action="store_true", help="our AdaIN decoder on the VGG-16 encoder (--model full)")
     ap.add_argument("--light", action="store_true", help="livestyle's shipped light arbitrary-style net")
@@ -161,7 +174,7 @@ def main() -> None:
     ap.add_argument("--shared-dir")
     args = ap.parse_args()
     shared = shared_dir(args.shared_dir, must_exist=True)
-    styles = style_paths(args.style_image, args.held_out, shared)
+    styles = style_paths(args.style_image, held_out_names(args) if args.held_out else set(), shared)
     if not styles:
         ap.error("give --style-image or --held-out")
     photos = eval_photos(shared)[:args.photos]
