@@ -252,15 +252,17 @@ def test_alpha_zero_reconstructs_the_photo(name):
     assert light0 <= 1.1 * error("full", 0.0)
 
 
-def test_auto_runs_the_light_net_for_streams_on_a_cpu_and_without_the_vgg(tmp_path):
+def test_auto_runs_the_light_net_for_streams_and_images_with_or_without_the_vgg(tmp_path):
+    """The VGG-16 decoder keeps less structure than the light net: it runs only when asked for."""
     from livestyle.runtime.factory import create_stylizer
 
     _, painting = _photo_and_painting(tmp_path)
     assert create_stylizer(style_images=[painting], device="cpu", streaming=True).arbitrary_net == "adain_light"
     nowhere = tmp_path / "no-shared"
     assert create_stylizer(style_images=[painting], device="cpu", shared_dir=nowhere).arbitrary_net == "adain_light"
-    if SHARED.is_dir():  # with the VGG-16 at hand, single images get the quality reference
-        assert create_stylizer(style_images=[painting], device="cpu").arbitrary_net == "adain"
+    assert create_stylizer(style_images=[painting], device="cpu").arbitrary_net == "adain_light"
+    if SHARED.is_dir():
+        assert create_stylizer(style_images=[painting], device="cpu", model="full").arbitrary_net == "adain"
 
 
 def test_style_image_needs_no_shared_folder_and_no_cache(tmp_path):

@@ -98,8 +98,8 @@ def add_stylizer_options(p: argparse.ArgumentParser, temporal: bool = True) -> N
                         "on a CPU, where one is shipped); auto = fast for video/cam on a CPU (and on a GPU where "
                         "its manifest marks it better on video), else full. "
                         "--style-image: fast = livestyle's light arbitrary-style net (shipped), full = "
-                        "the decoder on the VGG-16 encoder (quality reference; needs the shared folder), "
-                        "auto = fast for video/cam on a CPU or without the shared folder, else full")
+                        "the decoder on the VGG-16 encoder (more texture, less of the photo's structure; "
+                        "needs the shared folder and PyTorch), auto = fast")
     g.add_argument("--size", type=size_arg, metavar="PX",
                    help="long side to stylise at, larger or smaller than the input; the output keeps the "
                         f"input's size. Unset: inputs longer than {WORK_SIZE} px are stylised at {WORK_SIZE} px "

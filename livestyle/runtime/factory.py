@@ -52,7 +52,7 @@ def create_stylizer(style: str | None = None, style_images: list[str] | None = N
             raise InputError("give either --style or --style-image, not both")
         return create_adain_stylizer(style_images, style_weights, alpha, size, device, fp16,
                                      preserve_color, shared_dir, blender,
-                                     model=model, streaming=streaming, frames_in_flight=frames_in_flight)
+                                     model=model, frames_in_flight=frames_in_flight)
     if style_weights:
         raise InputError("--style-weights mixes several --style-image paintings; it does nothing with --style")
     name = style or registry.default_style(shared_dir)
@@ -82,21 +82,13 @@ def create_adain_stylizer(style_images: list, style_weights: list[float] | None 
                           fp16: bool = False, preserve_color: str | None = None, shared_dir=None,
                           blender: FrameBlender | None = None,
                           style_size: int = STYLE_SIZE,
-                          model: str = "auto", streaming: bool = False,
-                          frames_in_flight: int = 1) -> AdaINStylizer:
+                          model: str = "auto", frames_in_flight: int = 1) -> AdaINStylizer:
     """``model='fast'`` runs livestyle's own light net (shipped, real time on a CPU), ``'full'`` the
-    decoder on the VGG-16 encoder (the quality reference; needs the shared folder and PyTorch to
-    build its graphs). ``'auto'`` follows the fixed styles' rule: the light net for streams on a
-    CPU, and wherever the VGG-16 or PyTorch is absent (a plain install); the VGG-based net
-    otherwise."""
+    decoder on the VGG-16 encoder (needs the shared folder and PyTorch to build its graphs).
+    ``'auto'`` runs the light net wherever one is shipped, single images too: the VGG-16 decoder
+    paints more texture but keeps less of the photo's structure than Magenta's net, which the
+    light net keeps (docs/quality.md), so it is the reference only where asked for."""
     styles = read_style_images(style_images)  # bad paths fail before any graph is built
-    if model == "auto":
-        from ..extras import have
-        from ..paths import vgg_weights
-
-        streaming_on_cpu = _variant("auto", device, streaming) == "fast"
-        model = ("fast" if streaming_on_cpu or not vgg_weights(None, shared_dir).is_file() or not have("torch")
-                 else "full")
     light = None if model == "full" else registry.adain_light_graphs(fp16=fp16)
     if light is None and model == "fast":
         raise InputError("this install ships no light arbitrary-style net; use --model full "
