@@ -32,7 +32,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .ops import adain, channel_mean_std, init_variance_preserving
+from .ops import UPSAMPLE, adain, channel_mean_std, init_variance_preserving, margin_after
 
 # The VGG-16 taps the student mirrors, with the teacher's channel counts.
 TEACHER_TAPS = (("relu1_1", 64), ("relu2_1", 128), ("relu3_1", 256), ("relu4_1", 512))
@@ -141,12 +141,8 @@ class LightDecoder(nn.Module):
     def margin(self, cells: int) -> tuple[int, int]:
         """Given features with ``cells`` of border at 1/8: (border left at 1/4 where the skip joins,
         border left around the output), in pixels of those resolutions."""
-        margin, at_join = cells, cells
-        for i, layer in enumerate(self.body):
-            if i == SKIP_JOIN:
-                at_join = margin
-            margin = 2 * margin if isinstance(layer, Upsample2x) else margin - (1 if self.unpadded else 0)
-        return at_join, margin
+        layers = [UPSAMPLE if isinstance(layer, Upsample2x) else int(self.unpadded) for layer in self.body]
+        return margin_after(cells, layers[:SKIP_JOIN]), margin_after(cells, layers)
 
     def forward(self, features: torch.Tensor, skip: torch.Tensor | None = None) -> torch.Tensor:
         if self.skip is None:
@@ -190,6 +186,8 @@ class AdaINLightNet(nn.Module):
         # the decoder is widest (full and half resolution). Crops between layers would do the
         # same but take onnxruntime's convs out of their blocked layout and back, which costs as much.
         self.decoder = LightDecoder(config.widths, config.skip, unpadded=config.border > 0)
+        if self.decoder.margin(config.border // DEPTH)[1] < 0:
+            raise ValueError(f"a border of {config.border} px is too narrow for the decoder")
         self.skip_in = nn.Conv2d(config.widths[2], SKIP_WIDTH, 1) if config.skip else None
         init_variance_preserving(self)
         # Start the output near mid-grey rather than black, where VGG features are weakest.
@@ -234,8 +232,6 @@ class AdaINLightNet(nn.Module):
     def decode_unit(self, features: torch.Tensor) -> torch.Tensor:
         """Features -> RGB 0..1 at the frame's size (training works in 0..1)."""
         _, left = self.decoder.margin(self.config.border // DEPTH)
-        if left < 0:
-            raise ValueError(f"a border of {self.config.border} px is too narrow for the decoder")
         if not self.config.skip:
             out = self.decoder(features)
         else:

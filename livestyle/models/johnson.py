@@ -21,7 +21,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .ops import init_variance_preserving, pad_same_stride2
+from .ops import UPSAMPLE, init_variance_preserving, margin_after, pad_same_stride2
 
 
 # --------------------------------------------------------------------------- livestyle's own net
@@ -228,11 +228,9 @@ class TransformerNet(nn.Module):
         """(features cut off each side before the decoder, pixels cut off its output): the least
         margin of border cells its unpadded convs need to leave the whole frame."""
         stride, border_cells = self.config.stride, self.config.border // self.config.stride
+        layers = [UPSAMPLE, 1] * (len(self.config.widths) - 1) + [self.config.edge_kernel // 2]
         for keep in range(1, border_cells + 1):
-            margin = keep
-            for _ in range(len(self.config.widths) - 1):
-                margin = 2 * margin - 1                 # nearest x2, then a 3x3 conv eats one
-            margin -= self.config.edge_kernel // 2
+            margin = margin_after(keep, layers)
             if margin >= 0:
                 return border_cells - keep, margin
         raise ValueError(f"a border of {self.config.border} px leaves the decoder too little margin; "

@@ -65,3 +65,15 @@ def init_variance_preserving(module: nn.Module) -> None:
                 nn.init.kaiming_normal_(m.weight, mode="fan_in", nonlinearity="relu")
             if m.bias is not None:
                 nn.init.zeros_(m.bias)
+
+
+UPSAMPLE = "up"   # a nearest x2 upsampling in a list of unpadded layers (see margin_after)
+
+
+def margin_after(margin: int, layers) -> int:
+    """Border pixels left around the frame after unpadded ``layers``: each is UPSAMPLE (the border
+    doubles) or the number of pixels a conv eats off every side (``kernel // 2``). Negative: the
+    border ran out and the frame's edge pixels are wrong."""
+    for layer in layers:
+        margin = 2 * margin if layer == UPSAMPLE else margin - layer
+    return margin
