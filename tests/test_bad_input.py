@@ -222,13 +222,13 @@ REFUSALS = {
          "--steps", "1", "--device", "cpu"), "downscale it first", needs="shared"),
     "train: -o is the photo folder": Refusal(
         ("train", "johnson", "--style-image", "{w}/style.jpg", "-o", "{w}/photos", "--content-dir", "{w}/photos",
-         "--steps", "1", "--device", "cpu"), "is also an input"),
+         "--steps", "1", "--device", "cpu"), "is also an input", needs="shared"),
     "train: -o inside the photo folder": Refusal(
         ("train", "adain-light", "-o", "{w}/photos/run", "--content-dir", "{w}/photos", "--style-dir", "{w}/photos",
-         "--steps", "1", "--device", "cpu"), "would train on its sample sheets"),
+         "--steps", "1", "--device", "cpu"), "would train on its sample sheets", needs="shared"),
     "train: -o is the style image": Refusal(
         ("train", "johnson", "--style-image", "{w}/style.jpg", "-o", "{w}/style.jpg", "--content-dir", "{w}/photos",
-         "--steps", "1", "--device", "cpu"), "is also an input"),
+         "--steps", "1", "--device", "cpu"), "is also an input", needs="shared"),
     # export
     "export: -o is the checkpoint": Refusal(("export", "--checkpoint", "{w}/ck.pt", "-o", "{w}/ck.pt"),
                                             "is also an input"),

@@ -15,6 +15,7 @@ import torch
 
 from livestyle.cli.main import main
 from livestyle.paths import TORCHVISION_VGG16
+from conftest import needs_shared
 
 torchvision = pytest.importorskip("torchvision")
 
@@ -167,6 +168,7 @@ def test_a_crop_size_the_realtime_design_cannot_take_is_refused_before_any_work(
     assert not (tmp_path / "run").exists()
 
 
+@needs_shared
 def test_a_style_retrained_under_its_name_gets_a_new_fp16_graph(tmp_path, monkeypatch):
     """--fp16 builds a style's half-precision graph from its checkpoint on first use; after the
     style is retrained and exported again under the same name, the old graph is not reused."""
