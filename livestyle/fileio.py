@@ -4,7 +4,8 @@ Every output livestyle writes (images, checkpoints, ONNX graphs, manifests) goes
 :func:`write_atomically`: a crash, Ctrl-C or a failed check mid-write never leaves a half-written
 file under the final name, where a later run would take it for a good one. Every command checks
 its outputs with :func:`refuse_overwriting_inputs` before any work, so a typo such as
-``-o photo.jpg`` cannot replace the photo it reads.
+``-o photo.jpg`` cannot replace the photo it reads, and with :func:`refuse_replacing` unless the
+user said ``--overwrite``, so an earlier result or any other file by that name is kept.
 """
 
 from __future__ import annotations
@@ -65,6 +66,22 @@ def refuse_overwriting_inputs(output, inputs: Iterable, what: str = "output") ->
             same = "" if Path(output) == Path(item) else f" ({item})"
             raise OutputError(f"{what} {output} is also an input{same}; choose another {what}, "
                               f"or the input would be overwritten")
+
+
+def refuse_replacing(outputs: Iterable, overwrite: bool, what: str = "name") -> None:
+    """Raise :class:`OutputError` when one of ``outputs`` already exists, unless ``overwrite``.
+
+    Called before any work, like :func:`refuse_overwriting_inputs`: a file the user had (an
+    earlier result, or anything else under that name) is replaced only on request.
+    """
+    if overwrite:
+        return
+    existing = [Path(p) for p in outputs if Path(p).exists() or Path(p).is_symlink()]
+    if len(existing) == 1:
+        raise OutputError(f"{existing[0]} already exists; add --overwrite to replace it, or choose another {what}")
+    if existing:
+        raise OutputError(f"{len(existing)} results already exist ({existing[0]}, ...); add --overwrite to "
+                          f"replace them, or choose another {what}")
 
 
 def sha256_file(path) -> str:

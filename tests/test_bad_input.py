@@ -14,6 +14,7 @@ from __future__ import annotations
 import errno
 import hashlib
 import os
+import shutil
 import struct
 import subprocess
 import zlib
@@ -97,6 +98,9 @@ def work(tmp_path) -> Path:
     cv2.imwrite(str(w / "photos" / "b.png"), scene())
     cv2.imwrite(str(w / "a.png"), scene())
     make_clip(w / "clip.mp4", frames=6)
+    shutil.copy(w / "clip.mp4", w / "old.mp4")   # an earlier result
+    (w / "done").mkdir()
+    cv2.imwrite(str(w / "done" / "a.png"), scene())
     (w / "link.png").symlink_to("photo.png")
     (w / "clip_link.mp4").symlink_to("clip.mp4")
     os.link(w / "photo.png", w / "hard.png")
@@ -192,6 +196,10 @@ REFUSALS = {
                                                       "50000x70000 pixels"),
     "image: JPEG claiming 65000x65000 pixels": Refusal(("image", "{w}/bomb.jpg", "-o", "{w}/o.png", *STYLE),
                                                        "downscale it first"),
+    "image: the result exists": Refusal(("image", "{w}/photo.png", "-o", "{w}/a.png", *STYLE),
+                                        "a.png already exists; add --overwrite to replace it"),
+    "image: a folder run over an earlier result": Refusal(("image", "{w}/photos", "-o", "{w}/done", *STYLE),
+                                                          "done/a.png already exists; add --overwrite"),
     "image: read-only output folder": Refusal(("image", "{w}/photo.png", "-o", "{ro}/o.png", *STYLE), "not writable"),
     "image: output folder is a file": Refusal(("image", "{w}/photo.png", "-o", "{w}/file.txt/o.png", *STYLE),
                                               "is a file, not a folder"),
@@ -202,11 +210,14 @@ REFUSALS = {
     "video: OUT is a symlink to IN": Refusal(("video", "{w}/clip.mp4", "{w}/clip_link.mp4"), "is also an input ("),
     "video: OUT is the style image": Refusal(
         ("video", "{w}/clip.mp4", "{w}/style.jpg", "--style-image", "{w}/style.jpg"), "is also an input"),
+    "video: OUT exists": Refusal(("video", "{w}/clip.mp4", "{w}/old.mp4"), "old.mp4 already exists; add --overwrite"),
     "video: read-only output folder": Refusal(("video", "{w}/clip.mp4", "{ro}/o.mp4"), "not writable"),
     "video: output folder is a file": Refusal(("video", "{w}/clip.mp4", "{w}/file.txt/o.mp4"), "is a file"),
     # cam
     "cam: recording over the camera file": Refusal(
         ("cam", "--camera", "{w}/clip.mp4", "--no-window", "--record", "{w}/clip.mp4"), "is also an input"),
+    "cam: the --record file exists": Refusal(
+        ("cam", "--camera", "{w}/clip.mp4", "--no-window", "--record", "{w}/old.mp4"), "old.mp4 already exists"),
     "cam: recording into a read-only folder": Refusal(
         ("cam", "--camera", "{w}/clip.mp4", "--no-window", "--record", "{ro}/r.mp4"), "not writable"),
     # paint
@@ -214,6 +225,8 @@ REFUSALS = {
         ("paint", "{w}/photo.png", "--style-image", "{w}/style.jpg", "-o", "{w}/photo.png"), "is also an input"),
     "paint: result over the style image": Refusal(
         ("paint", "{w}/photo.png", "--style-image", "{w}/style.jpg", "-o", "{w}/style.jpg"), "is also an input"),
+    "paint: the result exists": Refusal(
+        ("paint", "{w}/photo.png", "--style-image", "{w}/style.jpg", "-o", "{w}/a.png"), "a.png already exists"),
     "paint: read-only output folder": Refusal(
         ("paint", "{w}/photo.png", "--style-image", "{w}/style.jpg", "-o", "{ro}/p.png"), "not writable"),
     # train
@@ -271,6 +284,21 @@ def test_refused_in_one_line_leaving_everything_as_it_was(case, work, stand_in, 
     assert row.message in err, err
     assert snapshot(*watched) == before
     assert stand_in == []  # refused before any model was loaded
+
+
+def test_overwrite_replaces_what_is_there(work, stand_in, capsys):
+    before = snapshot(work)
+    assert main(["image", f"{work}/photo.png", "-o", f"{work}/a.png", *STYLE, "--overwrite"]) == 0, \
+        capsys.readouterr().err
+    assert main(["image", f"{work}/photos", "-o", f"{work}/done", *STYLE, "--overwrite"]) == 0, \
+        capsys.readouterr().err
+    assert main(["video", f"{work}/clip.mp4", f"{work}/old.mp4", "--overwrite", "--no-progress"]) == 0, \
+        capsys.readouterr().err
+    after = snapshot(work)
+    changed = {p for p in after if after[p] != before.get(p)}
+    assert changed == {f"{work}/a.png", f"{work}/done/a.png", f"{work}/done/b.png", f"{work}/old.mp4"}
+    assert cv2.imread(f"{work}/a.png").astype(int).sum() != cv2.imread(f"{work}/photo.png").astype(int).sum()
+    assert probe(work / "old.mp4")["frames"] == 6
 
 
 # -- a write that fails midway -------------------------------------------------------------------

@@ -487,7 +487,8 @@ def test_an_address_that_does_not_answer_is_one_line_fast(tmp_path, media, capsy
 
 
 REFUSALS = {"output inside input": "is inside the input folder", "empty folder": "holds no videos",
-            "missing input": "input not found", "input in the output": "would be written over the input"}
+            "missing input": "input not found", "input in the output": "would be written over the input",
+            "a file of the user's under a result's name": "a.mp4 already exists; add --overwrite"}
 
 
 @pytest.mark.parametrize("case", sorted(REFUSALS))
@@ -498,12 +499,31 @@ def test_bad_inputs_are_refused_before_any_work(tmp_path, case, capsys):
         make_clip(folder / "a.mp4", 0.5)
     out = {"output inside input": folder / "styled", "input in the output": folder}.get(case, tmp_path / "out")
     given = {"missing input": tmp_path / "nope", "input in the output": folder / "a.mp4"}.get(case, folder)
+    if case == "a file of the user's under a result's name":
+        out.mkdir()
+        (out / "a.mp4").write_bytes(b"the user's own file")
     before = sorted(tmp_path.rglob("*"))
     code = main(["batch", str(given), "-o", str(out), *STYLE, "--ray", "127.0.0.1:1"])
     err = capsys.readouterr().err
     assert code == 2 and err.count("\n") == 1, err
     assert REFUSALS[case] in err
     assert sorted(tmp_path.rglob("*")) == before  # nothing written, not even the work folder
+
+
+def test_overwrite_plans_over_a_users_file_and_a_finished_result_is_redone_without_it(tmp_path):
+    from livestyle.pipeline.batch_plan import planned_job
+
+    folder, out = tmp_path / "in", tmp_path / "out"
+    folder.mkdir()
+    make_clip(folder / "a.mp4", 0.5)
+    out.mkdir()
+    (out / "a.mp4").write_bytes(b"the user's own file")
+    with planned_job([folder], out, {"style": "mosaic"}, 0.0, overwrite=True) as (plan, records):
+        assert [f.source.relative for f in plan.files] == [Path("a.mp4")]
+        records.save_done(plan.files[0].source, out / "a.mp4", 1)   # as a finished batch leaves it
+    # A rerun with other options redoes the batch's own result without being told to.
+    with planned_job([folder], out, {"style": "candy"}, 0.0) as (plan, _):
+        assert [f.source.relative for f in plan.files] == [Path("a.mp4")]
 
 
 def test_without_ray_batch_says_how_to_get_it(tmp_path, monkeypatch, capsys):

@@ -7,7 +7,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from .common import add_stylizer_options, non_negative_float, positive_float, positive_int, stylizer_options
+from .common import add_overwrite, add_stylizer_options, non_negative_float, positive_float, positive_int, stylizer_options
 from ..pipeline.cluster import DEFAULT_CPUS_PER_WORKER
 from . import video
 
@@ -19,6 +19,7 @@ def add_parser(p: argparse.ArgumentParser) -> None:
                    help="video and image files, and folders of them (searched recursively)")
     p.add_argument("-o", "--output", type=Path, required=True, metavar="OUTDIR",
                    help="folder for the results, each under its input's name (made if missing)")
+    add_overwrite(p, "files in OUTDIR under a result's name that no batch wrote")
     add_stylizer_options(p)
     video.add_encoding_options(p.add_argument_group("video"))
     g = p.add_argument_group("cluster")
@@ -51,7 +52,8 @@ def run(args: argparse.Namespace) -> int:
     encoding = dict(codec=args.codec, crf=args.crf, preset=args.preset, batch=args.batch)
     cluster = ClusterSettings(args.ray, args.workers, args.cpus_per_worker, args.gpus_per_worker,
                               args.connect_timeout)
-    with planned_job(args.inputs, args.output, {**video, **encoding}, args.chunk_seconds) as (plan, records):
+    with planned_job(args.inputs, args.output, {**video, **encoding}, args.chunk_seconds,
+                     args.overwrite) as (plan, records):
         report = run_batch(plan, records, cluster, worker_settings(video, image, **encoding),
                            progress=not args.no_progress)
     for notice in report.notices:

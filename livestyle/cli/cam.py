@@ -7,7 +7,7 @@ import sys
 from contextlib import ExitStack
 from pathlib import Path
 
-from .common import add_stylizer_options, model_note, positive_float, positive_int, stylizer_options
+from .common import add_overwrite, add_stylizer_options, model_note, positive_float, positive_int, stylizer_options
 
 
 def resolution_arg(text: str) -> tuple[int, int]:
@@ -58,12 +58,13 @@ def add_parser(p: argparse.ArgumentParser) -> None:
     o.add_argument("--serve", type=serve_arg, metavar="[HOST:]PORT",
                    help="serve the stream to browsers at http://HOST:PORT/ (add ?clean for OBS)")
     o.add_argument("--record", type=Path, metavar="OUT.mp4", help="also record what is shown")
+    add_overwrite(o, "the --record file")
     o.add_argument("--max-frames", type=positive_int, metavar="N", help="stop after N frames")
 
 
 def run(args: argparse.Namespace) -> int:
     from ..errors import InputError, SourceError
-    from ..fileio import refuse_overwriting_inputs
+    from ..fileio import refuse_overwriting_inputs, refuse_replacing
     from ..media.sinks.recorder import RecorderSink
     from ..media.sinks.virtualcam import VirtualCamSink
     from ..media.sinks.web import MJPEGServerSink
@@ -83,6 +84,7 @@ def run(args: argparse.Namespace) -> int:
         # --camera may name a video file: recording over it would destroy what is being shown.
         refuse_overwriting_inputs(args.record, [Path(args.camera), *(args.style_image or [])],
                                   "--record file")
+        refuse_replacing([args.record], args.overwrite, "--record file")
     with ExitStack() as stack:
         # Outputs first: a missing display, a taken port or an unwritable file fail in a blink,
         # not after the camera and the model have been opened.

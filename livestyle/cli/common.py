@@ -33,6 +33,11 @@ def add_device(p: argparse.ArgumentParser, fp16: bool = True) -> None:
                        help="8-bit graphs calibrated on photos (faster full nets on CPUs with VNNI; fixed styles only)")
 
 
+def add_overwrite(p, what: str = "the output file") -> None:
+    p.add_argument("--overwrite", action="store_true",
+                   help=f"replace {what} where it already exists (default: refuse, keeping the file)")
+
+
 def whole_number(text: str, minimum: int = 1) -> int:
     try:
         value = int(text)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from .common import add_stylizer_options, stylizer_options
+from .common import add_overwrite, add_stylizer_options, stylizer_options
 
 
 def add_parser(p: argparse.ArgumentParser) -> None:
@@ -14,14 +14,16 @@ def add_parser(p: argparse.ArgumentParser) -> None:
                    help="output file (one input) or folder (several inputs or a folder; results keep "
                         "the folder's subfolders and are written as .png). Transparency is kept in "
                         ".png, .webp and .tif outputs")
+    add_overwrite(p, "result files")
     add_stylizer_options(p, temporal=False)
 
 
-def _targets(inputs: list[Path], output: Path, style_images: list[Path]) -> list[tuple[Path, Path]]:
+def _targets(inputs: list[Path], output: Path, style_images: list[Path],
+             overwrite: bool = False) -> list[tuple[Path, Path]]:
     """(input, output) pairs, refused before anything is made when an output would land on an
-    input (or on another output)."""
+    input (or on another output), or on a file that exists without ``overwrite``."""
     from ..errors import InputError, OutputError
-    from ..fileio import refuse_overwriting_inputs
+    from ..fileio import refuse_overwriting_inputs, refuse_replacing
     from ..media.images import list_images
 
     found: list[tuple[Path, Path]] = []   # (file, its name under the output folder)
@@ -51,6 +53,8 @@ def _targets(inputs: list[Path], output: Path, style_images: list[Path]) -> list
         other = written.setdefault(dst.resolve(), src)
         if other != src:
             raise InputError(f"{other} and {src} would both be written to {dst}; rename one of them")
+    refuse_replacing([dst for _, dst in pairs], overwrite,
+                     "name" if len(pairs) == 1 and pairs[0][1] == output else "output folder")
     return pairs
 
 
@@ -60,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
     from ..media.images import check_writable, read_image_with_alpha, write_image
     from ..runtime.factory import create_stylizer
 
-    pairs = _targets(args.inputs, args.output, args.style_image or [])
+    pairs = _targets(args.inputs, args.output, args.style_image or [], args.overwrite)
     # Every input is decoded once up front, so a bad file fails before any work, but not kept:
     # a folder of phone photos would not fit in memory at once.
     decoded = None

@@ -6,7 +6,7 @@ import argparse
 import time
 from pathlib import Path
 
-from .common import HelpFormatter, add_device, add_shared_dir, parse_style_weights
+from .common import HelpFormatter, add_device, add_overwrite, add_shared_dir, parse_style_weights
 
 DESCRIPTION = """\
 Gatys optimisation: slow, best-quality stylisation of one photo.
@@ -38,6 +38,7 @@ def add_parser(p: argparse.ArgumentParser) -> None:
     p.add_argument("--style-weights", metavar="W1,W2,...",
                    help="how much of each --style-image, in order (scaled to sum to 1; default: equal)")
     p.add_argument("-o", "--output", type=Path, required=True, help="result image (.png or .jpg)")
+    add_overwrite(p, "the result")
     p.add_argument("--size", type=int, default=512, help="long side of the result in pixels (64-4096)")
     p.add_argument("--steps", type=int, default=50,
                    help="optimiser steps at the full size (each smaller size gets twice as many)")
@@ -70,11 +71,12 @@ def run(args: argparse.Namespace) -> int:
 
     need("Gatys painting", "torch")
     from ..errors import OutputError
-    from ..fileio import refuse_overwriting_inputs
+    from ..fileio import refuse_overwriting_inputs, refuse_replacing
     from ..media.images import IMAGE_SUFFIXES, check_writable, write_image
 
     # Refusals first: importing torch (below) takes seconds.
     refuse_overwriting_inputs(args.output, [args.content, *args.style_image, args.vgg_weights])
+    refuse_replacing([args.output], args.overwrite)
     output = check_writable(args.output)
     if output.suffix.lower() not in IMAGE_SUFFIXES:
         raise OutputError(f"cannot write images with extension '{output.suffix}'; use .png or .jpg")

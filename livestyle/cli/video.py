@@ -7,7 +7,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from .common import add_stylizer_options, model_note, positive_int, stylizer_options
+from .common import add_overwrite, add_stylizer_options, model_note, positive_int, stylizer_options
 
 
 def seconds_arg(text: str) -> float:
@@ -39,6 +39,7 @@ def add_parser(p: argparse.ArgumentParser) -> None:
     p.add_argument("output", type=Path, metavar="OUT",
                    help="result: .mp4, .mkv, .mov, .avi, .webm (VP9 + Opus sound) or .gif (no sound; long "
                         "side 480 px, or --size)")
+    add_overwrite(p, "OUT")
     add_stylizer_options(p)
     g = p.add_argument_group("video")
     g.add_argument("--start", type=seconds_arg, default=0.0, metavar="TIME", help="begin at this time")
@@ -66,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
     from contextlib import closing
 
     from ..errors import InputError
-    from ..fileio import refuse_overwriting_inputs
+    from ..fileio import refuse_overwriting_inputs, refuse_replacing
     from ..pipeline.file import VideoJob
     from ..runtime.factory import create_stylizer
 
@@ -74,6 +75,7 @@ def run(args: argparse.Namespace) -> int:
         raise InputError("--duration must be more than 0")
     # Everything about the files is checked before the (slow) model load.
     refuse_overwriting_inputs(args.output, [args.input, *(args.style_image or [])])
+    refuse_replacing([args.output], args.overwrite)
     with closing(VideoJob(args.input, args.output, args.start, args.duration, args.codec)) as job:
         stylizer = create_stylizer(**stylizer_options(args, streaming=True),
                                    frames_in_flight=FRAMES_IN_FLIGHT if args.batch == 1 else 1)

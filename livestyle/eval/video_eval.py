@@ -42,7 +42,7 @@ class Render:
     def command(self, src: Path, dst: Path, size: int | None, start: float, duration: float | None,
                 device: str = "auto", shared_dir=None) -> list[str]:
         cmd = [sys.executable, "-m", "livestyle", "video", str(src), str(dst), "--style", self.style,
-               "--model", self.model, "--device", device, "--no-progress"]
+               "--model", self.model, "--device", device, "--no-progress", "--overwrite"]
         for option, value in (("--stability", self.stability), ("--size", size), ("--duration", duration),
                               ("--shared-dir", shared_dir)):
             if value is not None:

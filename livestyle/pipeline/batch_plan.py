@@ -25,7 +25,7 @@ from pathlib import Path
 
 from .. import __version__
 from ..errors import InputError, ModelError, OutputError
-from ..fileio import sha256_file, write_atomically
+from ..fileio import refuse_replacing, sha256_file, write_atomically
 from ..media.images import IMAGE_SUFFIXES
 from ..media.video import CONTAINERS, VideoReader
 from ..runtime.upsample import WORK_SIZE
@@ -282,6 +282,11 @@ class Records:
         except Exception:  # noqa: BLE001 - any failure to read it back means: not complete
             return False
 
+    def wrote(self, source: Source) -> bool:
+        """Whether a batch into this folder finished ``source``'s result once (with any options):
+        a rerun may then redo that file, while a file of the user's under its name is theirs."""
+        return self._done_path(source).is_file()
+
     def save_done(self, source: Source, output: Path, frames: int) -> None:
         self._write(self._done_path(source), {"version": RECORD_VERSION, "options": self.fingerprint,
                                               "input": _file_facts(source.path),
@@ -422,13 +427,18 @@ def _chunk_spans(source: Source, info, chunk_seconds: float, stability: float) -
 
 
 @contextmanager
-def planned_job(inputs: list[Path], output_dir: Path, options: dict, chunk_seconds: float) -> Iterator[tuple[BatchPlan, Records]]:
+def planned_job(inputs: list[Path], output_dir: Path, options: dict, chunk_seconds: float,
+                overwrite: bool = False) -> Iterator[tuple[BatchPlan, Records]]:
     """Find the sources, lock the output folder for this batch, clear what crashed workers left
-    in its work folder and plan the work; the lock is held until the ``with`` block ends."""
+    in its work folder and plan the work; the lock is held until the ``with`` block ends. A file
+    under a result's name that no batch wrote is refused first, unless ``overwrite``."""
     sources = find_sources(inputs, output_dir)
     facts = picture_facts(options)  # an unknown style or a missing painting fails before any write
     output_dir = Path(output_dir).resolve()
     work_dir = output_dir / WORK_FOLDER
+    earlier = Records(work_dir, fingerprint(facts))
+    refuse_replacing([output_dir / s.relative for s in sources
+                      if (output_dir / s.relative).exists() and not earlier.wrote(s)], overwrite, "output folder")
     lock = WorkFolderLock(work_dir)
     try:
         _clear_leftovers(work_dir)
