@@ -107,6 +107,13 @@ def test_base_modules_import_nothing_above_them(base, above):
     assert not wrong, wrong
 
 
+def test_the_cli_is_the_top_layer_nothing_in_the_library_imports_it():
+    """Only the commands print and exit; a library module that reached into cli/ (say, for an
+    option's value type: livestyle/argtypes.py holds those) would turn the layers upside down."""
+    users = {m for m, deps in GRAPH.items() for dep in deps if dep.startswith("livestyle.cli")}
+    assert users <= {m for m in GRAPH if m.startswith("livestyle.cli")} | {"livestyle.__main__"}, users
+
+
 def test_still_image_files_are_a_leaf_every_layer_may_use():
     assert GRAPH["livestyle.media.images"] <= {"livestyle.errors", "livestyle.fileio", "livestyle.imageops"}
 

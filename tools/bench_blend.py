@@ -17,7 +17,7 @@ import cv2  # noqa: F401  (before av: the two ship different ffmpeg builds)
 import argparse
 import statistics
 
-from livestyle.cli.common import positive_int
+from livestyle.argtypes import positive_int
 from livestyle.eval.bench import time_calls
 from livestyle.media.video import VideoReader
 from livestyle.paths import shared_dir

@@ -30,7 +30,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from livestyle.cli.common import positive_int
+from livestyle.argtypes import positive_int
 from livestyle.cli.video import DEFAULT_PRESET, FRAMES_IN_FLIGHT
 from livestyle.eval.bench import time_calls
 from livestyle.eval.magenta import Magenta26, MagentaArbitrary

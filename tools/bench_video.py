@@ -21,7 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from livestyle.cli.common import positive_int  # noqa: E402
+from livestyle.argtypes import positive_int  # noqa: E402
 from livestyle.cli.video import DEFAULT_PRESET, add_stylizer_options, stylizer_options  # noqa: E402
 from livestyle.eval.bench import time_calls, torch_sync  # noqa: E402
 from livestyle.media.video import VideoReader  # noqa: E402

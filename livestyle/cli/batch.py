@@ -7,9 +7,10 @@ import argparse
 import sys
 from pathlib import Path
 
-from .common import add_overwrite, add_stylizer_options, non_negative_float, positive_float, positive_int, stylizer_options
+from ..argtypes import non_negative_float, positive_float, positive_int
 from ..pipeline.cluster import DEFAULT_CPUS_PER_WORKER
 from . import video
+from .common import add_overwrite, add_stylizer_options, stylizer_options
 
 DEFAULT_CHUNK_SECONDS = 60.0
 

@@ -8,7 +8,8 @@ import argparse
 import json
 from pathlib import Path
 
-from .common import add_shared_dir, positive_int
+from ..argtypes import positive_int
+from .common import add_shared_dir
 
 RESOLUTIONS = {"360p": (640, 360), "720p": (1280, 720), "1080p": (1920, 1080)}
 

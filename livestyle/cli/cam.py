@@ -7,7 +7,8 @@ import sys
 from contextlib import ExitStack
 from pathlib import Path
 
-from .common import add_overwrite, add_stylizer_options, model_note, positive_float, positive_int, stylizer_options
+from ..argtypes import positive_float, positive_int
+from .common import add_overwrite, add_stylizer_options, model_note, stylizer_options
 
 
 def resolution_arg(text: str) -> tuple[int, int]:

@@ -10,7 +10,8 @@ from ..devices import PRECISIONS
 from ..paths import TORCHVISION_VGG16, VGG16_WEIGHTS
 from ..families import trainers
 from ..families.johnson import REALTIME
-from .common import HelpFormatter, add_shared_dir, non_negative_float, non_negative_int, positive_int, unit_float
+from ..argtypes import non_negative_float, non_negative_int, positive_int, unit_float
+from .common import HelpFormatter, add_shared_dir
 
 # Defaults of the options left at None in the parser, for every run; a trainer's recipe (train
 # johnson --variant realtime's, families/johnson.py) replaces some.

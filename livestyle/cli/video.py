@@ -7,7 +7,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from .common import add_overwrite, add_stylizer_options, model_note, positive_int, stylizer_options
+from ..argtypes import positive_int
+from .common import add_overwrite, add_stylizer_options, model_note, stylizer_options
 
 
 def seconds_arg(text: str) -> float:

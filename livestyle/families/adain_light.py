@@ -38,7 +38,7 @@ def ship(checkpoint: Path, exported: Path, shared: Path | None) -> dict:
 
 
 def add_options(p: argparse.ArgumentParser) -> None:
-    from ..cli.common import non_negative_float
+    from ..argtypes import non_negative_float
 
     p.add_argument("--style-dir", type=Path, action="append", help="folder(s) of paintings "
                    "(default: <shared>/styles, held-out paintings excluded)")

@@ -53,7 +53,7 @@ def describe(config: dict | None) -> str:
 
 
 def _crop_fraction(text: str) -> float:
-    from ..cli.common import bounded_float
+    from ..argtypes import bounded_float
 
     return bounded_float(text, lambda v: 0.0 < v <= 1.0, "a fraction in (0, 1] of a photo's short side")
 
@@ -78,7 +78,7 @@ def _layer_weights(text: str) -> dict[str, float]:
 
 
 def add_johnson_options(p: argparse.ArgumentParser) -> None:
-    from ..cli.common import non_negative_float, positive_int, unit_float
+    from ..argtypes import non_negative_float, positive_int, unit_float
 
     p.add_argument("--style-image", action="append", required=True, type=Path,
                    help="style painting; repeat to train several nets in one pass (shared content work)")
@@ -215,7 +215,7 @@ def _warm_start(task, choice: str, shared_dir) -> list[str]:
 
 
 def add_distill_options(p: argparse.ArgumentParser) -> None:
-    from ..cli.common import positive_int
+    from ..argtypes import positive_int
 
     p.add_argument("--teacher", action="append", required=True, metavar="STYLE",
                    help="a style shipped in exported/ (or a Johnson checkpoint .pt); repeatable")
