@@ -13,22 +13,22 @@ from collections.abc import Sequence
 from .errors import InputError
 
 
-def mix_weights(weights: Sequence[float] | None, count: int) -> list[float]:
-    """One weight per style image, scaled to sum to 1; equal weights for ``None``.
+def mix_weights(weights: Sequence[float] | None, count: int, what: str = "style image",
+                option: str = "--style-weights") -> list[float]:
+    """One weight per ``what`` (a style image; checkpoints for ``train average``), scaled to sum
+    to 1; equal weights for ``None``. ``option`` is where the user gave them.
 
     Weights must be finite and non-negative with a positive sum: a negative weight would push a
     style away, which neither method defines.
     """
     if count < 1:
-        raise InputError("give at least one style image")
+        raise InputError(f"give at least one {what}")
     if weights is None:
         return [1.0 / count] * count
     weights = [float(w) for w in weights]
     if len(weights) != count:
-        raise InputError(f"{len(weights)} style weight(s) (--style-weights) given for {count} style "
-                         f"image(s); give one per image")
+        raise InputError(f"{len(weights)} weight(s) ({option}) given for {count} {what}(s); give one per {what}")
     if any(not math.isfinite(w) or w < 0 for w in weights) or sum(weights) <= 0:
-        raise InputError(f"style weights must be non-negative with a positive sum, got {weights}")
+        raise InputError(f"{option} must be non-negative with a positive sum, got {weights}")
     total = sum(weights)
     return [w / total for w in weights]
-

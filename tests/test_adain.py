@@ -163,7 +163,7 @@ def test_image_command_mixes_two_paintings(tmp_path, capsys):
     assert code == 0 and cv2.imread(str(out)).shape == cv2.imread(str(PHOTO)).shape
     assert main(["image", str(PHOTO), "-o", str(tmp_path / "x.png"), "--style-image",
                  str(STYLES / "udnie.jpg"), "--style-weights", "1,2"]) == 2
-    assert "one per image" in capsys.readouterr().err
+    assert "one per style image" in capsys.readouterr().err
 
 
 def test_video_with_a_style_image_keeps_frames_and_audio(tmp_path):

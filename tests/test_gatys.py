@@ -172,7 +172,7 @@ def test_cli_paints_and_says_where(capsys, photo, starry, tmp_path):
     (["--steps", "0"], "steps"),
     (["--size", "0"], "size"),
     (["--size", "100000"], "size"),
-    (["--style-weights", "0.7,0.3"], "style weight"),
+    (["--style-weights", "0.7,0.3"], "(--style-weights) given for 1 style image"),
     (["--style-weights", "a,b"], "style-weights"),
     (["--style-image", "missing.jpg"], "not found"),
 ])

@@ -215,9 +215,23 @@ def test_averaged_checkpoint_is_the_mean_of_its_sources_and_builds(tmp_path, cap
     assert averaged["meta"]["steps"] == 300
     assert build_model(averaged)(torch.rand(1, 3, 64, 64)).shape == (1, 3, 64, 64)  # a usable net, as export will build it
 
+    # --weights: a point on the line between two checkpoints, recorded with its shares.
+    assert main(["train", "average", str(paths[0]), str(paths[2]), "--weights", "3,7", "-o",
+                 str(tmp_path / "w.pt")]) == 0
+    weighted = load_checkpoint(tmp_path / "w.pt", "johnson")
+    a, b = (load_checkpoint(p, "johnson")["state_dict"] for p in (paths[0], paths[2]))
+    for key, value in weighted["state_dict"].items():
+        assert torch.allclose(value.float(), 0.3 * a[key].float() + 0.7 * b[key].float(), atol=2e-3), key
+    assert [(s["steps"], s["weight"]) for s in weighted["meta"]["averaged_from"]] == [(100, 0.3), (300, 0.7)]
+    from livestyle.runtime.catalog import _training   # docs/nets.md says what a shipped net is a mix of
+    assert "then the mean of 0.3 x step 100 (s0.pt) + 0.7 x step 300 (s2.pt)" in _training(weighted["meta"])
+
     other = _random_checkpoint(tmp_path / "other.pt", SLIM8_CONFIG, 0, 100)
     for args, message in (([paths[0]], "at least two"), ([paths[0], other], "different net"),
-                          ([paths[0], paths[1]], "also an input")):
+                          ([paths[0], paths[1]], "also an input"),
+                          ([paths[0], paths[1], "--weights", "1"], "1 weight(s) (--weights) given for 2"),
+                          ([paths[0], paths[1], "--weights", "1,-1"], "--weights must be non-negative"),
+                          ([paths[0], paths[1], "--weights", "a,b"], "--weights must be comma-separated")):
         out = paths[1] if message == "also an input" else tmp_path / "bad.pt"
         before = out.read_bytes() if out.exists() else None
         assert main(["train", "average", *map(str, args), "-o", str(out)]) == 2

@@ -92,9 +92,10 @@ def _add_temporal_options(g) -> None:
                         "none = cheaper, for a still camera")
 
 
-def parse_style_weights(text: str | None) -> list[float] | None:
-    """``--style-weights`` as typed ("0.7,0.3") -> numbers. Parsed in ``run``, not by argparse, so a
-    bad value is one ``error:`` line like every other; ``livestyle.mixing`` checks the numbers."""
+def parse_weights(text: str | None, option: str = "--style-weights") -> list[float] | None:
+    """``--style-weights`` (or another ``option``) as typed ("0.7,0.3") -> numbers. Parsed in
+    ``run``, not by argparse, so a bad value is one ``error:`` line like every other;
+    ``livestyle.mixing`` checks the numbers."""
     from ..errors import InputError
 
     if text is None:
@@ -102,7 +103,7 @@ def parse_style_weights(text: str | None) -> list[float] | None:
     try:
         return [float(part) for part in text.split(",") if part.strip()]
     except ValueError:
-        raise InputError(f"--style-weights must be comma-separated numbers such as 0.7,0.3, got '{text}'") from None
+        raise InputError(f"{option} must be comma-separated numbers such as 0.7,0.3, got '{text}'") from None
 
 
 def model_note(stylizer, asked: str = "auto") -> str | None:
@@ -117,7 +118,7 @@ def model_note(stylizer, asked: str = "auto") -> str | None:
 def stylizer_options(args: argparse.Namespace, streaming: bool = False) -> dict:
     """``create_stylizer`` keyword arguments from the options above (``streaming``: video, cam)."""
     return dict(style=args.style, style_images=args.style_image,
-                style_weights=parse_style_weights(args.style_weights),
+                style_weights=parse_weights(args.style_weights),
                 alpha=args.alpha, size=args.size, device=args.device, fp16=args.fp16, int8=args.int8,
                 preserve_color=args.preserve_color, shared_dir=args.shared_dir,
                 model=getattr(args, "model", "auto"), stability=getattr(args, "stability", None), flow=getattr(args, "flow", "dis"),

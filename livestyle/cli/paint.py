@@ -6,7 +6,7 @@ import argparse
 import time
 from pathlib import Path
 
-from .common import HelpFormatter, add_device, add_overwrite, add_shared_dir, parse_style_weights
+from .common import HelpFormatter, add_device, add_overwrite, add_shared_dir, parse_weights
 
 DESCRIPTION = """\
 Gatys optimisation: slow, best-quality stylisation of one photo.
@@ -90,7 +90,7 @@ def run(args: argparse.Namespace) -> int:
                              style_weight=args.style_weight, content_weight=args.content_weight,
                              tv_weight=args.tv_weight, content_layer=args.content_layer, init=args.init,
                              preserve_color=args.preserve_color, seed=args.seed)
-    weights = parse_style_weights(args.style_weights)
+    weights = parse_weights(args.style_weights)
     vgg = loss_vgg_weights(args.vgg_weights, args.shared_dir)
     device = pick_device(args.device)
 

@@ -11,7 +11,7 @@ from ..paths import TORCHVISION_VGG16, VGG16_WEIGHTS
 from ..families import trainers
 from ..families.johnson import REALTIME
 from ..argtypes import non_negative_float, non_negative_int, positive_int, unit_float
-from .common import HelpFormatter, add_shared_dir
+from .common import HelpFormatter, add_shared_dir, parse_weights
 
 # Defaults of the options left at None in the parser, for every run; a trainer's recipe (train
 # johnson --variant realtime's, families/johnson.py) replaces some.
@@ -33,6 +33,8 @@ def add_parser(p: argparse.ArgumentParser) -> None:
                         "(lands between two that miss a goal on either side)", formatter_class=HelpFormatter)
     av.add_argument("checkpoints", nargs="+", type=Path, metavar="CKPT", help="livestyle checkpoints (.pt), two or more")
     av.add_argument("-o", "--output", type=Path, required=True, help="the averaged checkpoint (.pt)")
+    av.add_argument("--weights", metavar="W1,W2,...",
+                    help="share of each CKPT in the mean, in order (scaled to sum to 1; default: equal)")
 
 
 def _decay(text: str) -> float:
@@ -123,11 +125,12 @@ def _average(args: argparse.Namespace) -> int:
     from ..training.averaging import average_checkpoints
 
     refuse_overwriting_inputs(args.output, args.checkpoints)
+    weights = parse_weights(args.weights, "--weights")
     averaged = average_checkpoints([load_checkpoint(p) for p in args.checkpoints],
-                                   [p.name for p in args.checkpoints])
+                                   [p.name for p in args.checkpoints], weights)
     atomic_save(averaged, args.output)
-    steps = ", ".join(str(s["steps"]) for s in averaged["meta"]["averaged_from"])
-    print(f"{args.output}: mean of {len(args.checkpoints)} checkpoints (steps {steps})")
+    parts = ", ".join(f"step {s['steps']} x {s['weight']:.3g}" for s in averaged["meta"]["averaged_from"])
+    print(f"{args.output}: mean of {len(args.checkpoints)} checkpoints ({parts})")
     return 0
 
 

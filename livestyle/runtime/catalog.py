@@ -127,6 +127,11 @@ def _training(meta: dict) -> str:
         parts.append(f"distillation weight {t['distill_weight']:g}")
     if t.get("ema_decay"):
         parts.append(f"weights averaged (EMA {t['ema_decay']:g})")
+    if meta.get("averaged_from"):
+        sources = meta["averaged_from"]
+        shares = [s.get("weight", 1 / len(sources)) for s in sources]
+        parts.append("then the mean of " + " + ".join(f"{w:.2g} x step {s.get('steps')} ({s.get('checkpoint')})"
+                                                      for s, w in zip(sources, shares)))
     text = ", ".join(parts)
     chain = _chain(meta)
     if chain and steps is not None and all(r.get("steps") is not None for r in chain):

@@ -18,6 +18,7 @@ from typing import Iterator
 import torch
 
 from ..errors import ModelError
+from ..mixing import mix_weights
 
 
 class WeightAverage:
@@ -61,15 +62,18 @@ class WeightAverage:
                 module.load_state_dict(saved[name], strict=False)
 
 
-def average_checkpoints(checkpoints: list[dict], names: list[str] | None = None) -> dict:
-    """The uniform mean of the weights of ``checkpoints`` (same architecture and config).
+def average_checkpoints(checkpoints: list[dict], names: list[str] | None = None,
+                        weights: list[float] | None = None) -> dict:
+    """The mean of the weights of ``checkpoints`` (same architecture and config), uniform or with
+    ``weights`` (one per checkpoint, scaled to sum to 1: a point on the line between two nets).
 
     Integer tensors (none in today's nets) are taken from the last checkpoint. The result keeps the
-    last checkpoint's metadata and records its sources under ``meta['averaged_from']``.
+    last checkpoint's metadata and records its sources and their shares under ``meta['averaged_from']``.
     """
     if len(checkpoints) < 2:
         raise ModelError("give at least two checkpoints to average")
     names = names or [f"#{i}" for i in range(len(checkpoints))]
+    shares = mix_weights(weights, len(checkpoints), "checkpoint", "--weights")
     first, last = checkpoints[0], checkpoints[-1]
     for name, ckpt in zip(names, checkpoints):
         if ckpt["arch"] != first["arch"] or ckpt["config"] != first["config"]:
@@ -80,10 +84,10 @@ def average_checkpoints(checkpoints: list[dict], names: list[str] | None = None)
     state = {}
     for key, value in last["state_dict"].items():
         if value.is_floating_point():
-            state[key] = torch.stack([c["state_dict"][key].float() for c in checkpoints]).mean(0).to(value.dtype)
+            state[key] = sum(w * c["state_dict"][key].float() for w, c in zip(shares, checkpoints)).to(value.dtype)
         else:
             state[key] = value.clone()
     meta = dict(last.get("meta", {}))
-    meta["averaged_from"] = [{"checkpoint": name, "steps": c.get("meta", {}).get("steps")}
-                             for name, c in zip(names, checkpoints)]
+    meta["averaged_from"] = [{"checkpoint": name, "steps": c.get("meta", {}).get("steps"), "weight": round(w, 6)}
+                             for name, c, w in zip(names, checkpoints, shares)]
     return {**{k: last[k] for k in ("format", "arch", "config")}, "state_dict": state, "meta": meta}
