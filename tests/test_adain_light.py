@@ -145,6 +145,32 @@ def test_decoder_stage_leaves_the_encoder_alone(tmp_path, tiny_sets):
     assert any(not torch.equal(before[k], after[k]) for k in before if k.startswith("decoder."))
 
 
+@needs_shared
+def test_the_skip_projection_trains_and_a_run_saved_without_it_resumes(tmp_path, tiny_sets):
+    """The skip's 1x1 projection into the decoder is trained with the decoder (it once stayed at
+    its initialisation); a training state saved before it was trained still resumes."""
+    _train(tmp_path / "a", tiny_sets, 4, ["--skip"])
+    start = load_checkpoint(tmp_path / "a/adain_light.pt")["state_dict"]
+    _train(tmp_path / "a", tiny_sets, 8, ["--skip", "--resume"])
+    trained = load_checkpoint(tmp_path / "a/adain_light.pt")["state_dict"]
+    assert not torch.equal(start["skip_in.weight"], trained["skip_in.weight"])
+
+    # The state as the older trainer wrote it: no skip_in module, the optimiser without its weights.
+    state_path = tmp_path / "a/train_state.pt"
+    state = torch.load(state_path, weights_only=False)
+    dropped = len(list(state["modules"].pop("skip_in").values()))
+    group = state["optimizer"]["param_groups"][0]
+    kept = group["params"][:-dropped]
+    group["params"] = kept
+    state["optimizer"]["state"] = {k: v for k, v in state["optimizer"]["state"].items() if k in kept}
+    torch.save(state, state_path)
+    hist = _train(tmp_path / "a", tiny_sets, 10, ["--skip", "--resume"])
+    assert [r["step"] for r in hist][-2:] == [9, 10]
+    again = load_checkpoint(tmp_path / "a/adain_light.pt")["state_dict"]
+    assert not torch.equal(again["skip_in.weight"], trained["skip_in.weight"])
+    _train(tmp_path / "a", tiny_sets, 12, ["--skip", "--resume"])   # and its new state resumes in turn
+
+
 def _random_checkpoint(path: Path, skip: bool = False) -> Path:
     torch.manual_seed(0)
     net = AdaINLightNet(AdaINLightConfig(skip=skip))

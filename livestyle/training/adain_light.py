@@ -141,10 +141,12 @@ class AdaINLightTask:
         return ["encoder", "decoder"] + (["(new skip at zero)"] if missing else [])
 
     def trainable(self) -> dict[str, torch.nn.Module]:
+        # The skip's projection feeds the decoder, so it learns with it in either stage.
+        skip = {"skip_in": self.net.skip_in} if self.net.skip_in is not None else {}
         if self.settings.stage == "decoder":
             self.net.encoder.requires_grad_(False)
-            return {"decoder": self.net.decoder}
-        return {"encoder": self.net.encoder, "decoder": self.net.decoder, "heads": self.heads}
+            return {"decoder": self.net.decoder, **skip}
+        return {"encoder": self.net.encoder, "decoder": self.net.decoder, "heads": self.heads, **skip}
 
     def losses(self, step: int) -> dict[str, torch.Tensor]:
         s = self.settings

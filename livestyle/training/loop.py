@@ -125,8 +125,6 @@ def run_training(task: TrainingTask, out_dir: Path, config: LoopConfig, device: 
     except OSError as exc:
         raise OutputError(f"cannot create output folder {out_dir}: {exc.strerror}") from exc
     modules = task.trainable()
-    params = [p for m in modules.values() for p in m.parameters()]
-    optimizer = torch.optim.Adam(params, lr=config.lr)
     step, history = 0, []
     state_path = out_dir / STATE_FILE
     if resume:
@@ -135,13 +133,26 @@ def run_training(task: TrainingTask, out_dir: Path, config: LoopConfig, device: 
         state = load_torch_file(state_path, what="training state")
         if _run_family(state.get("family")) != task.family:
             raise InputError(f"{state_path} is a '{state.get('family')}' run, not '{task.family}'")
-        for name, module in modules.items():
-            module.load_state_dict(state["modules"][name])
-        optimizer.load_state_dict(state["optimizer"])
+        # A module the saved run did not train (the task trains more now) keeps the weights the net
+        # was built or warm-started with and joins the optimiser after the saved ones, with fresh
+        # moments (Adam starts a parameter's state on its first step). The saved order is kept, so
+        # the optimiser's parameters line up with its saved state, now and at the next resume.
+        saved = [name for name in state["modules"] if name in modules]
+        modules = {name: modules[name] for name in saved + [n for n in modules if n not in saved]}
+        for name in saved:
+            modules[name].load_state_dict(state["modules"][name])
+        params = [p for m in modules.values() for p in m.parameters()]
+        optimizer = torch.optim.Adam(params, lr=config.lr)
+        saved_optimizer = state["optimizer"]
+        if len(saved) < len(modules):
+            group = dict(saved_optimizer["param_groups"][0], params=list(range(len(params))))
+            saved_optimizer = {**saved_optimizer, "param_groups": [group]}
+        optimizer.load_state_dict(saved_optimizer)
         step, history = state["step"], state["history"]
         torch.set_rng_state(state["torch_rng"])
         trained_before = state.get("trained_s", 0.0)
     else:
+        optimizer = torch.optim.Adam([p for m in modules.values() for p in m.parameters()], lr=config.lr)
         trained_before = 0.0
     # Starts from the (loaded) weights, so averaging can be switched on when a run is resumed.
     average = WeightAverage(modules, config.average_decay) if config.average_decay > 0 else None
