@@ -301,6 +301,22 @@ def test_blending_steadies_a_shaky_sequence(seed):
     assert errors["blended"] < 0.5 * errors["per-frame"], errors
 
 
+def test_a_pan_does_not_drag_the_frame_edge_into_the_picture():
+    """The camera pans right, so new picture enters at the right edge, where the warped history
+    can only repeat the edge column. The net paints its outermost columns dark (as the students
+    do at a frame edge): the blended band next to the edge must stay the frame's own, not fill
+    with copies of that dark column."""
+    scene = np.stack([texture(96, 400, 3 + c) for c in range(3)])
+    blender = TemporalBlender(DEFAULT_STABILITY)
+    for t in range(12):
+        image = np.ascontiguousarray(scene[:, :, 4 * t:4 * t + 160], dtype=np.float32)
+        painted = image.copy()
+        painted[:, :, -2:] = 0.0
+        out = blender(painted, image)
+    band = (slice(None), slice(8, -8), slice(-14, -2))   # beside the dark columns, away from the corners
+    assert np.abs(out[band] - painted[band]).mean() < 6.0, np.abs(out[band] - painted[band]).mean()
+
+
 @needs_shared
 def test_streaming_stylizer_blends_its_output_by_default():
     """What `video`/`cam` build: the single mosaic graph with output-space blending, steadier than

@@ -96,6 +96,14 @@ def sample_maps(flow: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return xs + flow[..., 0], ys + flow[..., 1]
 
 
+def source_inside(flow: np.ndarray) -> np.ndarray:
+    """True where ``flow`` fetches from inside the frame. Elsewhere (what a pan brings in at the
+    edge) a warp can only repeat the edge pixels: there is no history to follow."""
+    map_x, map_y = sample_maps(flow)
+    h, w = flow.shape[:2]
+    return (map_x >= 0) & (map_x <= w - 1) & (map_y >= 0) & (map_y <= h - 1)
+
+
 def warp(values: np.ndarray, flow: np.ndarray, interp: int = cv2.INTER_LINEAR) -> np.ndarray:
     """Backward warp: out[..., y, x] = values[..., y + dy, x + dx] (bilinear, edges replicated).
 

@@ -35,7 +35,7 @@ import numpy as np
 
 from ..errors import InputError
 from .flow import (DIS_PRESETS, consistency_mask, dis_flow, flow_size, grey_small, make_dis, motion_boundary_mask,
-                   resampling_blur, resize_flow, squared_length, warp)
+                   resampling_blur, resize_flow, source_inside, squared_length, warp)
 
 DEFAULT_STABILITY = 0.8
 FLOW_MODES = ("dis", "none")
@@ -189,7 +189,7 @@ def reliability(grey: np.ndarray, prev_grey: np.ndarray, flow_mode: str,
         return photometric_gate(grey, prev_grey), None, None
     dis = dis or make_dis()
     flow = dis_flow(grey, prev_grey, dis)
-    ok = motion_boundary_mask(flow)
+    ok = motion_boundary_mask(flow) & source_inside(flow)
     if check:
         ok &= consistency_mask(flow, dis_flow(prev_grey, grey, dis_check or dis))
     prev_f = prev_grey.astype(np.float32)
