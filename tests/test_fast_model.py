@@ -199,7 +199,7 @@ def test_a_stride_8_student_pads_frames_to_8_and_gives_them_back_whole(tmp_path)
     assert np.abs(out.astype(np.float32) - expected).max() <= 1.0
 
 
-@pytest.mark.parametrize("config_name", ["SLIM_CONFIG", "SLIM8_CONFIG", "DEEP8_CONFIG"])
+@pytest.mark.parametrize("config_name", ["SLIM_CONFIG", "SLIM8_CONFIG", "DEEP8_CONFIG", "DEEP8S_CONFIG"])
 def test_the_decoder_skips_the_border_and_gives_the_frame_a_padded_decoder_gives(config_name):
     """A bordered net's decoder runs unpadded on the frame plus the margin its convs eat: the same
     frame, to float rounding, as zero-padded convs over the whole border cropped at the end."""
@@ -216,7 +216,7 @@ def test_the_decoder_skips_the_border_and_gives_the_frame_a_padded_decoder_gives
         nn.init.normal_(conv.weight, 0.0, 0.15)      # not the near-identity start: every pixel counts
     w = config.widths
     padded = nn.Sequential(*[UpsampleConvLayer(a, b, 3, config, pad="zero") for a, b in zip(w[::-1], w[-2::-1])],
-                           ConvLayer(w[0], 3, config.edge_kernel, pad="zero"))
+                           ConvLayer(w[0], 3, config.edge_kernel, separable=config.separable_out, pad="zero"))
     padded.load_state_dict(net.decoder.state_dict())
     x = torch.rand(2, 3, 72, 104) * 255
     with torch.no_grad():
@@ -229,3 +229,36 @@ def test_the_decoder_skips_the_border_and_gives_the_frame_a_padded_decoder_gives
     assert torch.allclose(out, expected, atol=1e-3), (out - expected).abs().max()
     cells, extra = net.decoder_margin()
     assert cells >= 1 and extra == 0     # it really skips border cells, and leaves nothing to crop
+
+
+def test_a_separable_rgb_out_starts_from_the_dense_one_and_runs_no_dense_conv_to_rgb(tmp_path):
+    """deep8s: the dense net's RGB-out kernel is carried over as its rank-one part per input channel
+    (exact where the kernel is rank one), and the exported graph ends in a depthwise conv and a 1x1:
+    no 3x3 conv to 3 channels, which ONNX Runtime computes as one to 16."""
+    import onnx
+    import torch
+
+    from livestyle.export.johnson import export_checkpoint
+    from livestyle.checkpoints import atomic_save, make_checkpoint
+    from livestyle.models.johnson import DEEP8_CONFIG, DEEP8S_CONFIG, TransformerNet, with_separable_out
+
+    torch.manual_seed(0)
+    dense, light = TransformerNet(DEEP8_CONFIG).eval(), TransformerNet(DEEP8S_CONFIG).eval()
+    state = dense.state_dict()
+    head = f"decoder.{len(DEEP8_CONFIG.widths) - 1}.conv.weight"
+    rank_one = torch.einsum("oc,ct->oct", torch.randn(3, 16), torch.randn(16, 9)).reshape(3, 16, 3, 3) * 0.05
+    x = torch.rand(1, 3, 64, 96) * 255
+    for kernel, exact in ((rank_one, True), (torch.randn(3, 16, 3, 3) * 0.05, False)):
+        state[head] = kernel
+        dense.load_state_dict(state)
+        light.load_state_dict(with_separable_out(state, DEEP8_CONFIG))
+        with torch.no_grad():
+            gap = (dense(x) - light(x)).abs().mean().item()
+        assert (gap < 1e-3) if exact else (1e-3 < gap < dense(x).std().item())
+    path = atomic_save(make_checkpoint("johnson", DEEP8S_CONFIG.to_dict(), light.state_dict(), {"style_name": "s_fast"}),
+                       tmp_path / "s_fast.pt")
+    export_checkpoint(path, tmp_path / "s_fast.onnx", shared=SHARED)
+    graph = onnx.load(str(tmp_path / "s_fast.onnx")).graph
+    weights = {t.name: list(t.dims) for t in graph.initializer}
+    convs = [weights[n.input[1]] for n in graph.node if n.op_type == "Conv"]
+    assert convs[-2] == [16, 1, 3, 3] and convs[-1] == [3, 16, 1, 1]

@@ -573,7 +573,7 @@ def test_training_bad_input(tmp_path, capsys, case, shared):
 
 
 @needs_shared
-@pytest.mark.parametrize("student", ["thin", "slim", "slim8", "deep8"])
+@pytest.mark.parametrize("student", ["thin", "slim", "slim8", "deep8", "deep8s"])
 def test_distilled_student_learns_its_teacher_and_exports(tmp_path, tiny_content, student):
     out = tmp_path / "fast"
     assert main(["train", "distill", "--teacher", "mosaic", "--content-dir", str(tiny_content), "-o", str(out),
@@ -597,6 +597,30 @@ def test_distilled_student_learns_its_teacher_and_exports(tmp_path, tiny_content
         downsamplings = len(ckpt["config"]["widths"]) - 1
         norms = {"instance-encoder": 1 + downsamplings, "instance-deep": downsamplings + 2 * ckpt["config"]["num_residual"]}
         assert ops.count("InstanceNormalization") == norms[ckpt["config"]["norm"]] and ops.count("Pad") == 1
+
+
+@needs_shared
+def test_a_fast_net_taught_to_the_separable_design_keeps_its_name_and_starts_from_itself(tmp_path, tiny_content):
+    """``distill --teacher mosaic_fast.pt --student deep8s --init-from <its folder>``: the student
+    is mosaic_fast again (not mosaic_fast_fast), warm-started from the dense net's own weights, so
+    its first steps are already close to the teacher, far closer than a student from scratch."""
+    common = ["--content-dir", str(tiny_content), "--batch-size", "4", "--image-size", "48", "--bank-size", "32",
+              "--checkpoint-every", "4", "--sample-every", "100", "--log-every", "1", "--device", "cpu", "--seed", "3"]
+    dense = tmp_path / "dense"
+    assert main(["train", "distill", "--teacher", "mosaic", "--student", "deep8", "-o", str(dense),
+                 "--steps", "40", *common]) == 0
+    first = {}
+    for name, warm in (("warm", ["--init-from", str(dense)]), ("cold", [])):
+        out = tmp_path / name
+        assert main(["train", "distill", "--teacher", str(dense / "mosaic_fast.pt"), "--student", "deep8s",
+                     "-o", str(out), "--steps", "4", "--lr", "1e-4", *warm, *common]) == 0
+        assert sorted(p.name for p in out.glob("*.pt")) == ["mosaic_fast.pt", "train_state.pt"]
+        first[name] = json.loads((out / "history.json").read_text())[0]["mosaic_fast/pixel"]
+    from livestyle.checkpoints import load_checkpoint
+    ckpt = load_checkpoint(tmp_path / "warm" / "mosaic_fast.pt", "johnson")
+    assert ckpt["meta"]["style_name"] == "mosaic_fast" and ckpt["meta"]["distilled_from"] == "mosaic_fast"
+    assert ckpt["config"]["separable_out"] is True
+    assert first["warm"] < 0.5 * first["cold"], first
 
 
 _FAULTS_SCRIPT = """

@@ -29,7 +29,7 @@ REALTIME = {"batch_size": 4, "lr": 5e-4, "warmup": 50, "lr_schedule": "cosine", 
 # TransformerConfig's defaults (models/johnson.py), for manifest entries that predate recording
 # every field; read here rather than imported, so the catalogue needs no PyTorch.
 CONFIG_DEFAULTS = {"widths": [32, 64, 128], "num_residual": 5, "edge_kernel": 9, "separable": False,
-                   "norm": "instance", "border": 0}
+                   "norm": "instance", "border": 0, "separable_out": False}
 NORMS = {"instance": "instance norms everywhere", "instance-encoder": "instance norms in the encoder only",
          "instance-deep": "instance norms in the downsampling convs and blocks", "none": "no norms"}
 
@@ -47,6 +47,8 @@ def describe(config: dict | None) -> str:
     convs = "separable convs" if cfg["separable"] else "convs"
     text = (f"{convs} {widths} channels, {cfg['num_residual']} residual blocks at 1/{scale}, "
             f"{cfg['edge_kernel']}x{cfg['edge_kernel']} edge convs, {NORMS.get(cfg['norm'], cfg['norm'])}")
+    if cfg["separable_out"]:
+        text += ", separable RGB-out conv"
     if cfg["border"]:
         text += f", {cfg['border']} px reflected border"
     return text
@@ -221,13 +223,14 @@ def add_distill_options(p: argparse.ArgumentParser) -> None:
                    help="a style shipped in exported/ (or a Johnson checkpoint .pt); repeatable")
     p.add_argument("--bank-size", type=positive_int, default=2048, help="crops with precomputed teacher outputs")
     p.add_argument("--edge-weight", type=float, default=1.0, help="weight of the image-gradient L1 term")
-    p.add_argument("--student", choices=("thin", "slim", "slim8", "deep8"), default="thin",
+    p.add_argument("--student", choices=("thin", "slim", "slim8", "deep8", "deep8s"), default="thin",
                    help="student design: thin (thin separable Johnson net, instance norms), slim (instance "
                         "norms in the encoder only, one reflection border instead of per-conv pads, which "
                         "ONNX Runtime runs faster), slim8 (slim with a third downsampling: blocks at 1/8 with "
-                        "96 channels) or deep8 (slim8 with 128 channels at 1/8 and its norms in the "
-                        "downsampling convs and blocks; the design of the shipped <style>_fast nets). "
-                        "Speeds: docs/training.md")
+                        "96 channels), deep8 (slim8 with 128 channels at 1/8 and its norms in the "
+                        "downsampling convs and blocks) or deep8s (deep8 with a separable RGB-out conv, "
+                        "cheaper in ONNX Runtime). A fast net as the teacher (mosaic_fast.pt) is taught to "
+                        "another design under its own name. Speeds: docs/training.md")
     add_crop_min(p)
 
 

@@ -15,7 +15,7 @@ coarsest resolution) and ``decode`` so the runtime can blend features between vi
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import torch
 import torch.nn as nn
@@ -37,6 +37,10 @@ class TransformerConfig:
     num_residual: int = 5
     edge_kernel: int = 9
     separable: bool = False
+    # The RGB-out conv as a depthwise conv then a 1x1 to RGB. ONNX Runtime's blocked layout pads a
+    # conv's output channels to its block (16 with AVX-512), so a dense 3x3 to 3 channels costs as
+    # much as one to 16; at full resolution that was a fifth of a deep8 student's frame time.
+    separable_out: bool = False
     # Instance norms (Ulyanov et al.) after every conv ("instance", Johnson et al.), after some
     # (NORM_PLACES) or none. ONNX Runtime cannot run instance norm or reflection pads in its
     # blocked layout, so each costs a layout round trip on a CPU, a large share of a fast net's
@@ -85,6 +89,9 @@ SLIM8_CONFIG = TransformerConfig(widths=(16, 32, 64, 96), num_residual=4, edge_k
 # "Norms where they are cheap"). A little slower than slim8 (`tools/bench_designs.py`).
 DEEP8_CONFIG = TransformerConfig(widths=(16, 32, 64, 128), num_residual=4, edge_kernel=3, separable=True,
                                  norm="instance-deep", border=32)
+# deep8 with its RGB-out conv separable too (``separable_out``): the same reach, fewer weights in
+# the last layer, and a cheaper last layer in ONNX Runtime (docs/performance.md).
+DEEP8S_CONFIG = replace(DEEP8_CONFIG, separable_out=True)
 
 
 class ConvLayer(nn.Module):
@@ -185,7 +192,7 @@ class TransformerNet(nn.Module):
         up_pad = "none" if config.border else None
         self.decoder = nn.Sequential(
             *[UpsampleConvLayer(a, b, 3, c, pad=up_pad) for a, b in zip(w[::-1], w[-2::-1])],
-            ConvLayer(w[0], 3, config.edge_kernel, pad=up_pad or "reflect"),   # dense: RGB out
+            ConvLayer(w[0], 3, config.edge_kernel, separable=config.separable_out, pad=up_pad or "reflect"),
         )
         if "res" not in NORM_PLACES[config.norm]:
             self._init_without_norms()
@@ -238,6 +245,23 @@ class TransformerNet(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.decode(self.encode(x))
+
+
+def with_separable_out(state: dict, config: TransformerConfig) -> dict:
+    """A dense-RGB-out net's weights (``state``, its ``config``) for the same net with
+    ``separable_out``: each input channel's [3, k, k] slice of the dense kernel becomes its best
+    rank-one product, a depthwise kernel times a column of the 1x1 conv. A warm start, not the
+    same net: the part of the kernel beyond rank one is for training to give back."""
+    head = f"decoder.{len(config.widths) - 1}.conv"
+    dense = state[f"{head}.weight"].float()                      # [3, C, k, k]
+    out, cin, k, _ = dense.shape
+    u, s, vh = torch.linalg.svd(dense.permute(1, 0, 2, 3).reshape(cin, out, k * k))   # one per channel
+    root = s[:, 0].sqrt()
+    new = {name: v for name, v in state.items() if not name.startswith(head + ".")}
+    new[f"{head}.0.weight"] = (vh[:, 0, :] * root[:, None]).reshape(cin, 1, k, k)
+    new[f"{head}.1.weight"] = (u[:, :, 0] * root[:, None]).T.reshape(out, cin, 1, 1).contiguous()
+    new[f"{head}.1.bias"] = state[f"{head}.bias"].float()
+    return new
 
 
 # --------------------------------------------------------------------------- Engstrom-compatible

@@ -144,12 +144,14 @@ def _training(meta: dict) -> str:
 
 
 def _teacher(meta: dict) -> str:
+    """The first teacher (whose licence the net inherits), and any net it was taught again from."""
     if meta.get("teacher"):
         return meta["teacher"]
-    for record in _chain(meta):
-        if record.get("distilled_from"):
-            return f"`{record['distilled_from']}` (distilled from it, then fine-tuned on the painting)"
-    return "-"
+    teachers = [r["distilled_from"] for r in [meta, *_chain(meta)] if r.get("distilled_from")]
+    if not teachers:
+        return "-"
+    text = f"`{teachers[-1]}` (distilled from it, then fine-tuned on the painting"
+    return text + "".join(f"; then distilled again from `{t}`, the net before" for t in reversed(teachers[:-1])) + ")"
 
 
 def _parity(meta: dict) -> str:

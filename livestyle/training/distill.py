@@ -12,7 +12,7 @@ The loss is L1 on pixels plus L1 on image gradients, so strokes stay crisp inste
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -20,12 +20,33 @@ import torch
 import torch.nn.functional as F
 
 from ..checkpoints import atomic_save, build_model, load_checkpoint, make_checkpoint
-from ..models.johnson import DEEP8_CONFIG, SLIM8_CONFIG, SLIM_CONFIG, THIN_CONFIG, TransformerConfig, TransformerNet
+from ..models.johnson import (DEEP8_CONFIG, DEEP8S_CONFIG, SLIM8_CONFIG, SLIM_CONFIG, THIN_CONFIG, TransformerConfig,
+                              TransformerNet, with_separable_out)
 from .data import ImageBank
+from .johnson import warm_start_record
 from .samples import write_sample_grid
 
 CHUNK = 16
-STUDENTS = {"thin": THIN_CONFIG, "slim": SLIM_CONFIG, "slim8": SLIM8_CONFIG, "deep8": DEEP8_CONFIG}
+STUDENTS = {"thin": THIN_CONFIG, "slim": SLIM_CONFIG, "slim8": SLIM8_CONFIG, "deep8": DEEP8_CONFIG,
+            "deep8s": DEEP8S_CONFIG}
+
+
+def student_name(teacher: str) -> str:
+    """The fast variant's name for a teacher's: ``mosaic`` -> ``mosaic_fast``; a fast net taught to a
+    student of another design keeps its name (``mosaic_fast`` -> ``mosaic_fast``)."""
+    return teacher if teacher.endswith("_fast") else f"{teacher}_fast"
+
+
+def warm_state(ckpt: dict, config: TransformerConfig) -> dict | None:
+    """``ckpt``'s weights for a student of ``config``: as they are for the same design, converted
+    for its design with a separable RGB-out conv, None for any other design."""
+    saved = TransformerConfig.from_dict(ckpt["config"])
+    state = build_model(ckpt).state_dict()
+    if saved == config:
+        return state
+    if not saved.separable_out and replace(saved, separable_out=True) == config:
+        return with_separable_out(state, saved)
+    return None
 
 
 @dataclass
@@ -59,6 +80,7 @@ class DistillTask:
         self.settings, self.device = settings, device
         self.teacher_meta: dict[str, dict] = {}
         self.students: dict[str, TransformerNet] = {}
+        self.warm_starts: dict[str, dict] = {}
         s = settings
         chunks = range((s.bank_size + CHUNK - 1) // CHUNK)
         self.inputs = torch.cat([content.batch(s.seed, i, CHUNK, s.image_size, scale=(s.crop_min, 1.0))
@@ -80,17 +102,20 @@ class DistillTask:
         self._sample_idx = torch.arange(4)
 
     def init_from(self, folder: Path) -> list[str]:
-        """Warm-start students from ``<style>_fast.pt`` in ``folder`` where its architecture is the
-        student's (a shipped fast net of another design is skipped, not forced in)."""
+        """Warm-start students from their fast net's file (``student_name``) in ``folder`` where its
+        design is the student's or converts to it (``warm_state``); one of another design is
+        skipped, not forced in."""
         loaded = []
         for name, net in self.students.items():
-            path = Path(folder) / f"{name}_fast.pt"
+            path = Path(folder) / f"{student_name(name)}.pt"
             if not path.is_file():
                 continue
             ckpt = load_checkpoint(path, "johnson")
-            if TransformerConfig.from_dict(ckpt["config"]) != net.config:
+            state = warm_state(ckpt, net.config)
+            if state is None:
                 continue
-            net.load_state_dict(build_model(ckpt).state_dict())
+            net.load_state_dict(state)
+            self.warm_starts[name] = warm_start_record(path, ckpt.get("meta", {}))
             loaded.append(name)
         return loaded
 
@@ -124,13 +149,15 @@ class DistillTask:
         last = history[-1] if history else {}
         for name, net in self.students.items():
             teacher = self.teacher_meta[name]
-            meta = {"style_name": f"{name}_fast", "variant": "fast", "distilled_from": name,
+            meta = {"style_name": student_name(name), "variant": "fast", "distilled_from": name,
                     "style_image": teacher.get("style_image"), "steps": step,
                     "teacher_steps": teacher.get("steps"), "settings": asdict(self.settings),
                     "final_losses": {k.split("/", 1)[1]: v for k, v in last.items() if k.startswith(name + "/")}}
+            if name in self.warm_starts:
+                meta["warm_start"] = self.warm_starts[name]
             ckpt = make_checkpoint("johnson", net.config.to_dict(),
                                    {k: v.detach().half().cpu() for k, v in net.state_dict().items()}, meta)
-            paths.append(atomic_save(ckpt, Path(out_dir) / f"{name}_fast.pt"))
+            paths.append(atomic_save(ckpt, Path(out_dir) / f"{student_name(name)}.pt"))
         return paths
 
     @torch.no_grad()
