@@ -22,6 +22,7 @@ import torch.nn.functional as F
 from ..checkpoints import atomic_save, build_model, load_checkpoint, make_checkpoint
 from ..models.johnson import (DEEP8_CONFIG, DEEP8S_CONFIG, SLIM8_CONFIG, SLIM_CONFIG, THIN_CONFIG, TransformerConfig,
                               TransformerNet, with_separable_out)
+from ..runtime.registry import base_name, fast_name
 from .data import ImageBank
 from .johnson import warm_start_record
 from .samples import write_sample_grid
@@ -34,7 +35,7 @@ STUDENTS = {"thin": THIN_CONFIG, "slim": SLIM_CONFIG, "slim8": SLIM8_CONFIG, "de
 def student_name(teacher: str) -> str:
     """The fast variant's name for a teacher's: ``mosaic`` -> ``mosaic_fast``; a fast net taught to a
     student of another design keeps its name (``mosaic_fast`` -> ``mosaic_fast``)."""
-    return teacher if teacher.endswith("_fast") else f"{teacher}_fast"
+    return fast_name(base_name(teacher))
 
 
 def warm_state(ckpt: dict, config: TransformerConfig) -> dict | None:
